@@ -1,0 +1,202 @@
+"""Parse the text of iproute2's ``ss`` (``-tuna``, with any of ``-p -e -i -H -O``) into records.
+
+Input, one socket a line, columns found from the header (or, with ``-H``, from the first row)::
+
+    Netid State  Recv-Q Send-Q  Local Address:Port  Peer Address:Port Process
+    tcp   LISTEN 0      5           127.0.0.1:8080       0.0.0.0:*     users:(("python3",pid=6696,fd=3)) ino:1 ...
+
+- ``Netid`` is printed only when several socket types were asked for, ``State`` only by newer iproute2;
+  the glued ``Peer Address:PortProcess`` header of some versions is read as two columns.
+- Addresses: ``127.0.0.1``, ``[::1]``, ``[fe80::1]%v0`` and ``127.0.0.1%lo`` (bound device or scope),
+  ``[::ffff:127.0.0.1]`` (kept as written, family 6), ``*`` (IPv6 any, not v6only), old bare ``:::22``.
+- ``users:(("name",pid=1,fd=3),...)``: every owner, in ss's order; old ``users:(("sshd",1231,3))``
+  without keys too. ss cuts a name at its first ``)``, so ``my srv:x (1)`` arrives as ``my srv:x (1``.
+- ``-e`` extras ``uid:N ino:N sk:… cgroup:… v6only:0|1`` fill ``uid``, ``inode`` and ``v6only``.
+- ``-i`` continuation lines (indented) and non-internet sockets (``nl``, ``u_str``…) are skipped; the latter
+  are reported as issues so nothing is dropped silently.
+
+Output: ``ParseResult`` with one ``Connection`` a socket line and one ``ParseIssue`` a line not read.
+"""
+
+from __future__ import annotations
+
+import re
+
+from nettop.errors import NotASocketTable
+from nettop.model import Connection, Owner, OwnerStatus, ParseIssue, ParseResult, Proto, State
+from nettop.parsers.common import STATE_WORDS, family_of, port_number, split_host_port
+
+FORMAT = "ss"
+
+NETIDS: dict[str, Proto] = {"tcp": Proto.TCP, "udp": Proto.UDP, "raw": Proto.RAW}
+#: Netids of sockets that are not internet sockets; their lines are skipped and reported.
+OTHER_NETIDS = frozenset(
+    {"nl", "u_str", "u_dgr", "u_seq", "p_raw", "p_dgr", "v_str", "v_dgr", "icmp6", "sctp", "mptcp", "xdp", "tipc"}
+)
+
+_USER = re.compile(r'\("(.*?)",(?:pid=)?(\d+),(?:fd=)?\d+\)')
+_WILDCARD_PEER_HOSTS = frozenset({"0.0.0.0", "::", "*"})
+
+
+def looks_like_header(line: str) -> bool:
+    return "Recv-Q" in line and "Local" in line and "Address:Port" in line
+
+
+def parse(text: str, proto_hint: Proto | None = None, source: str = FORMAT) -> ParseResult:
+    """Parse ss output. ``proto_hint`` names the protocol when the output has no Netid column."""
+    lines = text.splitlines()
+    first = next((i for i, line in enumerate(lines) if line.strip()), None)
+    if first is None:
+        return ParseResult((), (), FORMAT)
+    header = lines[first]
+    if looks_like_header(header):
+        has_netid = header.lstrip().startswith("Netid")
+        has_state = "State" in header.split()
+        start = first + 1
+    else:
+        # -H: no header, so read the layout off the first row.
+        tokens = header.split()
+        has_netid = tokens[0] in NETIDS or tokens[0] in OTHER_NETIDS
+        rest = tokens[1:] if has_netid else tokens
+        has_state = bool(rest) and rest[0].upper() in STATE_WORDS
+        if not has_netid and not has_state:
+            raise NotASocketTable(f"not ss output: the first line has no ss header and no socket row: {header!r}")
+        start = first
+    return _parse_rows(lines, start, has_netid, has_state, proto_hint, source)
+
+
+def _parse_rows(
+    lines: list[str],
+    start: int,
+    has_netid: bool,
+    has_state: bool,
+    proto_hint: Proto | None,
+    source: str,
+) -> ParseResult:
+    fixed = 4 + has_netid + has_state
+    records: list[Connection] = []
+    issues: list[ParseIssue] = []
+    owners_seen: dict[tuple[str, int], Owner] = {}
+    for index in range(start, len(lines)):
+        line = lines[index]
+        if not line or line[0] in " \t":
+            continue  # blank, or a -i continuation line
+        parts = line.split(None, fixed)
+        if len(parts) < fixed:
+            issues.append(ParseIssue(index + 1, line, f"expected at least {fixed} columns, found {len(parts)}"))
+            continue
+        proto = proto_hint
+        col = 0
+        if has_netid:
+            netid = parts[0]
+            proto = NETIDS.get(netid)
+            if proto is None:
+                reason = "not an internet socket" if netid in OTHER_NETIDS else "unknown socket type"
+                issues.append(ParseIssue(index + 1, line, f"{reason} ({netid!r}); skipped"))
+                continue
+            col = 1
+        if has_state:
+            state = STATE_WORDS.get(parts[col].upper())
+            if state is None:
+                issues.append(ParseIssue(index + 1, line, f"unknown state {parts[col]!r}"))
+                continue
+            col += 1
+        else:
+            state = State.UNKNOWN
+        try:
+            record = _record(parts, col, fixed, proto, state, owners_seen, source, line)
+        except ValueError as error:
+            issues.append(ParseIssue(index + 1, line, str(error)))
+            continue
+        records.append(record)
+    return ParseResult(tuple(records), tuple(issues), FORMAT)
+
+
+def _record(
+    parts: list[str],
+    col: int,
+    fixed: int,
+    proto: Proto | None,
+    state: State,
+    owners_seen: dict[tuple[str, int], Owner],
+    source: str,
+    line: str,
+) -> Connection:
+    recv_q, send_q, local, peer = parts[col : col + 4]
+    if not (recv_q.isdigit() and send_q.isdigit()):
+        raise ValueError(f"queue sizes {recv_q!r} {send_q!r} are not numbers")
+    local_split = split_host_port(local)
+    peer_split = split_host_port(peer)
+    if local_split is None or peer_split is None:
+        raise ValueError(f"cannot split address and port in {local!r} / {peer!r}")
+    local_host, local_port_text, interface = local_split
+    peer_host, peer_port_text, _ = peer_split
+    if proto is None:
+        # No Netid column and no hint: a stateless row is datagram, anything else stream.
+        proto = Proto.UDP if state is State.UNCONNECTED else Proto.TCP
+    if state is State.UNKNOWN and proto is Proto.UDP:
+        state = State.UNCONNECTED if peer_port_text == "*" else State.ESTABLISHED
+
+    family = family_of(local_host)
+    v6only: bool | None = None
+    if local_host == "*":
+        local_host, v6only = "::", False
+    local_port = port_number(local_port_text, proto)
+    if peer_port_text == "*" and peer_host in _WILDCARD_PEER_HOSTS:
+        remote_ip: str | None = None
+        remote_port: int | None = None
+    else:
+        remote_ip = "::" if peer_host == "*" else peer_host
+        remote_port = port_number(peer_port_text, proto)
+
+    owners: tuple[Owner, ...] = ()
+    inode = uid = None
+    rest = parts[fixed] if len(parts) > fixed else ""
+    if rest:
+        if rest.startswith("users:("):
+            found = []
+            end = 7
+            for match in _USER.finditer(rest):
+                key = (match[1], int(match[2]))
+                owner = owners_seen.get(key)
+                if owner is None:
+                    owner = owners_seen[key] = Owner(pid=key[1], name=key[0])
+                found.append(owner)
+                end = match.end()
+            if not found:
+                raise ValueError("unreadable users:(...) owner list")
+            owners = tuple(found)
+            rest = rest[end + 1 :]
+        for token in rest.split():
+            name, sep, value = token.partition(":")
+            if not sep:
+                continue
+            if name == "ino" and value.isdigit():
+                # -e prints uid only when it is not 0, and ino:0 for sockets no file holds.
+                inode = int(value) or None
+                if inode is not None and uid is None:
+                    uid = 0
+            elif name == "uid" and value.isdigit():
+                uid = int(value)
+            elif name == "v6only":
+                v6only = value == "1"
+    return Connection(
+        proto,
+        family,
+        local_host,
+        local_port,
+        remote_ip,
+        remote_port,
+        state,
+        owners,
+        OwnerStatus.KNOWN if owners else OwnerStatus.NOT_REPORTED,
+        interface,
+        int(recv_q),
+        int(send_q),
+        inode,
+        uid,
+        v6only,
+        False,
+        source,
+        line,
+    )
