@@ -1,0 +1,78 @@
+"""Run a listing command deterministically: an argument list (never a shell), ``LC_ALL=C``, a timeout.
+
+A child that outlives its timeout is killed and reaped, so no zombie is left behind. Each way a run can fail
+has its own error type (``CommandNotFound``, ``CommandFailed``, ``CommandTimeout``). The ``Runner``
+protocol lets tests and other platforms swap in a scripted runner.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+from collections.abc import Mapping, Sequence
+from typing import Protocol
+
+from nettop.errors import CommandFailed, CommandNotFound, CommandTimeout
+
+DEFAULT_TIMEOUT = 10.0
+
+#: What to install when a command is missing, by command name (Debian/Ubuntu package names).
+INSTALL_HINTS: Mapping[str, str] = {
+    "ss": "install iproute2, e.g. `apt-get install iproute2`",
+    "netstat": "install net-tools, e.g. `apt-get install net-tools`",
+    "lsof": "install lsof",
+    "sockstat": "sockstat is part of the FreeBSD base system",
+}
+
+
+class Runner(Protocol):
+    """Runs ``argv`` and returns its standard output as text, or raises a ``CommandError``."""
+
+    async def __call__(self, argv: Sequence[str], timeout: float = DEFAULT_TIMEOUT) -> str: ...
+
+
+def command_env() -> dict[str, str]:
+    """The environment for listing commands: untranslated states and headers, whatever the user's locale."""
+    env = dict(os.environ)
+    for name in ("LANG", "LANGUAGE", "LC_MESSAGES", "LC_CTYPE", "LC_NUMERIC"):
+        env.pop(name, None)
+    env["LC_ALL"] = "C"
+    return env
+
+
+async def run_command(argv: Sequence[str], timeout: float = DEFAULT_TIMEOUT) -> str:
+    """Run ``argv`` and return its stdout, decoded as UTF-8 with bad bytes replaced."""
+    executable = shutil.which(argv[0])
+    if executable is None:
+        raise CommandNotFound(argv, INSTALL_HINTS.get(os.path.basename(argv[0]), ""))
+    try:
+        process = await asyncio.create_subprocess_exec(
+            executable,
+            *argv[1:],
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            env=command_env(),
+        )
+    except (FileNotFoundError, PermissionError) as error:
+        raise CommandNotFound(argv, str(error)) from None
+    try:
+        stdout, stderr = await asyncio.wait_for(process.communicate(), timeout)
+    except (TimeoutError, asyncio.CancelledError) as error:
+        await _kill(process)
+        if isinstance(error, asyncio.CancelledError):
+            raise
+        raise CommandTimeout(argv, timeout) from None
+    if process.returncode != 0:
+        raise CommandFailed(argv, process.returncode or 0, stderr.decode("utf-8", "replace"))
+    return stdout.decode("utf-8", "replace")
+
+
+async def _kill(process: asyncio.subprocess.Process) -> None:
+    """Kill a child and wait for it, so it does not linger as a zombie."""
+    if process.returncode is None:
+        with contextlib.suppress(ProcessLookupError):
+            process.kill()
+    await process.wait()
