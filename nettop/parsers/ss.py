@@ -23,7 +23,7 @@ from __future__ import annotations
 import re
 
 from nettop.errors import NotASocketTable
-from nettop.model import Connection, Owner, OwnerStatus, ParseIssue, ParseResult, Proto, State
+from nettop.model import Connection, Owner, OwnerResolver, OwnerStatus, ParseIssue, ParseResult, Proto, State
 from nettop.parsers.common import STATE_WORDS, family_of, port_number, split_host_port
 
 FORMAT = "ss"
@@ -42,8 +42,11 @@ def looks_like_header(line: str) -> bool:
     return "Recv-Q" in line and "Local" in line and "Address:Port" in line
 
 
-def parse(text: str, proto_hint: Proto | None = None, source: str = FORMAT) -> ParseResult:
-    """Parse ss output. ``proto_hint`` names the protocol when the output has no Netid column."""
+def parse(
+    text: str, proto_hint: Proto | None = None, source: str = FORMAT, owners_for: OwnerResolver | None = None
+) -> ParseResult:
+    """Parse ss output. ``proto_hint`` names the protocol when the output has no Netid column;
+    ``owners_for`` gives the owners of lines that show none (live sources find them by inode)."""
     lines = text.splitlines()
     first = next((i for i, line in enumerate(lines) if line.strip()), None)
     if first is None:
@@ -62,7 +65,7 @@ def parse(text: str, proto_hint: Proto | None = None, source: str = FORMAT) -> P
         if not has_netid and not has_state:
             raise NotASocketTable(f"not ss output: the first line has no ss header and no socket row: {header!r}")
         start = first
-    return _parse_rows(lines, start, has_netid, has_state, proto_hint, source)
+    return _parse_rows(lines, start, has_netid, has_state, proto_hint, source, owners_for)
 
 
 def _parse_rows(
@@ -72,6 +75,7 @@ def _parse_rows(
     has_state: bool,
     proto_hint: Proto | None,
     source: str,
+    owners_for: OwnerResolver | None,
 ) -> ParseResult:
     fixed = 4 + has_netid + has_state
     records: list[Connection] = []
@@ -104,7 +108,7 @@ def _parse_rows(
         else:
             state = State.UNKNOWN
         try:
-            record = _record(parts, col, fixed, proto, state, owners_seen, source, line)
+            record = _record(parts, col, fixed, proto, state, owners_seen, source, line, owners_for)
         except ValueError as error:
             issues.append(ParseIssue(index + 1, line, str(error)))
             continue
@@ -121,65 +125,65 @@ def _record(
     owners_seen: dict[tuple[str, int], Owner],
     source: str,
     line: str,
+    owners_for: OwnerResolver | None,
 ) -> Connection:
     recv_q, send_q, local, peer = parts[col : col + 4]
     if not (recv_q.isdigit() and send_q.isdigit()):
         raise ValueError(f"queue sizes {recv_q!r} {send_q!r} are not numbers")
-    local_split = split_host_port(local)
-    peer_split = split_host_port(peer)
-    if local_split is None or peer_split is None:
-        raise ValueError(f"cannot split address and port in {local!r} / {peer!r}")
-    local_host, local_port_text, interface = local_split
-    peer_host, peer_port_text, _ = peer_split
+    # Fast path for the common plain forms; split_host_port handles brackets and %device.
+    local_host, sep, local_port_text = local.rpartition(":")
+    interface: str | None = None
+    if not sep or local_host[:1] == "[" or "%" in local_host:
+        local_split = split_host_port(local)
+        if local_split is None:
+            raise ValueError(f"cannot split address and port in {local!r}")
+        local_host, local_port_text, interface = local_split
+    peer_host, sep, peer_port_text = peer.rpartition(":")
+    if not sep or peer_host[:1] == "[" or "%" in peer_host:
+        peer_split = split_host_port(peer)
+        if peer_split is None:
+            raise ValueError(f"cannot split address and port in {peer!r}")
+        peer_host, peer_port_text, _ = peer_split
     if proto is None:
         # No Netid column and no hint: a stateless row is datagram, anything else stream.
         proto = Proto.UDP if state is State.UNCONNECTED else Proto.TCP
     if state is State.UNKNOWN and proto is Proto.UDP:
         state = State.UNCONNECTED if peer_port_text == "*" else State.ESTABLISHED
 
-    family = family_of(local_host)
+    family = 6 if ":" in local_host else family_of(local_host)
     v6only: bool | None = None
+    # ss prints the IPv6 any address as `*` only on a socket that is not v6only, at either end.
     if local_host == "*":
         local_host, v6only = "::", False
-    local_port = port_number(local_port_text, proto)
+    elif peer_host == "*":
+        v6only = False
+    local_port = int(local_port_text) if local_port_text.isdigit() else port_number(local_port_text, proto)
     if peer_port_text == "*" and peer_host in _WILDCARD_PEER_HOSTS:
         remote_ip: str | None = None
         remote_port: int | None = None
     else:
         remote_ip = "::" if peer_host == "*" else peer_host
-        remote_port = port_number(peer_port_text, proto)
+        remote_port = int(peer_port_text) if peer_port_text.isdigit() else port_number(peer_port_text, proto)
 
     owners: tuple[Owner, ...] = ()
     inode = uid = None
     rest = parts[fixed] if len(parts) > fixed else ""
     if rest:
         if rest.startswith("users:("):
-            found = []
-            end = 7
-            for match in _USER.finditer(rest):
-                key = (match[1], int(match[2]))
-                owner = owners_seen.get(key)
-                if owner is None:
-                    owner = owners_seen[key] = Owner(pid=key[1], name=key[0])
-                found.append(owner)
-                end = match.end()
-            if not found:
-                raise ValueError("unreadable users:(...) owner list")
-            owners = tuple(found)
-            rest = rest[end + 1 :]
-        for token in rest.split():
-            name, sep, value = token.partition(":")
-            if not sep:
-                continue
-            if name == "ino" and value.isdigit():
-                # -e prints uid only when it is not 0, and ino:0 for sockets no file holds.
-                inode = int(value) or None
-                if inode is not None and uid is None:
-                    uid = 0
-            elif name == "uid" and value.isdigit():
-                uid = int(value)
-            elif name == "v6only":
-                v6only = value == "1"
+            owners, rest = _owners(rest, owners_seen)
+        if "ino:" in rest:
+            # -e: `uid:N` (printed only when not 0) `ino:N` (0 for sockets no file holds) `v6only:0|1`.
+            inode = _number_after(rest, "ino:") or None
+            if inode is not None:
+                uid = _number_after(rest, "uid:") if "uid:" in rest else 0
+            if "v6only:" in rest:
+                v6only = _number_after(rest, "v6only:") == 1
+    if owners:
+        status = OwnerStatus.KNOWN
+    elif owners_for is not None:
+        owners, status = owners_for(inode, state, uid)
+    else:
+        status = OwnerStatus.NOT_REPORTED
     return Connection(
         proto,
         family,
@@ -189,7 +193,7 @@ def _record(
         remote_port,
         state,
         owners,
-        OwnerStatus.KNOWN if owners else OwnerStatus.NOT_REPORTED,
+        status,
         interface,
         int(recv_q),
         int(send_q),
@@ -200,3 +204,30 @@ def _record(
         source,
         line,
     )
+
+
+def _owners(rest: str, owners_seen: dict[tuple[str, int], Owner]) -> tuple[tuple[Owner, ...], str]:
+    """Read ``users:((...),...)``; return the owners and the text after the list."""
+    found = []
+    end = 7
+    for match in _USER.finditer(rest):
+        key = (match[1], int(match[2]))
+        owner = owners_seen.get(key)
+        if owner is None:
+            owner = owners_seen[key] = Owner(pid=key[1], name=key[0])
+        found.append(owner)
+        end = match.end()
+    if not found:
+        raise ValueError("unreadable users:(...) owner list")
+    return tuple(found), rest[end + 1 :]
+
+
+def _number_after(text: str, label: str) -> int | None:
+    """The number that follows ``label`` in ``text`` (``ino:123`` → 123), or None."""
+    start = text.find(label)
+    if start < 0:
+        return None
+    start += len(label)
+    end = text.find(" ", start)
+    value = text[start:] if end < 0 else text[start:end]
+    return int(value) if value.isdigit() else None
