@@ -1,0 +1,161 @@
+"""Where snapshots come from: which command each platform runs, in which fallback order, or a file.
+
+On Linux the listing is asked for inodes (``ss -tunae``, ``netstat -tunaeW``) and the owners are found by
+one linear ``/proc/*/fd`` scan that runs alongside it (see ``procfs``): ``-p`` costs both tools a
+quadratic walk that triples their time at 20,000 sockets. The runner is injectable so tests can script it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from nettop.enrich import Enricher
+from nettop.errors import CommandError, NettopError, SourceUnavailable
+from nettop.model import OwnerResolver, ParseResult, Snapshot
+from nettop.parsers import netstat_linux, parse_text, ss
+from nettop.procfs import SocketOwners, scan_socket_owners
+from nettop.runner import DEFAULT_TIMEOUT, Runner, run_command
+
+
+class Source(Protocol):
+    """Anything that can take a snapshot: a live platform source, a file, a test's script."""
+
+    name: str
+
+    async def collect(self) -> Snapshot: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ListingCommand:
+    """One way to list sockets: the command, the parser for its text, and whether owners come from /proc."""
+
+    name: str
+    argv: tuple[str, ...]
+    parse: Callable[[str, OwnerResolver | None], ParseResult]
+    owners_from_proc: bool = False
+
+
+LINUX_COMMANDS: dict[str, ListingCommand] = {
+    "ss": ListingCommand(
+        "ss", ("ss", "-tunae"), lambda text, owners: ss.parse(text, owners_for=owners), owners_from_proc=True
+    ),
+    "netstat": ListingCommand(
+        "netstat",
+        ("netstat", "-tunaeW"),
+        lambda text, owners: netstat_linux.parse(text, owners_for=owners, wide=True),
+        owners_from_proc=True,
+    ),
+}
+#: ``--source`` choices on Linux; ``auto`` tries ``ss`` and falls back to ``netstat``.
+LINUX_FALLBACK = ("ss", "netstat")
+
+
+class CommandSource:
+    """Runs the platform's listing commands in fallback order and keeps to the first that works."""
+
+    def __init__(
+        self,
+        commands: Sequence[ListingCommand],
+        runner: Runner = run_command,
+        timeout: float = DEFAULT_TIMEOUT,
+        enricher: Enricher | None = None,
+        proc_root: str = "/proc",
+    ) -> None:
+        if not commands:
+            raise ValueError("a command source needs at least one command")
+        self._commands = list(commands)
+        self._runner = runner
+        self._timeout = timeout
+        self._enricher = enricher or Enricher()
+        self._proc_root = proc_root
+        self.name = self._commands[0].name
+
+    async def collect(self) -> Snapshot:
+        started = time.time()
+        clock = time.perf_counter()
+        errors: list[NettopError] = []
+        for index, command in enumerate(self._commands):
+            try:
+                result, notes = await self._collect_with(command)
+            except CommandError as error:
+                errors.append(error)
+                continue
+            if index:
+                # Stick to the command that worked, so a missing ss is not retried every tick.
+                self._commands = self._commands[index:]
+                notes = (f"fell back to {command.name}: {errors[-1]}", *notes)
+            self.name = command.name
+            return Snapshot(
+                result.records,
+                started,
+                time.perf_counter() - clock,
+                command.name,
+                result.issues,
+                notes,
+            )
+        raise SourceUnavailable(errors)
+
+    async def _collect_with(self, command: ListingCommand) -> tuple[ParseResult, tuple[str, ...]]:
+        if command.owners_from_proc:
+            text, owners = await asyncio.gather(
+                self._runner(command.argv, self._timeout),
+                asyncio.to_thread(scan_socket_owners, self._proc_root),
+            )
+        else:
+            text, owners = await self._runner(command.argv, self._timeout), None
+        return await asyncio.to_thread(self._finish, command, text, owners)
+
+    def _finish(
+        self, command: ListingCommand, text: str, owners: SocketOwners | None
+    ) -> tuple[ParseResult, tuple[str, ...]]:
+        """Parse, attaching and enriching owners as it goes: CPU work, run in a thread off the event loop."""
+        uid = os.geteuid()
+        root = uid == 0
+        resolver = self._enricher.resolver(owners.pids_by_inode, root, uid) if owners is not None else None
+        result = command.parse(text, resolver)
+        notes: tuple[str, ...] = ()
+        if not root and (owners is None or owners.denied):
+            notes = ("not root: sockets of other users' processes are shown without owners",)
+        return result, notes
+
+
+class TextSource:
+    """Parses captured text (``--from-file``): no command, and no local enrichment, since the pids
+    in a capture may belong to another machine."""
+
+    def __init__(self, text: str, name: str = "file", format: str = "auto") -> None:
+        self._text = text
+        self._format = format
+        self.name = name
+
+    async def collect(self) -> Snapshot:
+        started = time.time()
+        clock = time.perf_counter()
+        result = await asyncio.to_thread(parse_text, self._text, self._format)
+        return Snapshot(
+            result.records, started, time.perf_counter() - clock, f"{self.name} ({result.format})", result.issues
+        )
+
+
+def platform_source(
+    choice: str = "auto",
+    runner: Runner = run_command,
+    timeout: float = DEFAULT_TIMEOUT,
+    platform: str = sys.platform,
+) -> CommandSource:
+    """The live source for this platform; ``choice`` is ``auto`` or one command's name."""
+    if not platform.startswith("linux"):
+        raise NettopError(f"live collection on {platform!r} is not supported yet; use --from-file")
+    if choice == "auto":
+        names: Sequence[str] = LINUX_FALLBACK
+    elif choice in LINUX_COMMANDS:
+        names = (choice,)
+    else:
+        raise NettopError(f"unknown source {choice!r}: choose auto, {', '.join(LINUX_COMMANDS)}")
+    return CommandSource([LINUX_COMMANDS[name] for name in names], runner, timeout)
