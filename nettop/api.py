@@ -1,0 +1,64 @@
+"""nettop's Python API: take a snapshot, parse captured text, filter records, export them.
+
+    >>> import nettop
+    >>> snap = nettop.snapshot()                      # or: await nettop.snapshot_async()
+    >>> listeners = nettop.filter_records(snap.records, listening=True, proto="tcp")
+    >>> print(nettop.to_json(listeners))
+
+The CLI is built on these same functions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable
+
+from nettop.export import to_csv, to_json
+from nettop.model import Connection, ParseResult, Proto, Snapshot
+from nettop.parsers import parse_text
+from nettop.query import RecordFilter, state_from_user
+from nettop.query import filter_records as _apply
+from nettop.runner import DEFAULT_TIMEOUT
+from nettop.sources import platform_source
+
+__all__ = ["filter_records", "parse", "snapshot", "snapshot_async", "to_csv", "to_json"]
+
+
+async def snapshot_async(source: str = "auto", timeout: float = DEFAULT_TIMEOUT) -> Snapshot:
+    """Take one snapshot of this machine's sockets (``source``: auto, ss or netstat)."""
+    return await platform_source(source, timeout=timeout).collect()
+
+
+def snapshot(source: str = "auto", timeout: float = DEFAULT_TIMEOUT) -> Snapshot:
+    """Blocking form of ``snapshot_async``, for scripts without an event loop."""
+    return asyncio.run(snapshot_async(source, timeout))
+
+
+def parse(text: str, format: str = "auto") -> ParseResult:
+    """Parse captured output of ss or netstat; the format is detected unless named."""
+    return parse_text(text, format)
+
+
+def filter_records(
+    records: Iterable[Connection],
+    *,
+    proto: str | None = None,
+    state: str | Iterable[str] | None = None,
+    port: int | None = None,
+    pid: int | None = None,
+    program: str | None = None,
+    listening: bool = False,
+    family: int | None = None,
+) -> list[Connection]:
+    """Keep the records that meet every given condition (``port`` is local or remote)."""
+    states = [state] if isinstance(state, str) else list(state or ())
+    record_filter = RecordFilter(
+        proto=Proto(proto) if proto else None,
+        states=frozenset(state_from_user(s) for s in states),
+        port=port,
+        pid=pid,
+        program=program,
+        listening=listening,
+        family=family,
+    )
+    return _apply(records, record_filter)

@@ -1,0 +1,160 @@
+"""The ``nettop`` command line: argparse to the right command. Exit 0 ok, 1 collection failed, 2 bad usage.
+
+Textual is imported only when the viewer starts, so ``nettop list`` starts fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+
+from nettop import __version__
+from nettop.errors import NettopError
+from nettop.export import json_bytes, to_csv, to_table
+from nettop.model import Proto, Snapshot
+from nettop.query import RecordFilter, filter_records, state_from_user
+from nettop.runner import DEFAULT_TIMEOUT
+from nettop.sources import LINUX_COMMANDS, Source, TextSource, platform_source
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+#: How many unparsed lines to print before summing up the rest.
+SHOWN_ISSUES = 5
+
+
+def _state(text: str) -> str:
+    try:
+        state_from_user(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    return text
+
+
+def _port(text: str) -> int:
+    if not text.isdigit() or not 0 <= int(text) <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number (0-65535)")
+    return int(text)
+
+
+def _positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive number of seconds")
+    return value
+
+
+def add_source_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--source",
+        choices=["auto", *LINUX_COMMANDS],
+        default="auto",
+        help="which command lists sockets (default: auto, ss then netstat)",
+    )
+    parser.add_argument(
+        "--from-file",
+        metavar="PATH",
+        help="parse captured ss/netstat output from PATH ('-' for stdin) instead of running a command",
+    )
+    parser.add_argument(
+        "--timeout", type=_positive, default=DEFAULT_TIMEOUT, help="seconds before a hung command is killed"
+    )
+
+
+def add_filter_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--proto", choices=["tcp", "udp"], help="only this protocol")
+    parser.add_argument(
+        "--state", type=_state, action="append", default=[], help="only this state (repeat for several)"
+    )
+    parser.add_argument("--port", type=_port, help="only sockets with this local or remote port")
+    parser.add_argument("--pid", type=int, help="only sockets this process holds")
+    parser.add_argument("--program", help="only sockets held by a process of this exact name")
+    parser.add_argument("--listening", action="store_true", help="only listening sockets (TCP LISTEN, bound UDP)")
+    parser.add_argument("-4", dest="family", action="store_const", const=4, help="only IPv4")
+    parser.add_argument("-6", dest="family", action="store_const", const=6, help="only IPv6")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="nettop", description="A top-like viewer of network connections.")
+    parser.add_argument("--version", action="version", version=f"nettop {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    listing = commands.add_parser("list", help="print one snapshot of the sockets", description="Print one snapshot.")
+    listing.add_argument("--format", choices=["table", "json", "csv"], default="table", help="output format")
+    add_source_options(listing)
+    add_filter_options(listing)
+    return parser
+
+
+def record_filter_from(args: argparse.Namespace) -> RecordFilter:
+    return RecordFilter(
+        proto=Proto(args.proto) if args.proto else None,
+        states=frozenset(state_from_user(s) for s in args.state),
+        port=args.port,
+        pid=args.pid,
+        program=args.program,
+        listening=args.listening,
+        family=args.family,
+    )
+
+
+def source_from(args: argparse.Namespace) -> Source:
+    if args.from_file is None:
+        return platform_source(args.source, timeout=args.timeout)
+    if args.from_file == "-":
+        data = sys.stdin.buffer.read()
+        name = "stdin"
+    else:
+        with open(args.from_file, "rb") as handle:
+            data = handle.read()
+        name = args.from_file
+    return TextSource(data.decode("utf-8", "replace"), name)
+
+
+def report(snapshot: Snapshot) -> None:
+    """Tell the user, on stderr, what the snapshot could not read and anything else worth knowing."""
+    for note in snapshot.notes:
+        print(f"nettop: {note}", file=sys.stderr)
+    if snapshot.issues:
+        count = len(snapshot.issues)
+        print(f"nettop: skipped {count} line{'s' if count > 1 else ''} that could not be parsed:", file=sys.stderr)
+        for issue in snapshot.issues[:SHOWN_ISSUES]:
+            print(f"  line {issue.line_no}: {issue.reason}: {issue.text.strip()[:100]}", file=sys.stderr)
+        if count > SHOWN_ISSUES:
+            print(f"  ... and {count - SHOWN_ISSUES} more", file=sys.stderr)
+
+
+def run_list(args: argparse.Namespace) -> int:
+    source = source_from(args)
+    snapshot = asyncio.run(source.collect())
+    records = filter_records(snapshot.records, record_filter_from(args))
+    if args.format == "json":
+        sys.stdout.flush()
+        sys.stdout.buffer.write(json_bytes(records) + b"\n")
+    else:
+        sys.stdout.write(to_csv(records) if args.format == "csv" else to_table(records))
+    sys.stdout.flush()
+    report(snapshot)
+    return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        # The live viewer lands with its own issue; until then, show one snapshot.
+        args = parser.parse_args(["list", *(argv or [])])
+    try:
+        return run_list(args)
+    except NettopError as error:
+        print(f"nettop: {error}", file=sys.stderr)
+        return EXIT_FAILED
+    except OSError as error:
+        if isinstance(error, BrokenPipeError):
+            return EXIT_OK  # the reader went away (`nettop list | head`): nothing left to say
+        print(f"nettop: {error.strerror or error}: {getattr(error, 'filename', '') or ''}", file=sys.stderr)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        return 130

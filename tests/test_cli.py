@@ -1,0 +1,141 @@
+"""`nettop list` end to end: formats, filters, exit codes and messages, run as a user would run it."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.sockets import PROBE_NAME, open_loopback_sockets
+
+
+def nettop(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "nettop", *args], capture_output=True, text=True, input=stdin, timeout=60
+    )
+
+
+def test_json_from_file_follows_the_schema(corpus: Path) -> None:
+    done = nettop("list", "--format", "json", "--from-file", str(corpus / "debian12" / "ss-tunap.out"))
+    assert done.returncode == 0, done.stderr
+    rows = json.loads(done.stdout)
+    assert len(rows) == 36
+    shared = next(r for r in rows if r["local_port"] == 18091)
+    assert shared == {
+        "proto": "tcp",
+        "family": 4,
+        "local_ip": "127.0.0.1",
+        "local_port": 18091,
+        "remote_ip": None,
+        "remote_port": None,
+        "state": "LISTEN",
+        "pid": 6706,
+        "program": "worker-b",
+        "user": None,
+        "owners": [
+            {"pid": 6706, "name": "worker-b", "user": None, "cmdline": None, "start_time": None},
+            {"pid": 6705, "name": "worker-a", "user": None, "cmdline": None, "start_time": None},
+            {"pid": 6697, "name": "python3", "user": None, "cmdline": None, "start_time": None},
+        ],
+        "owner_status": "known",
+        "interface": None,
+        "recv_q": 0,
+        "send_q": 8,
+        "inode": None,
+        "uid": None,
+        "v6only": None,
+        "truncated": False,
+        "source": "ss",
+    }
+
+
+def test_filters_combine(corpus: Path) -> None:
+    path = str(corpus / "debian12" / "ss-tunap.out")
+    listening = json.loads(
+        nettop("list", "--format", "json", "--from-file", path, "--listening", "--proto", "udp").stdout
+    )
+    assert sorted(r["local_port"] for r in listening) == [18082, 18085, 18087, 18089]
+    by_state = json.loads(nettop("list", "--format", "json", "--from-file", path, "--state", "time-wait").stdout)
+    assert sorted(r["remote_port"] for r in by_state) == [18093, 54326]
+    by_port = json.loads(nettop("list", "--format", "json", "--from-file", path, "--port", "18092", "-4").stdout)
+    assert len(by_port) == 6
+    by_program = json.loads(nettop("list", "--format", "json", "--from-file", path, "--program", "worker-a").stdout)
+    assert [r["local_port"] for r in by_program] == [18091]
+    by_pid = json.loads(nettop("list", "--format", "json", "--from-file", path, "--pid", "6700").stdout)
+    assert [r["local_port"] for r in by_pid] == [18096]
+
+
+def test_csv_and_table_from_stdin(corpus: Path) -> None:
+    text = (corpus / "debian12" / "ss-tunap.out").read_text(encoding="utf-8")
+    done = nettop("list", "--format", "csv", "--from-file", "-", stdin=text)
+    rows = list(csv.DictReader(io.StringIO(done.stdout)))
+    assert len(rows) == 36
+    assert rows[0]["local_ip"] == "127.0.0.1" and rows[0]["truncated"] == "false"
+    table = nettop("list", "--from-file", "-", "--port", "18090", stdin=text).stdout.splitlines()
+    assert table[0].split() == ["Proto", "Local", "address", "Remote", "address", "State", "PID/Program", "User"]
+    assert table[1].split() == ["tcp4", "127.0.0.1:18090", "*", "LISTEN", "6702/my", "srv:x", "(1"]
+
+
+def test_a_route_table_is_refused_clearly(corpus: Path) -> None:
+    done = nettop("list", "--from-file", str(corpus / "jc" / "centos-7.7" / "netstat-r.out"))
+    assert done.returncode == 1
+    assert done.stderr == "nettop: this is a routing table (netstat -r), not a socket list\n"
+
+
+def test_garbage_and_truncated_input_are_reported_with_line_numbers(corpus: Path) -> None:
+    lines = (corpus / "debian12" / "ss-tunap.out").read_text(encoding="utf-8").splitlines()
+    broken = "\n".join([*lines[:5], "%%% garbage %%%", *lines[5:10], lines[10][:40]])
+    done = nettop("list", "--format", "json", "--from-file", "-", stdin=broken)
+    assert done.returncode == 0
+    assert len(json.loads(done.stdout)) == 9
+    assert "skipped 2 lines that could not be parsed" in done.stderr
+    assert "line 6: expected at least 6 columns" in done.stderr
+    assert "line 12: " in done.stderr
+
+
+def test_unknown_text_names_the_formats_tried() -> None:
+    done = nettop("list", "--from-file", "-", stdin="hello world\n")
+    assert done.returncode == 1
+    assert "cannot tell which tool wrote this (tried: ss, netstat-linux)" in done.stderr
+
+
+def test_bad_usage_exits_2() -> None:
+    assert nettop("list", "--port", "http").returncode == 2
+    assert nettop("list", "--state", "sleeping").returncode == 2
+    assert "unknown state 'sleeping'" in nettop("list", "--state", "sleeping").stderr
+
+
+def test_missing_file_is_a_clear_error(tmp_path: Path) -> None:
+    done = nettop("list", "--from-file", str(tmp_path / "nope.txt"))
+    assert done.returncode == 1
+    assert done.stderr.startswith("nettop: No such file or directory")
+
+
+def test_live_list_shows_a_named_owner(tmp_path: Path) -> None:
+    with open_loopback_sockets(tmp_path) as sockets:
+        done = nettop("list", "--format", "json", "--port", str(sockets.child_port), "--listening")
+    assert done.returncode == 0, done.stderr
+    (row,) = json.loads(done.stdout)
+    assert (row["pid"], row["program"], row["local_ip"]) == (sockets.child.pid, PROBE_NAME, "127.0.0.1")
+
+
+@pytest.mark.parametrize("source", ["ss", "netstat"])
+def test_failing_source_exits_1(source: str, tmp_path: Path) -> None:
+    fake = tmp_path / source
+    fake.write_text("#!/bin/sh\necho 'Cannot open netlink socket: Permission denied' >&2\nexit 1\n")
+    fake.chmod(0o755)
+    done = subprocess.run(
+        [sys.executable, "-m", "nettop", "list", "--source", source],
+        capture_output=True,
+        text=True,
+        env={"PATH": str(tmp_path)},
+        timeout=60,
+    )
+    assert done.returncode == 1
+    assert "exited with status 1: Cannot open netlink socket: Permission denied" in done.stderr
+    assert "Traceback" not in done.stderr
