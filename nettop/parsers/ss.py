@@ -24,7 +24,7 @@ import re
 
 from nettop.errors import NotASocketTable
 from nettop.model import Connection, Owner, OwnerResolver, OwnerStatus, ParseIssue, ParseResult, Proto, State
-from nettop.parsers.common import STATE_WORDS, family_of, port_number, split_host_port
+from nettop.parsers.common import STATE_WORDS, port_number, split_host_port
 
 FORMAT = "ss"
 
@@ -81,6 +81,8 @@ def _parse_rows(
     records: list[Connection] = []
     issues: list[ParseIssue] = []
     owners_seen: dict[tuple[str, int], Owner] = {}
+    # One listener's address recurs on every connection it accepted: convert each cell once.
+    endpoints: dict[str, tuple[str, int | None, str | None, str]] = {}
     for index in range(start, len(lines)):
         line = lines[index]
         if not line or line[0] in " \t":
@@ -100,20 +102,36 @@ def _parse_rows(
                 continue
             col = 1
         if has_state:
-            state = STATE_WORDS.get(parts[col].upper())
+            word = parts[col]
+            state = STATE_WORDS.get(word) or STATE_WORDS.get(word.upper())
             if state is None:
-                issues.append(ParseIssue(index + 1, line, f"unknown state {parts[col]!r}"))
+                issues.append(ParseIssue(index + 1, line, f"unknown state {word!r}"))
                 continue
             col += 1
         else:
             state = State.UNKNOWN
         try:
-            record = _record(parts, col, fixed, proto, state, owners_seen, source, line, owners_for)
+            record = _record(parts, col, fixed, proto, state, owners_seen, endpoints, source, line, owners_for)
         except ValueError as error:
             issues.append(ParseIssue(index + 1, line, str(error)))
             continue
         records.append(record)
     return ParseResult(tuple(records), tuple(issues), FORMAT)
+
+
+def _endpoint(
+    text: str, proto: Proto, cache: dict[str, tuple[str, int | None, str | None, str]]
+) -> tuple[str, int | None, str | None, str]:
+    """(host, port, interface, port text) of one address cell, converted once per distinct cell."""
+    found = cache.get(text)
+    if found is None:
+        split = split_host_port(text)
+        if split is None:
+            raise ValueError(f"cannot split address and port in {text!r}")
+        host, port_text, interface = split
+        port = int(port_text) if port_text.isdigit() else port_number(port_text, proto)
+        found = cache[text] = (host, port, interface, port_text)
+    return found
 
 
 def _record(
@@ -123,6 +141,7 @@ def _record(
     proto: Proto | None,
     state: State,
     owners_seen: dict[tuple[str, int], Owner],
+    endpoints: dict[str, tuple[str, int | None, str | None, str]],
     source: str,
     line: str,
     owners_for: OwnerResolver | None,
@@ -130,40 +149,26 @@ def _record(
     recv_q, send_q, local, peer = parts[col : col + 4]
     if not (recv_q.isdigit() and send_q.isdigit()):
         raise ValueError(f"queue sizes {recv_q!r} {send_q!r} are not numbers")
-    # Fast path for the common plain forms; split_host_port handles brackets and %device.
-    local_host, sep, local_port_text = local.rpartition(":")
-    interface: str | None = None
-    if not sep or local_host[:1] == "[" or "%" in local_host:
-        local_split = split_host_port(local)
-        if local_split is None:
-            raise ValueError(f"cannot split address and port in {local!r}")
-        local_host, local_port_text, interface = local_split
-    peer_host, sep, peer_port_text = peer.rpartition(":")
-    if not sep or peer_host[:1] == "[" or "%" in peer_host:
-        peer_split = split_host_port(peer)
-        if peer_split is None:
-            raise ValueError(f"cannot split address and port in {peer!r}")
-        peer_host, peer_port_text, _ = peer_split
     if proto is None:
         # No Netid column and no hint: a stateless row is datagram, anything else stream.
         proto = Proto.UDP if state is State.UNCONNECTED else Proto.TCP
+    local_host, local_port, interface, _ = _endpoint(local, proto, endpoints)
+    peer_host, remote_port, _, peer_port_text = _endpoint(peer, proto, endpoints)
     if state is State.UNKNOWN and proto is Proto.UDP:
         state = State.UNCONNECTED if peer_port_text == "*" else State.ESTABLISHED
 
-    family = 6 if ":" in local_host else family_of(local_host)
+    family = 6 if ":" in local_host else 4
     v6only: bool | None = None
     # ss prints the IPv6 any address as `*` only on a socket that is not v6only, at either end.
     if local_host == "*":
-        local_host, v6only = "::", False
+        local_host, v6only, family = "::", False, 6
     elif peer_host == "*":
         v6only = False
-    local_port = int(local_port_text) if local_port_text.isdigit() else port_number(local_port_text, proto)
+    remote_ip: str | None = peer_host
     if peer_port_text == "*" and peer_host in _WILDCARD_PEER_HOSTS:
-        remote_ip: str | None = None
-        remote_port: int | None = None
-    else:
-        remote_ip = "::" if peer_host == "*" else peer_host
-        remote_port = int(peer_port_text) if peer_port_text.isdigit() else port_number(peer_port_text, proto)
+        remote_ip = None
+    elif peer_host == "*":
+        remote_ip = "::"
 
     owners: tuple[Owner, ...] = ()
     inode = uid = None
@@ -171,9 +176,12 @@ def _record(
     if rest:
         if rest.startswith("users:("):
             owners, rest = _owners(rest, owners_seen)
-        if "ino:" in rest:
+        at = rest.find("ino:")
+        if at >= 0:
             # -e: `uid:N` (printed only when not 0) `ino:N` (0 for sockets no file holds) `v6only:0|1`.
-            inode = _number_after(rest, "ino:") or None
+            end = rest.find(" ", at)
+            digits = rest[at + 4 : end] if end >= 0 else rest[at + 4 :]
+            inode = int(digits) or None if digits.isdigit() else None
             if inode is not None:
                 uid = _number_after(rest, "uid:") if "uid:" in rest else 0
             if "v6only:" in rest:
@@ -184,26 +192,33 @@ def _record(
         owners, status = owners_for(inode, state, uid)
     else:
         status = OwnerStatus.NOT_REPORTED
-    return Connection(
-        proto,
-        family,
-        local_host,
-        local_port,
-        remote_ip,
-        remote_port,
-        state,
-        owners,
-        status,
-        interface,
-        int(recv_q),
-        int(send_q),
-        inode,
-        uid,
-        v6only,
-        False,
-        source,
-        line,
+    # tuple.__new__ skips NamedTuple's generated __new__: a measurable share of a line's cost.
+    return _new_record(
+        Connection,
+        (
+            proto,
+            family,
+            local_host,
+            local_port,
+            remote_ip,
+            remote_port if remote_ip is not None else None,
+            state,
+            owners,
+            status,
+            interface,
+            int(recv_q),
+            int(send_q),
+            inode,
+            uid,
+            v6only,
+            False,
+            source,
+            line,
+        ),
     )
+
+
+_new_record = tuple.__new__
 
 
 def _owners(rest: str, owners_seen: dict[tuple[str, int], Owner]) -> tuple[tuple[Owner, ...], str]:
