@@ -80,9 +80,7 @@ def _parse_rows(
     fixed = 4 + has_netid + has_state
     records: list[Connection] = []
     issues: list[ParseIssue] = []
-    owners_seen: dict[tuple[str, int], Owner] = {}
-    # One listener's address recurs on every connection it accepted: convert each cell once.
-    endpoints: dict[str, tuple[str, int | None, str | None, str]] = {}
+    cache = _Cache()
     for index in range(start, len(lines)):
         line = lines[index]
         if not line or line[0] in " \t":
@@ -111,7 +109,7 @@ def _parse_rows(
         else:
             state = State.UNKNOWN
         try:
-            record = _record(parts, col, fixed, proto, state, owners_seen, endpoints, source, line, owners_for)
+            record = _record(parts, col, fixed, proto, state, cache, source, line, owners_for)
         except ValueError as error:
             issues.append(ParseIssue(index + 1, line, str(error)))
             continue
@@ -140,8 +138,7 @@ def _record(
     fixed: int,
     proto: Proto | None,
     state: State,
-    owners_seen: dict[tuple[str, int], Owner],
-    endpoints: dict[str, tuple[str, int | None, str | None, str]],
+    cache: _Cache,
     source: str,
     line: str,
     owners_for: OwnerResolver | None,
@@ -152,8 +149,9 @@ def _record(
     if proto is None:
         # No Netid column and no hint: a stateless row is datagram, anything else stream.
         proto = Proto.UDP if state is State.UNCONNECTED else Proto.TCP
-    local_host, local_port, interface, _ = _endpoint(local, proto, endpoints)
-    peer_host, remote_port, _, peer_port_text = _endpoint(peer, proto, endpoints)
+    endpoints = cache.endpoints
+    local_host, local_port, interface, _ = endpoints.get(local) or _endpoint(local, proto, endpoints)
+    peer_host, remote_port, _, peer_port_text = endpoints.get(peer) or _endpoint(peer, proto, endpoints)
     if state is State.UNKNOWN and proto is Proto.UDP:
         state = State.UNCONNECTED if peer_port_text == "*" else State.ESTABLISHED
 
@@ -175,7 +173,7 @@ def _record(
     rest = parts[fixed] if len(parts) > fixed else ""
     if rest:
         if rest.startswith("users:("):
-            owners, rest = _owners(rest, owners_seen)
+            owners, rest = _owners(rest, cache)
         at = rest.find("ino:")
         if at >= 0:
             # -e: `uid:N` (printed only when not 0) `ino:N` (0 for sockets no file holds) `v6only:0|1`.
@@ -206,8 +204,8 @@ def _record(
             owners,
             status,
             interface,
-            int(recv_q),
-            int(send_q),
+            0 if recv_q == "0" else int(recv_q),
+            0 if send_q == "0" else int(send_q),
             inode,
             uid,
             v6only,
@@ -221,20 +219,44 @@ def _record(
 _new_record = tuple.__new__
 
 
-def _owners(rest: str, owners_seen: dict[tuple[str, int], Owner]) -> tuple[tuple[Owner, ...], str]:
+def _owners(rest: str, cache: _Cache) -> tuple[tuple[Owner, ...], str]:
     """Read ``users:((...),...)``; return the owners and the text after the list."""
+    # A process's owner text recurs on every socket it holds, with only the fd changing: key on the
+    # text before ",fd=" and skip the regex. ss cuts names at ")", so the first "))" ends the list.
+    stop = rest.find("))")
+    head, sep, fd = rest[8:stop].rpartition(",fd=") if stop > 0 else ("", "", "")
+    cacheable = bool(sep) and fd.isdigit() and "),(" not in head
+    if cacheable:
+        owners = cache.owner_lists.get(head)
+        if owners is not None:
+            return owners, rest[stop + 2 :]
     found = []
     end = 7
     for match in _USER.finditer(rest):
         key = (match[1], int(match[2]))
-        owner = owners_seen.get(key)
+        owner = cache.owners.get(key)
         if owner is None:
-            owner = owners_seen[key] = Owner(pid=key[1], name=key[0])
+            owner = cache.owners[key] = Owner(pid=key[1], name=key[0])
         found.append(owner)
         end = match.end()
     if not found:
         raise ValueError("unreadable users:(...) owner list")
-    return tuple(found), rest[end + 1 :]
+    owners = tuple(found)
+    if cacheable:
+        cache.owner_lists[head] = owners
+    return owners, rest[end + 1 :]
+
+
+class _Cache:
+    """What one parse converts once and reuses: owners, owner lists and address cells."""
+
+    __slots__ = ("endpoints", "owner_lists", "owners")
+
+    def __init__(self) -> None:
+        self.owners: dict[tuple[str, int], Owner] = {}
+        self.owner_lists: dict[str, tuple[Owner, ...]] = {}
+        # One listener's address recurs on every connection it accepted: convert each cell once.
+        self.endpoints: dict[str, tuple[str, int | None, str | None, str]] = {}
 
 
 def _number_after(text: str, label: str) -> int | None:
