@@ -77,146 +77,150 @@ def _parse_rows(
     source: str,
     owners_for: OwnerResolver | None,
 ) -> ParseResult:
+    # One loop with local names and per-parse caches: this runs for every socket of a busy server.
     fixed = 4 + has_netid + has_state
     records: list[Connection] = []
     issues: list[ParseIssue] = []
     cache = _Cache()
+    local_cells, peer_cells, owner_lists = cache.local_cells, cache.peer_cells, cache.owner_lists
+    netids, state_words = NETIDS, STATE_WORDS
+    known, not_reported, unknown_state = OwnerStatus.KNOWN, OwnerStatus.NOT_REPORTED, State.UNKNOWN
+    new = tuple.__new__  # Connection(...) less its Python-level __new__
+    append = records.append
     for index in range(start, len(lines)):
         line = lines[index]
         if not line or line[0] in " \t":
             continue  # blank, or a -i continuation line
         parts = line.split(None, fixed)
-        if len(parts) < fixed:
-            issues.append(ParseIssue(index + 1, line, f"expected at least {fixed} columns, found {len(parts)}"))
-            continue
-        proto = proto_hint
-        col = 0
-        if has_netid:
-            netid = parts[0]
-            proto = NETIDS.get(netid)
-            if proto is None:
-                reason = "not an internet socket" if netid in OTHER_NETIDS else "unknown socket type"
-                issues.append(ParseIssue(index + 1, line, f"{reason} ({netid!r}); skipped"))
-                continue
-            col = 1
-        if has_state:
-            word = parts[col]
-            state = STATE_WORDS.get(word) or STATE_WORDS.get(word.upper())
-            if state is None:
-                issues.append(ParseIssue(index + 1, line, f"unknown state {word!r}"))
-                continue
-            col += 1
-        else:
-            state = State.UNKNOWN
         try:
-            record = _record(parts, col, fixed, proto, state, cache, source, line, owners_for)
+            if len(parts) < fixed:
+                raise ValueError(f"expected at least {fixed} columns, found {len(parts)}")
+            proto = proto_hint
+            col = 0
+            if has_netid:
+                netid = parts[0]
+                proto = netids.get(netid)
+                if proto is None:
+                    reason = "not an internet socket" if netid in OTHER_NETIDS else "unknown socket type"
+                    raise ValueError(f"{reason} ({netid!r}); skipped")
+                col = 1
+            if has_state:
+                word = parts[col]
+                state = state_words.get(word) or state_words.get(word.upper())
+                if state is None:
+                    raise ValueError(f"unknown state {word!r}")
+                col += 1
+            else:
+                state = unknown_state
+            recv_q, send_q, local, peer = parts[col], parts[col + 1], parts[col + 2], parts[col + 3]
+            if not (recv_q.isdigit() and send_q.isdigit()):
+                raise ValueError(f"queue sizes {recv_q!r} {send_q!r} are not numbers")
+            if proto is None:
+                # No Netid column and no hint: a stateless row is datagram, anything else stream.
+                proto = Proto.UDP if state is State.UNCONNECTED else Proto.TCP
+            local_host, local_port, interface, family, v6only = local_cells.get(local) or _local_cell(
+                local, proto, local_cells
+            )
+            remote_ip, remote_port, peer_says_dual = peer_cells.get(peer) or _peer_cell(peer, proto, peer_cells)
+            if peer_says_dual:
+                v6only = False
+            if state is unknown_state and proto is Proto.UDP:
+                state = State.UNCONNECTED if remote_ip is None else State.ESTABLISHED
+
+            owners: tuple[Owner, ...] = ()
+            inode = uid = None
+            rest = parts[fixed] if len(parts) > fixed else ""
+            if rest:
+                if rest.startswith("users:("):
+                    # Most lines repeat an owner list already read (only the fd differs): see _owners.
+                    stop = rest.find("))")
+                    head, sep, fd = rest[8:stop].rpartition(",fd=")
+                    known_owners = owner_lists.get(head) if sep and stop > 0 else None
+                    if known_owners is not None and fd.isdigit():
+                        owners, rest = known_owners, rest[stop + 2 :]
+                    else:
+                        owners, rest = _owners(rest, cache)
+                at = rest.find("ino:")
+                if at >= 0:
+                    # -e: `uid:N` (printed only when not 0) `ino:N` (0 for no file) `v6only:0|1`.
+                    end = rest.find(" ", at)
+                    digits = rest[at + 4 : end] if end >= 0 else rest[at + 4 :]
+                    inode = int(digits) or None if digits.isdigit() else None
+                    if inode is not None:
+                        uid = _number_after(rest, "uid:") if "uid:" in rest else 0
+                    if "v6only:" in rest:
+                        v6only = _number_after(rest, "v6only:") == 1
         except ValueError as error:
             issues.append(ParseIssue(index + 1, line, str(error)))
             continue
-        records.append(record)
+        if owners:
+            status = known
+        elif owners_for is not None:
+            owners, status = owners_for(inode, state, uid)
+        else:
+            status = not_reported
+        append(
+            new(
+                Connection,
+                (
+                    proto,
+                    family,
+                    local_host,
+                    local_port,
+                    remote_ip,
+                    remote_port,
+                    state,
+                    owners,
+                    status,
+                    interface,
+                    0 if recv_q == "0" else int(recv_q),  # most queues are empty: skip int()
+                    0 if send_q == "0" else int(send_q),
+                    inode,
+                    uid,
+                    v6only,
+                    False,
+                    source,
+                    line,
+                ),
+            )
+        )
     return ParseResult(tuple(records), tuple(issues), FORMAT)
 
 
-def _endpoint(
-    text: str, proto: Proto, cache: dict[str, tuple[str, int | None, str | None, str]]
-) -> tuple[str, int | None, str | None, str]:
-    """(host, port, interface, port text) of one address cell, converted once per distinct cell."""
-    found = cache.get(text)
-    if found is None:
-        split = split_host_port(text)
-        if split is None:
-            raise ValueError(f"cannot split address and port in {text!r}")
-        host, port_text, interface = split
-        port = int(port_text) if port_text.isdigit() else port_number(port_text, proto)
-        found = cache[text] = (host, port, interface, port_text)
-    return found
+_LocalCell = tuple[str, int | None, str | None, int, bool | None]
+_PeerCell = tuple[str | None, int | None, bool]
 
 
-def _record(
-    parts: list[str],
-    col: int,
-    fixed: int,
-    proto: Proto | None,
-    state: State,
-    cache: _Cache,
-    source: str,
-    line: str,
-    owners_for: OwnerResolver | None,
-) -> Connection:
-    recv_q, send_q, local, peer = parts[col : col + 4]
-    if not (recv_q.isdigit() and send_q.isdigit()):
-        raise ValueError(f"queue sizes {recv_q!r} {send_q!r} are not numbers")
-    if proto is None:
-        # No Netid column and no hint: a stateless row is datagram, anything else stream.
-        proto = Proto.UDP if state is State.UNCONNECTED else Proto.TCP
-    endpoints = cache.endpoints
-    local_host, local_port, interface, _ = endpoints.get(local) or _endpoint(local, proto, endpoints)
-    peer_host, remote_port, _, peer_port_text = endpoints.get(peer) or _endpoint(peer, proto, endpoints)
-    if state is State.UNKNOWN and proto is Proto.UDP:
-        state = State.UNCONNECTED if peer_port_text == "*" else State.ESTABLISHED
+def _split(text: str, proto: Proto) -> tuple[str, int | None, str | None, str]:
+    split = split_host_port(text)
+    if split is None:
+        raise ValueError(f"cannot split address and port in {text!r}")
+    host, port_text, interface = split
+    port = int(port_text) if port_text.isdigit() else port_number(port_text, proto)
+    return host, port, interface, port_text
 
-    family = 6 if ":" in local_host else 4
-    v6only: bool | None = None
-    # ss prints the IPv6 any address as `*` only on a socket that is not v6only, at either end.
-    if local_host == "*":
-        local_host, v6only, family = "::", False, 6
-    elif peer_host == "*":
-        v6only = False
-    remote_ip: str | None = peer_host
-    if peer_port_text == "*" and peer_host in _WILDCARD_PEER_HOSTS:
-        remote_ip = None
-    elif peer_host == "*":
-        remote_ip = "::"
 
-    owners: tuple[Owner, ...] = ()
-    inode = uid = None
-    rest = parts[fixed] if len(parts) > fixed else ""
-    if rest:
-        if rest.startswith("users:("):
-            owners, rest = _owners(rest, cache)
-        at = rest.find("ino:")
-        if at >= 0:
-            # -e: `uid:N` (printed only when not 0) `ino:N` (0 for sockets no file holds) `v6only:0|1`.
-            end = rest.find(" ", at)
-            digits = rest[at + 4 : end] if end >= 0 else rest[at + 4 :]
-            inode = int(digits) or None if digits.isdigit() else None
-            if inode is not None:
-                uid = _number_after(rest, "uid:") if "uid:" in rest else 0
-            if "v6only:" in rest:
-                v6only = _number_after(rest, "v6only:") == 1
-    if owners:
-        status = OwnerStatus.KNOWN
-    elif owners_for is not None:
-        owners, status = owners_for(inode, state, uid)
+def _local_cell(text: str, proto: Proto, cache: dict[str, _LocalCell]) -> _LocalCell:
+    """(host, port, interface, family, v6only) of a local address cell, converted once per parse."""
+    host, port, interface, _ = _split(text, proto)
+    # ss prints the IPv6 any address as `*` only on a socket that is not v6only.
+    if host == "*":
+        cell: _LocalCell = ("::", port, interface, 6, False)
     else:
-        status = OwnerStatus.NOT_REPORTED
-    # tuple.__new__ skips NamedTuple's generated __new__: a measurable share of a line's cost.
-    return _new_record(
-        Connection,
-        (
-            proto,
-            family,
-            local_host,
-            local_port,
-            remote_ip,
-            remote_port if remote_ip is not None else None,
-            state,
-            owners,
-            status,
-            interface,
-            0 if recv_q == "0" else int(recv_q),
-            0 if send_q == "0" else int(send_q),
-            inode,
-            uid,
-            v6only,
-            False,
-            source,
-            line,
-        ),
-    )
+        cell = (host, port, interface, 6 if ":" in host else 4, None)
+    cache[text] = cell
+    return cell
 
 
-_new_record = tuple.__new__
+def _peer_cell(text: str, proto: Proto, cache: dict[str, _PeerCell]) -> _PeerCell:
+    """(remote ip, remote port, whether it shows a dual-stack socket) of a peer cell; None for a wildcard."""
+    host, port, _, port_text = _split(text, proto)
+    if port_text == "*" and host in _WILDCARD_PEER_HOSTS:
+        cell: _PeerCell = (None, None, host == "*")
+    else:
+        cell = ("::" if host == "*" else host, port, host == "*")
+    cache[text] = cell
+    return cell
 
 
 def _owners(rest: str, cache: _Cache) -> tuple[tuple[Owner, ...], str]:
@@ -250,13 +254,14 @@ def _owners(rest: str, cache: _Cache) -> tuple[tuple[Owner, ...], str]:
 class _Cache:
     """What one parse converts once and reuses: owners, owner lists and address cells."""
 
-    __slots__ = ("endpoints", "owner_lists", "owners")
+    __slots__ = ("local_cells", "owner_lists", "owners", "peer_cells")
 
     def __init__(self) -> None:
         self.owners: dict[tuple[str, int], Owner] = {}
         self.owner_lists: dict[str, tuple[Owner, ...]] = {}
         # One listener's address recurs on every connection it accepted: convert each cell once.
-        self.endpoints: dict[str, tuple[str, int | None, str | None, str]] = {}
+        self.local_cells: dict[str, _LocalCell] = {}
+        self.peer_cells: dict[str, _PeerCell] = {}
 
 
 def _number_after(text: str, label: str) -> int | None:
