@@ -1,0 +1,100 @@
+"""What changed between two snapshots: connections opened, closed, and changed in state or owner.
+
+Rows are keyed by the connection key (protocol, family, both ends). Several listening sockets can
+share one (SO_REUSEPORT workers, UDP sockets on one port): a listener is told apart by its inode,
+which it keeps all its life. Any other duplicate gets an ordinal. A connection that goes from
+ESTABLISHED to TIME_WAIT (and loses its inode) keeps its key, so it is a change, not a close and an open.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from nettop.model import Connection, ConnKey
+
+#: A connection's key, plus a listener's inode or, for other sockets, an ordinal among those sharing the key.
+RowKey = tuple[ConnKey, int]
+
+
+def index_records(records: Iterable[Connection]) -> dict[RowKey, Connection]:
+    """Key every record by its row key."""
+    index: dict[RowKey, Connection] = {}
+    duplicates: dict[RowKey, list[Connection]] = {}
+    for record in records:
+        inode = record.inode
+        row_key = (record.key, inode if inode and record.is_listener else 0)
+        if row_key in index:
+            duplicates.setdefault(row_key, [index[row_key]]).append(record)
+        else:
+            index[row_key] = record
+    for (key, _), group in duplicates.items():
+        group.sort(key=lambda r: (r.inode or 0, r.raw))
+        for ordinal, record in enumerate(group):
+            index[(key, ordinal)] = record
+    return index
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One connection seen in both snapshots, with what differs between them."""
+
+    before: Connection
+    after: Connection
+    #: Which of "state" and "owners" changed.
+    fields: tuple[str, ...]
+
+
+def _owner_signature(record: Connection) -> tuple[tuple[int, str | None], ...]:
+    # Pid and name only: the user, command line or start time filled in on a later tick is not a change.
+    return tuple((owner.pid, owner.name) for owner in record.owners)
+
+
+def changed_fields(before: Connection, after: Connection) -> tuple[str, ...]:
+    fields: list[str] = []
+    if before.state is not after.state:
+        fields.append("state")
+    if before.owners != after.owners and _owner_signature(before) != _owner_signature(after):
+        fields.append("owners")
+    return tuple(fields)
+
+
+@dataclass(frozen=True, slots=True)
+class SnapshotDiff:
+    """Opened, closed and changed connections, each by row key."""
+
+    opened: dict[RowKey, Connection] = field(default_factory=dict)
+    closed: dict[RowKey, Connection] = field(default_factory=dict)
+    changed: dict[RowKey, Change] = field(default_factory=dict)
+
+    @property
+    def is_empty(self) -> bool:
+        return not (self.opened or self.closed or self.changed)
+
+    @property
+    def opened_listeners(self) -> list[Connection]:
+        return [record for record in self.opened.values() if record.is_listener]
+
+    @property
+    def closed_listeners(self) -> list[Connection]:
+        return [record for record in self.closed.values() if record.is_listener]
+
+
+def diff(before: Mapping[RowKey, Connection], after: Mapping[RowKey, Connection]) -> SnapshotDiff:
+    """Compare two indexed snapshots (see ``index_records``)."""
+    opened = {key: record for key, record in after.items() if key not in before}
+    closed = {key: record for key, record in before.items() if key not in after}
+    changed: dict[RowKey, Change] = {}
+    for key, new in after.items():
+        old = before.get(key)
+        if old is None or (old.state is new.state and old.owners == new.owners):
+            continue
+        fields = changed_fields(old, new)
+        if fields:
+            changed[key] = Change(old, new, fields)
+    return SnapshotDiff(opened, closed, changed)
+
+
+def diff_records(before: Iterable[Connection], after: Iterable[Connection]) -> SnapshotDiff:
+    """Compare two lists of records."""
+    return diff(index_records(before), index_records(after))
