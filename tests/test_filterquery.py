@@ -1,0 +1,118 @@
+"""The viewer's filter language, term by term, against hand-made records."""
+
+from __future__ import annotations
+
+import pytest
+
+from nettop.filterquery import QueryError, QuickFilters, parse_query
+from nettop.model import Proto, State
+from tests.scripted import conn
+
+SSH = conn(22, name="sshd", pid=10, user="root", local_ip="0.0.0.0")
+WEB = conn(443, 50000, local_ip="10.0.0.1", remote_ip="192.0.2.9", name="nginx", pid=20, user="www-data")
+DNS = conn(53, proto=Proto.UDP, name="dnsmasq", pid=30, user="nobody")
+DEV6 = conn(8080, local_ip="::1", family=6, name="my server", pid=40, user="alice")
+MAPPED = conn(5432, 41000, local_ip="::ffff:10.1.2.3", remote_ip="::ffff:10.1.2.4", family=6, name="postgres", pid=50)
+WAIT = conn(41234, 80, remote_ip="127.0.0.9", pid=None, state=State.TIME_WAIT)
+ALL = [SSH, WEB, DNS, DEV6, MAPPED, WAIT]
+
+
+def selected(text: str) -> list:  # type: ignore[type-arg]
+    query = parse_query(text)
+    return [record for record in ALL if query.matches(record)]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("", ALL),
+        ("nginx", [WEB]),
+        ("NGINX", [WEB]),
+        ("192.0.2", [WEB]),
+        ("::1", [DEV6]),
+        ("time_wait", [WAIT]),
+        ("udp", [DNS]),
+        ("port:443", [WEB]),
+        ("port:80", [WAIT]),
+        ("port:https", [WEB]),
+        ("port:22,53", [SSH, DNS]),
+        ("port:50-100", [DNS, WAIT]),
+        ("lport:80", []),
+        ("rport:80", [WAIT]),
+        ("lport:8000-9000", [DEV6]),
+        ("state:listen", [SSH, DEV6]),
+        ("state:time-wait", [WAIT]),
+        ("state:established,listen", [SSH, WEB, DEV6, MAPPED]),
+        ("state:unconnected", [DNS]),
+        ("proto:udp", [DNS]),
+        ("proto:tcp6", [DEV6, MAPPED]),
+        ("pid:20", [WEB]),
+        ("pid:10,30", [SSH, DNS]),
+        ("prog:dns", [DNS]),
+        ('prog:"my server"', [DEV6]),
+        ("'my server'", [DEV6]),
+        ("user:www", [WEB]),
+        ("cmd:--serve", [SSH, WEB, DNS, DEV6, MAPPED]),
+        ("ip:10.0.0.0/8", [WEB, MAPPED]),
+        ("lip:10.1.2.3", [MAPPED]),
+        ("rip:10.1.2.4/32", [MAPPED]),
+        ("ip:::ffff:10.1.2.0/120", [MAPPED]),
+        ("ip:::1", [DEV6]),
+        ("ip:[::1]", [DEV6]),
+        ("rip:127.0.0.0/8", [WAIT]),
+        ("fam:6", [DEV6, MAPPED]),
+        ("family:ipv4", [SSH, WEB, DNS, WAIT]),
+        ("-state:listen -proto:udp", [WEB, MAPPED, WAIT]),
+        ("port:443 -nginx", []),
+        ("-pid:10", [WEB, DNS, DEV6, MAPPED, WAIT]),
+        ("state:listen fam:4", [SSH]),
+    ],
+)
+def test_each_term(text: str, expected: list) -> None:  # type: ignore[type-arg]
+    assert selected(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "message", "position"),
+    [
+        ("prot:udp", "unknown filter 'prot'", 0),
+        ("nginx pot:80", "unknown filter 'pot'", 6),
+        ("port:", "port: needs a value", 0),
+        ("port:x", "'x' is not a port number", 5),
+        ("port:70000", "port 70000 is out of range", 5),
+        ("port:9-1", "range 9-1 runs backwards", 5),
+        ("port:1,,2", "'' is not a port number", 5),
+        ("-state:nope", "unknown state 'nope'", 7),
+        ("proto:icmp", "'icmp' is not a protocol", 6),
+        ("pid:12a", "'12a' is not a pid", 4),
+        ("ip:10.0.0.300", "is not an address or network", 3),
+        ("fam:5", "'5' is not a family", 4),
+        ('prog:"open', "unclosed quote", 5),
+        ("a - b", "a lone '-'", 2),
+    ],
+)
+def test_malformed_queries_say_what_and_where(text: str, message: str, position: int) -> None:
+    with pytest.raises(QueryError) as caught:
+        parse_query(text)
+    assert message in caught.value.message
+    assert caught.value.position == position
+
+
+def test_query_keeps_its_text_and_knows_when_empty() -> None:
+    assert parse_query("  ").is_empty
+    query = parse_query("port:443  -state:listen")
+    assert not query.is_empty and query.text == "port:443  -state:listen" and len(query.terms) == 2
+
+
+@pytest.mark.parametrize(
+    ("quick", "expected"),
+    [
+        (QuickFilters(), ALL),
+        (QuickFilters(listening_only=True), [SSH, DNS, DEV6]),
+        (QuickFilters(proto=Proto.UDP), [DNS]),
+        (QuickFilters(family=6), [DEV6, MAPPED]),
+        (QuickFilters(listening_only=True, proto=Proto.TCP, family=4), [SSH]),
+    ],
+)
+def test_quick_filters(quick: QuickFilters, expected: list) -> None:  # type: ignore[type-arg]
+    assert [record for record in ALL if quick.matches(record)] == expected
