@@ -78,8 +78,14 @@ def add_filter_options(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="nettop", description="A top-like viewer of network connections.")
+    parser = argparse.ArgumentParser(
+        prog="nettop",
+        description="A top-like viewer of network connections. Without a command, opens the live viewer.",
+    )
     parser.add_argument("--version", action="version", version=f"nettop {__version__}")
+    parser.add_argument("--interval", type=_positive, default=2.0, help="seconds between refreshes (default 2)")
+    parser.add_argument("--filter", default="", metavar="QUERY", help="start with this filter (see ? in the viewer)")
+    add_source_options(parser)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     listing = commands.add_parser("list", help="print one snapshot of the sockets", description="Print one snapshot.")
     listing.add_argument("--format", choices=["table", "json", "csv"], default="table", help="output format")
@@ -140,13 +146,28 @@ def run_list(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def run_viewer(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from nettop.filterquery import QueryError, parse_query
+
+    try:
+        parse_query(args.filter)
+    except QueryError as error:
+        parser.error(f"--filter: {error.message} (at character {error.position + 1})")
+    if not sys.stdout.isatty():
+        print("nettop: the viewer needs a terminal; for scripts use `nettop list`", file=sys.stderr)
+        return EXIT_USAGE
+    from nettop.app import NettopApp  # Textual loads only here
+
+    NettopApp(source_from(args), interval=args.interval, filter_text=args.filter).run()
+    return EXIT_OK
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.command is None:
-        # The live viewer lands with its own issue; until then, show one snapshot.
-        args = parser.parse_args(["list", *(argv or [])])
     try:
+        if args.command is None:
+            return run_viewer(args, parser)
         return run_list(args)
     except NettopError as error:
         print(f"nettop: {error}", file=sys.stderr)

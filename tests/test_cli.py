@@ -110,6 +110,19 @@ def test_bad_usage_exits_2() -> None:
     assert "unknown state 'sleeping'" in nettop("list", "--state", "sleeping").stderr
 
 
+def test_viewer_without_a_terminal_says_what_to_use_instead() -> None:
+    done = nettop()
+    assert done.returncode == 2
+    assert "the viewer needs a terminal; for scripts use `nettop list`" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_a_malformed_start_filter_is_bad_usage() -> None:
+    done = nettop("--filter", "prot:udp")
+    assert done.returncode == 2
+    assert "--filter: unknown filter 'prot'" in done.stderr and "(at character 1)" in done.stderr
+
+
 def test_missing_file_is_a_clear_error(tmp_path: Path) -> None:
     done = nettop("list", "--from-file", str(tmp_path / "nope.txt"))
     assert done.returncode == 1

@@ -1,0 +1,30 @@
+"""Terminate a socket's owner, but only the very process nettop saw: a reused pid is never signalled."""
+
+from __future__ import annotations
+
+import psutil
+
+from nettop.errors import NettopError
+from nettop.model import Owner
+
+
+class KillRefused(NettopError):
+    """The process was not signalled; the message says why."""
+
+
+def terminate_owner(owner: Owner) -> str:
+    """Send SIGTERM to ``owner`` after checking its start time again; return what was done."""
+    if owner.start_time is None:
+        raise KillRefused(f"pid {owner.pid}: its start time is unknown, so it cannot be told from a reused pid")
+    try:
+        process = psutil.Process(owner.pid)
+        if process.create_time() != owner.start_time:
+            raise KillRefused(f"pid {owner.pid} now belongs to another process ({process.name()}); not signalled")
+        process.terminate()
+    except psutil.NoSuchProcess:
+        raise KillRefused(f"pid {owner.pid} ({owner.name}) has already exited") from None
+    except psutil.AccessDenied:
+        raise KillRefused(
+            f"not permitted to signal pid {owner.pid} ({owner.name}): run nettop as its user or root"
+        ) from None
+    return f"sent SIGTERM to pid {owner.pid} ({owner.name})"

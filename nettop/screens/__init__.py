@@ -1,0 +1,1 @@
+"""The viewer's screens: details of a connection, help, and the kill confirmation."""

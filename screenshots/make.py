@@ -1,0 +1,53 @@
+"""Regenerate the SVG screenshots in this folder; the app renders them itself (Textual's screenshots).
+
+    python3 screenshots/make.py
+
+The data are scripted (a believable server, documentation addresses), the clock is frozen, so the
+pictures change only when the UI does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+
+from nettop.app import NettopApp  # noqa: E402
+from tests.demo_data import demo_records  # noqa: E402
+from tests.scripted import FakeClock, ScriptedSource  # noqa: E402
+
+SHOTS = [
+    # (file, size, keys pressed after the first snapshot)
+    ("main-120x35.svg", (120, 35), []),
+    ("main-80x24.svg", (80, 24), []),
+    ("main-200x50.svg", (200, 50), []),
+    ("filter.svg", (120, 35), ["slash", *"port:443", "space", *"-state:listen"]),
+    ("details.svg", (120, 35), ["down", "down", "down", "enter"]),
+    ("help.svg", (100, 40), ["question_mark"]),
+]
+
+
+async def shoot(name: str, size: tuple[int, int], keys: list[str]) -> None:
+    clock = FakeClock()
+    source = ScriptedSource([demo_records()], clock)
+    app = NettopApp(source, interval=60, clock=clock)
+    async with app.run_test(size=size) as pilot:
+        while source.collected < 1:
+            await pilot.pause(0.01)
+        await pilot.pause()
+        await pilot.press(*keys)
+        await pilot.pause()
+        app.save_screenshot(filename=name, path=str(HERE))
+    print(f"wrote screenshots/{name}")
+
+
+def main() -> None:
+    for name, size, keys in SHOTS:
+        asyncio.run(shoot(name, size, keys))
+
+
+if __name__ == "__main__":
+    main()

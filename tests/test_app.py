@@ -1,0 +1,290 @@
+"""The viewer driven with Textual's pilot through scripted snapshots (and once through the real source)."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+
+import psutil
+import pytest
+
+from nettop.app import NettopApp
+from nettop.errors import CommandFailed
+from nettop.model import Connection, Owner, OwnerStatus, Proto, State
+from nettop.screens.confirm import ConfirmScreen
+from nettop.screens.details import DetailsScreen
+from nettop.screens.help import HelpScreen
+from nettop.sources import platform_source
+from nettop.view import CLOSED_LINGER_SECONDS
+from nettop.widgets.conn_table import ConnectionTable
+from tests.scripted import FakeClock, ScriptedSource, conn
+
+BASE = [
+    conn(22, name="sshd", pid=10, user="root"),
+    conn(443, name="nginx", pid=20, user="www"),
+    conn(443, 50000, local_ip="10.0.0.1", remote_ip="10.0.0.9", name="nginx", pid=20, user="www"),
+    conn(53, proto=Proto.UDP, name="dnsmasq", pid=30),
+    conn(8080, local_ip="::1", family=6, name="devserver", pid=40),
+]
+
+
+async def settle(pilot, app: NettopApp, source: ScriptedSource, collections: int) -> None:  # type: ignore[no-untyped-def]
+    """Wait until the source has been asked ``collections`` times and the app has applied the result."""
+    for _ in range(200):
+        if source.collected >= collections:
+            break
+        app.refresh_now()
+        await pilot.pause(0.01)
+    await pilot.pause()
+    await pilot.pause()
+    assert source.collected >= collections
+
+
+def shown(app: NettopApp) -> list[Connection]:
+    return [row.record for _, row in app.query_one(ConnectionTable)._rows]
+
+
+def ports(app: NettopApp) -> list[tuple[int | None, int | None]]:
+    return [(r.local_port, r.remote_port) for r in shown(app)]
+
+
+def make(script, **kwargs) -> tuple[NettopApp, ScriptedSource, FakeClock]:  # type: ignore[no-untyped-def]
+    clock = FakeClock()
+    source = ScriptedSource(script, clock)
+    return NettopApp(source, interval=60, clock=clock, **kwargs), source, clock
+
+
+async def test_sort_cycle_reverse_and_header_click() -> None:
+    app, source, _ = make([BASE])
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settle(pilot, app, source, 1)
+        assert app.sort_column == "proto"
+        await pilot.press("s")  # local address
+        assert app.sort_column == "local"
+        await pilot.press("s")  # local port
+        assert [p for p, _ in ports(app)] == [22, 53, 443, 443, 8080]
+        await pilot.press("r")
+        assert [p for p, _ in ports(app)] == [8080, 443, 443, 53, 22]
+        table = app.query_one(ConnectionTable)
+        header_x = sum(w + 1 for w in [5])  # the second column starts after "Proto" and a space
+        await pilot.click(ConnectionTable, offset=(header_x + 1, 0))
+        assert (app.sort_column, app.sort_reverse) == ("local", False)
+        assert table.sort_column == "local"
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("nginx", [(443, None), (443, 50000)]),
+        ("port:443 -state:listen", [(443, 50000)]),
+        ("lport:22", [(22, None)]),
+        ("rport:50000", [(443, 50000)]),
+        ("state:listen proto:tcp", [(22, None), (443, None), (8080, None)]),
+        ("proto:udp", [(53, None)]),
+        ("pid:40", [(8080, None)]),
+        ("prog:dns", [(53, None)]),
+        ("user:www", [(443, None), (443, 50000)]),
+        ("ip:10.0.0.0/8", [(443, 50000)]),
+        ("ip:::1", [(8080, None)]),
+    ],
+)
+async def test_each_filter_form(query: str, expected: list[tuple[int, int | None]]) -> None:
+    app, source, _ = make([BASE])
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settle(pilot, app, source, 1)
+        await pilot.press("slash")
+        for char in query:
+            await pilot.press(char if char != " " else "space")
+        await pilot.press("enter")
+        assert sorted(ports(app), key=str) == sorted(expected, key=str)
+        assert app.query_one(ConnectionTable).has_focus
+
+
+async def test_malformed_filter_is_shown_and_not_applied() -> None:
+    app, source, _ = make([BASE])
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settle(pilot, app, source, 1)
+        await pilot.press("slash", *"port:443", "space", *"-state:x")
+        error = str(app.query_one("#filter-error").render())
+        assert error.startswith("✗") and "unknown state 'x'" in error and "(at 17)" in error
+        assert sorted(ports(app), key=str) == [(443, 50000), (443, None)], "the last valid filter still holds"
+        await pilot.press("backspace", *"listen", "space", *"rport:9-1")
+        assert "runs backwards" in str(app.query_one("#filter-error").render())
+        await pilot.press("backspace", "backspace")
+        assert str(app.query_one("#filter-error").render()) == ""
+        assert app.query_filter.text == "port:443 -state:listen rport:9"
+        assert ports(app) == []
+
+
+async def test_filter_from_the_command_line() -> None:
+    app, source, _ = make([BASE], filter_text="prog:sshd")
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settle(pilot, app, source, 1)
+        assert ports(app) == [(22, None)]
+
+
+async def test_quick_toggles() -> None:
+    app, source, _ = make([BASE])
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settle(pilot, app, source, 1)
+        await pilot.press("l")
+        assert (443, 50000) not in ports(app) and len(shown(app)) == 4
+        await pilot.press("l", "t")
+        assert {r.proto for r in shown(app)} == {Proto.TCP}
+        await pilot.press("t")
+        assert {r.proto for r in shown(app)} == {Proto.UDP}
+        await pilot.press("t", "6")
+        assert ports(app) == [(8080, None)]
+        await pilot.press("6", "4")
+        assert 8080 not in [p for p, _ in ports(app)] and len(shown(app)) == 4
+
+
+async def test_pause_holds_the_screen_and_says_so() -> None:
+    app, source, _ = make([BASE, [*BASE, conn(9999)]])
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settle(pilot, app, source, 1)
+        await pilot.press("space")
+        assert "PAUSED" in str(app.query_one("#status").render())
+        app.refresh_now()
+        await pilot.pause(0.05)
+        assert 9999 not in [p for p, _ in ports(app)]
+        await pilot.press("space")
+        await settle(pilot, app, source, 2)
+        assert 9999 in [p for p, _ in ports(app)]
+        assert "PAUSED" not in str(app.query_one("#status").render())
+
+
+async def test_stale_after_a_failed_collection_then_fresh_again() -> None:
+    failure = CommandFailed(["ss", "-tunae"], 1, "Cannot open netlink socket")
+    app, source, _ = make([BASE, failure, BASE[:2]])
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settle(pilot, app, source, 2)
+        status = str(app.query_one("#status").render())
+        assert "STALE" in status and "Cannot open netlink socket" in status
+        assert len(shown(app)) == len(BASE), "the last good rows stay on screen"
+        await settle(pilot, app, source, 3)
+        assert "STALE" not in str(app.query_one("#status").render())
+
+
+async def test_cursor_stays_on_its_connection_across_refresh_and_resort() -> None:
+    later = [conn(1, name="a"), conn(2, name="b"), *BASE]
+    app, source, _ = make([BASE, later])
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settle(pilot, app, source, 1)
+        await pilot.press("s", "s")  # sort by local port
+        await pilot.press("down", "down")  # the 443 listener
+        table = app.query_one(ConnectionTable)
+        key, row = table.cursor_key, table.cursor_record_row
+        assert row is not None and (row.record.local_port, row.record.remote_port) == (443, None)
+        await settle(pilot, app, source, 2)
+        assert table.cursor_key == key and table.cursor_row == 4
+        await pilot.press("r")
+        assert table.cursor_key == key and table.cursor_row == 2
+
+
+async def test_new_rows_highlighted_closed_rows_linger_then_go() -> None:
+    app, source, clock = make([BASE, [*BASE, conn(7000)], BASE])
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settle(pilot, app, source, 1)
+        assert all(row.first_seen < clock.now - 4 for row in app.model.rows.values()), "first rows are not new"
+        await settle(pilot, app, source, 2)
+        new = [row for row in app.model.rows.values() if row.record.local_port == 7000]
+        assert len(new) == 1 and new[0].first_seen == clock.now
+        await settle(pilot, app, source, 3)
+        assert [row.closed_at for row in app.model.rows.values() if row.record.local_port == 7000] == [clock.now]
+        assert 7000 in [p for p, _ in ports(app)]
+        clock.now += CLOSED_LINGER_SECONDS + 0.1
+        app._tick()
+        await pilot.pause()
+        assert 7000 not in [p for p, _ in ports(app)]
+
+
+async def test_details_show_owners_other_sockets_and_raw_line() -> None:
+    app, source, _ = make([BASE])
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot, app, source, 1)
+        await pilot.press("slash", "p", "r", "o", "g", "colon", "n", "g", "i", "n", "x", "enter")
+        await pilot.press("home", "enter")
+        assert isinstance(app.screen, DetailsScreen)
+        text = str(app.screen.query_one("#details-text").render())
+        assert "pid 20" in text and "nginx" in text and "user www" in text
+        assert "Other sockets of the owner (1)" in text
+        assert "tcp4 10.0.0.1:443 → 10.0.0.9:50000 ESTABLISHED" in text, "the owner's other socket"
+        assert "Raw line (from scripted)\ntcp LISTEN 127.0.0.1:443" in text
+        await pilot.press("escape")
+        assert not isinstance(app.screen, DetailsScreen)
+
+
+async def test_help_screen() -> None:
+    app, source, _ = make([BASE])
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot, app, source, 1)
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        assert "port:443" in str(app.screen.query_one("#help-text").render())
+
+
+async def test_kill_asks_then_terminates_the_real_owner() -> None:
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        started = psutil.Process(child.pid).create_time()
+        record = conn(4444)._replace(owners=(Owner(child.pid, "sleeper", "me", None, started),))
+        app, source, _ = make([[record]])
+        async with app.run_test(size=(120, 30)) as pilot:
+            await settle(pilot, app, source, 1)
+            await pilot.press("k")
+            assert isinstance(app.screen, ConfirmScreen)
+            await pilot.press("n")
+            assert child.poll() is None, "no means no"
+            await pilot.press("k", "y")
+            await pilot.pause()
+            assert child.wait(timeout=10) == -15
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+
+
+async def test_kill_refuses_a_reused_pid() -> None:
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        wrong_start = psutil.Process(child.pid).create_time() - 100
+        record = conn(4445)._replace(owners=(Owner(child.pid, "old", "me", None, wrong_start),))
+        app, source, _ = make([[record]])
+        async with app.run_test(size=(120, 30)) as pilot:
+            await settle(pilot, app, source, 1)
+            await pilot.press("k", "y")
+            await pilot.pause()
+            assert child.poll() is None
+            assert any("now belongs to another process" in n.message for n in app._notifications)
+    finally:
+        child.kill()
+        child.wait()
+
+
+async def test_real_source_listener_appears_then_dims_then_goes() -> None:
+    app = NettopApp(platform_source("auto"), interval=0.5)
+    async with app.run_test(size=(120, 30)) as pilot:
+        listener = socket.socket()
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        port = listener.getsockname()[1]
+
+        def rows_for_port() -> list:  # type: ignore[type-arg]
+            return [row for row in app.model.rows.values() if row.record.local_port == port]
+
+        deadline = time.monotonic() + 10
+        while not rows_for_port() and time.monotonic() < deadline:
+            await pilot.pause(0.1)
+        (row,) = rows_for_port()
+        assert row.record.state is State.LISTEN and row.record.owner_status is OwnerStatus.KNOWN
+        listener.close()
+        while rows_for_port() and rows_for_port()[0].closed_at is None and time.monotonic() < deadline + 5:
+            await pilot.pause(0.1)
+        assert rows_for_port()[0].closed_at is not None, "closed: still shown, dimmed"
+        deadline = time.monotonic() + CLOSED_LINGER_SECONDS + 5
+        while rows_for_port() and time.monotonic() < deadline:
+            await pilot.pause(0.2)
+        assert rows_for_port() == []
