@@ -11,34 +11,17 @@ goal at 10,000 connections is nettop at most 1.25 times `ss -tunap`.
 from __future__ import annotations
 
 import argparse
-import multiprocessing as mp
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
 import time
-from multiprocessing.synchronize import Event
+from pathlib import Path
 
-PER_CHILD = 4000
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from loopback import loopback_connections
+
 GOAL_RATIO = 1.25
-
-
-def hold_connections(count: int, ready: mp.Queue, stop: Event) -> None:  # type: ignore[type-arg]
-    """Open ``count`` client/server pairs on loopback and keep them until told to stop."""
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(4096)
-    port = server.getsockname()[1]
-    held = []
-    for _ in range(count):
-        client = socket.create_connection(("127.0.0.1", port))
-        accepted, _ = server.accept()
-        held += [client, accepted]
-    ready.put(count)
-    stop.wait(600)  # bounded: a forgotten child ends by itself
-    for sock in held:
-        sock.close()
 
 
 def median_ms(argv: list[str], runs: int) -> float:
@@ -51,35 +34,18 @@ def median_ms(argv: list[str], runs: int) -> float:
 
 
 def measure(n: int, runs: int) -> None:
-    ready: mp.Queue = mp.Queue()  # type: ignore[type-arg]
-    stop = mp.Event()
-    children = []
-    left = n
-    while left > 0:
-        count = min(PER_CHILD, left)
-        left -= count
-        child = mp.Process(target=hold_connections, args=(count, ready, stop), daemon=True)
-        child.start()
-        children.append(child)
-    try:
-        opened = sum(ready.get(timeout=300) for _ in children)
+    with loopback_connections(n) as opened:
         ss_ms = median_ms(["ss", "-tunap"], runs)
         ss_fast_ms = median_ms(["ss", "-tunae"], runs)
         nettop_ms = median_ms([sys.executable, "-m", "nettop", "list", "--format", "json"], runs)
-        ratio = nettop_ms / ss_ms
-        print(f"{opened:>6} connections ({2 * opened} sockets), median of {runs} runs:")
-        print(f"  ss -tunap                      {ss_ms:8.1f} ms")
-        print(f"  ss -tunae (what nettop runs)   {ss_fast_ms:8.1f} ms")
-        print(f"  nettop list --format json      {nettop_ms:8.1f} ms   = {ratio:.2f} x ss -tunap")
-        if n >= 10_000:
-            verdict = "met" if ratio <= GOAL_RATIO else "GOAL MISSED"
-            print(f"  goal at 10,000: <= {GOAL_RATIO} x ss -tunap: {verdict}")
-    finally:
-        stop.set()
-        for child in children:
-            child.join(30)
-            if child.is_alive():
-                child.kill()
+    ratio = nettop_ms / ss_ms
+    print(f"{opened:>6} connections ({2 * opened} sockets), median of {runs} runs:")
+    print(f"  ss -tunap                      {ss_ms:8.1f} ms")
+    print(f"  ss -tunae (what nettop runs)   {ss_fast_ms:8.1f} ms")
+    print(f"  nettop list --format json      {nettop_ms:8.1f} ms   = {ratio:.2f} x ss -tunap")
+    if n >= 10_000:
+        verdict = "met" if ratio <= GOAL_RATIO else "GOAL MISSED"
+        print(f"  goal at 10,000: <= {GOAL_RATIO} x ss -tunap: {verdict}")
 
 
 def main() -> None:

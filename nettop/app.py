@@ -24,26 +24,52 @@ from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
+from nettop.changes import RowKey, SnapshotDiff, diff, index_records
 from nettop.errors import NettopError
 from nettop.filterquery import Query, QuickFilters, parse_query
 from nettop.kill import KillRefused, terminate_owner
-from nettop.model import Connection, OwnerStatus, Snapshot
+from nettop.model import Connection, Snapshot
 from nettop.screens.confirm import ConfirmScreen
 from nettop.screens.details import DetailsScreen
 from nettop.screens.help import HelpScreen
 from nettop.sources import Source
-from nettop.view import COLUMN_KEYS, PROTO_CYCLE, RowsModel, counts
+from nettop.view import COLUMN_KEYS, NEW_HIGHLIGHT_SECONDS, PROTO_CYCLE, Counts, RowsModel, tally
 from nettop.widgets.conn_table import ConnectionTable
 from nettop.widgets.filter_bar import FilterBar
 
 MIN_INTERVAL, MAX_INTERVAL = 0.5, 60.0
 
+RecordIndex = dict[RowKey, Connection]
+
+
+def _digest(snapshot: Snapshot, previous: RecordIndex) -> tuple[RecordIndex, SnapshotDiff, Counts]:
+    """Key, diff and count a snapshot: O(records) work, done in the poller's thread, not the UI's."""
+    index = index_records(snapshot.records)
+    return index, diff(previous, index), tally(index.values())
+
+
+class TextLine(Static):
+    """A line of text that repaints only when its text changes (a layout pass costs the whole screen)."""
+
+    def __init__(self, text: str, *, id: str, fixed_height: bool) -> None:
+        super().__init__(text, id=id)
+        self._text = text
+        self._fixed_height = fixed_height
+
+    def show(self, text: str) -> None:
+        if text != self._text:
+            self._text = text
+            self.update(text, layout=not self._fixed_height)
+
 
 class SnapshotReady(Message):
-    """The poller has a new snapshot."""
+    """The poller has a new snapshot, indexed, diffed against the one before it, and counted."""
 
-    def __init__(self, snapshot: Snapshot) -> None:
+    def __init__(self, snapshot: Snapshot, index: RecordIndex, change: SnapshotDiff, tally: Counts) -> None:
         self.snapshot = snapshot
+        self.index = index
+        self.change = change
+        self.tally = tally
         super().__init__()
 
 
@@ -99,6 +125,9 @@ class NettopApp(App[None]):
         self.query_filter: Query = parse_query(filter_text)
         self._initial_filter = filter_text
         self.snapshot: Snapshot | None = None
+        self.counts = Counts()
+        #: Snapshots that arrived while paused, applied in order on resume (each diff builds on the last).
+        self._pending: list[SnapshotReady] = []
         self.error: str | None = None
         self.slow = False
         self._wake = asyncio.Event()
@@ -107,10 +136,10 @@ class NettopApp(App[None]):
     # --- layout -------------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
-        yield Static("nettop: collecting…", id="summary")
-        yield ConnectionTable(clock=self._clock, id="table")
+        yield TextLine("nettop: collecting…", id="summary", fixed_height=True)
+        yield ConnectionTable(self.model, clock=self._clock, id="table")
         yield FilterBar(id="filter-bar")
-        yield Static("", id="status")
+        yield TextLine("", id="status", fixed_height=False)
         yield Footer()
 
     def on_mount(self) -> None:
@@ -119,6 +148,7 @@ class NettopApp(App[None]):
         if self._initial_filter:
             bar.set_text(self._initial_filter)
         self.query_one(ConnectionTable).focus()
+        self.resort(show=False)  # the --filter applies from the first snapshot
         self.poll()
         # Fading highlights and lingering closed rows change with time, not only with snapshots.
         self.set_interval(1.0, self._tick)
@@ -135,16 +165,19 @@ class NettopApp(App[None]):
     @work(exclusive=True, group="poller")
     async def poll(self) -> None:
         """Collect, post, sleep; forever. One collection at a time, never on the UI's time."""
+        previous: RecordIndex = {}
         while True:
             started = time.monotonic()
             try:
                 snapshot = await self.source.collect()
+                index, change, counted = await asyncio.to_thread(_digest, snapshot, previous)
             except NettopError as error:
                 self.post_message(CollectionFailed(str(error)))
             except Exception as error:  # a bug must not stop the viewer: say it and keep polling
                 self.post_message(CollectionFailed(f"{type(error).__name__}: {error}"))
             else:
-                self.post_message(SnapshotReady(snapshot))
+                previous = index
+                self.post_message(SnapshotReady(snapshot, index, change, counted))
             elapsed = time.monotonic() - started
             self.slow = elapsed > self.interval
             self._wake.clear()
@@ -160,53 +193,67 @@ class NettopApp(App[None]):
 
     def on_snapshot_ready(self, message: SnapshotReady) -> None:
         if self.paused:
+            self._pending.append(message)
             return
+        self._apply(message)
+        self.show_rows()
+
+    def _apply(self, message: SnapshotReady) -> None:
         self.snapshot = message.snapshot
+        self.counts = message.tally
         self.error = None
-        self.model.apply(message.snapshot.records, self._clock())
-        self.refresh_table()
+        self.model.apply(message.index, message.change, self._clock())
 
     def on_collection_failed(self, message: CollectionFailed) -> None:
         self.error = message.error
         self.update_status()
 
     def _tick(self) -> None:
-        if not self.paused and self.model.expire(self._clock()):
-            self.refresh_table()
-        else:
-            self.query_one(ConnectionTable).refresh()
+        if self.paused:
+            return
+        now = self._clock()
+        if self.model.expire(now):
+            self.show_rows()
+        elif now - self.model.last_opened <= NEW_HIGHLIGHT_SECONDS + 1:
+            self.query_one(ConnectionTable).refresh()  # a highlight is fading
 
     # --- the table ------------------------------------------------------------------------------
 
     def keep(self, record: Connection) -> bool:
         return self.quick.matches(record) and self.query_filter.matches(record)
 
-    def refresh_table(self) -> None:
+    def resort(self, show: bool = True) -> None:
+        """The sort column or a filter changed: order the rows anew (once, not per tick)."""
+        no_filter = self.quick == QuickFilters() and self.query_filter.is_empty
+        self.model.resort(self.sort_column, None if no_filter else self.keep)
+        if show:
+            self.show_rows()
+
+    def show_rows(self) -> None:
         table = self.query_one(ConnectionTable)
-        table.sort_column, table.sort_reverse = self.sort_column, self.sort_reverse
-        rows = self.model.ordered(self.keep, self.sort_column, self.sort_reverse)
-        table.set_rows(rows)
-        closing = sum(1 for _, row in rows if row.closed_at is not None)
-        self.update_summary(len(rows) - closing, closing)
+        table.sort_reverse = self.sort_reverse
+        table.sync()
+        closing = self.model.shown_closing
+        self.update_summary(table.row_count - closing, closing)
         self.update_status()
 
     def update_summary(self, shown: int, closing: int = 0) -> None:
         """Counts first, then when and how the data was read: what must fit at 80 columns comes first."""
-        c = counts(self.model.current.values(), shown)
+        c = self.counts
         states = " ".join(f"{state}:{n}" for state, n in sorted(c.by_state.items(), key=lambda kv: -kv[1])[:5])
         protos = " ".join(f"{proto}:{n}" for proto, n in sorted(c.by_proto.items()))
-        parts = [f"[b]{c.shown}[/b]/{c.total} shown" + (f" +{closing} closed" if closing else "")]
+        parts = [f"[b]{shown}[/b]/{c.total} shown" + (f" +{closing} closed" if closing else "")]
         parts.append(f"listen {c.listeners}")
         if self.snapshot is not None:
             taken = time.strftime("%H:%M:%S", time.localtime(self.snapshot.taken_at))
             parts.append(f"{self.snapshot.source} {taken} in {self.snapshot.duration * 1000:.0f}ms")
         parts += [f"every {self.interval:g}s", protos, states]
-        self.query_one("#summary", Static).update(" │ ".join(p for p in parts if p))
+        self.query_one("#summary", TextLine).show(" │ ".join(p for p in parts if p))
 
     def update_status(self) -> None:
         """The status line: never claims fresh data it does not have."""
         notes: list[str] = []
-        status = self.query_one("#status", Static)
+        status = self.query_one("#status", TextLine)
         status.set_class(self.error is not None, "-error")
         if self.paused:
             notes.append("[b]PAUSED[/b] (space to resume)")
@@ -220,10 +267,10 @@ class NettopApp(App[None]):
         if self.snapshot is not None:
             if self.snapshot.issues:
                 notes.append(f"{len(self.snapshot.issues)} unreadable lines skipped")
-            hidden = sum(1 for r in self.model.current.values() if r.owner_status is OwnerStatus.NOT_PERMITTED)
+            hidden = self.counts.not_permitted
             if hidden and os.geteuid() != 0:
                 notes.append(f"{hidden} sockets without owners: not root (sudo nettop shows them)")
-        status.update("  ·  ".join(notes) if notes else "")
+        status.show("  ·  ".join(notes) if notes else "")
 
     # --- messages from widgets ------------------------------------------------------------------
 
@@ -234,16 +281,16 @@ class NettopApp(App[None]):
             self.sort_column, self.sort_reverse = message.column_key, False
 
     def on_connection_table_selected(self, message: ConnectionTable.Selected) -> None:
-        row = self.model.rows.get(message.key)
-        if row is None:
+        record = self.model.latest(message.key)
+        if record is None:
             return
-        pids = {owner.pid for owner in row.record.owners}
+        pids = {owner.pid for owner in record.owners}
         others = [r for k, r in self.model.current.items() if k != message.key and any(o.pid in pids for o in r.owners)]
-        self.push_screen(DetailsScreen(row.record, others))
+        self.push_screen(DetailsScreen(record, others))
 
     def on_filter_bar_changed(self, message: FilterBar.Changed) -> None:
         self.query_filter = message.query
-        self.refresh_table()
+        self.resort()
 
     def on_filter_bar_closed(self) -> None:
         bar = self.query_one(FilterBar)
@@ -253,24 +300,27 @@ class NettopApp(App[None]):
     # --- reactives ------------------------------------------------------------------------------
 
     def watch_sort_column(self) -> None:
-        self.refresh_table()
+        self.resort()
 
     def watch_sort_reverse(self) -> None:
-        self.refresh_table()
+        self.show_rows()
 
     def watch_quick(self) -> None:
-        self.refresh_table()
+        self.resort()
 
     def watch_paused(self, paused: bool) -> None:
         self._wake.set()
         if not paused:
-            self.refresh_table()
+            pending, self._pending = self._pending, []
+            for message in pending:
+                self._apply(message)
+            self.show_rows()
         self.update_status()
 
     def watch_interval(self) -> None:
         self._wake.set()
         if self.is_mounted:
-            self.refresh_table()
+            self.show_rows()
 
     # --- actions ------------------------------------------------------------------------------
 

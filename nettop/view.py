@@ -6,15 +6,17 @@ answers "which rows, in which order" for a filter and a sort. The table widget o
 
 from __future__ import annotations
 
+import bisect
 import ipaddress
+import itertools
 import socket
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from nettop.changes import RowKey, SnapshotDiff, diff, index_records
-from nettop.model import Connection, Proto
+from nettop.changes import RowKey, SnapshotDiff
+from nettop.model import Connection, OwnerStatus, Proto, State
 
 #: How long a new connection stays highlighted, and a closed one stays (dimmed) before it goes.
 NEW_HIGHLIGHT_SECONDS = 5.0
@@ -91,7 +93,7 @@ def _service(record: Connection) -> str:
 
 
 COLUMNS: tuple[Column, ...] = (
-    Column("proto", "Proto", lambda r: f"{r.proto.value}{r.family}", lambda r: (r.proto.value, r.family), 6),
+    Column("proto", "Proto", lambda r: f"{r.proto.value}{r.family}", lambda r: (r.proto, r.family), 6),
     Column(
         "local",
         "Local address",
@@ -112,7 +114,7 @@ COLUMNS: tuple[Column, ...] = (
         max_width=41,
     ),
     Column("rport", "Port", lambda r: port_text(r.remote_port), lambda r: r.remote_port or 0, 5, align_right=True),
-    Column("state", "State", lambda r: r.state.value, lambda r: r.state.value, 11),
+    Column("state", "State", lambda r: r.state.value, lambda r: r.state, 11),
     Column("pid", "PID", owner_pids, lambda r: r.pid or 0, 7, align_right=True),
     Column("program", "Program", owner_names, lambda r: (r.program or "~").lower(), 8, flex=True, max_width=24),
     Column("user", "User", lambda r: r.user or "", lambda r: r.user or "~", 9, min_screen=96),
@@ -120,6 +122,7 @@ COLUMNS: tuple[Column, ...] = (
     Column("command", "Command", command_line, command_line, 20, flex=True, min_screen=160),
 )
 COLUMN_KEYS = tuple(column.key for column in COLUMNS)
+COLUMNS_BY_KEY = {column.key: column for column in COLUMNS}
 
 
 def visible_columns(screen_width: int) -> list[Column]:
@@ -160,57 +163,51 @@ class Row:
 
     record: Connection
     first_seen: float
+    #: Unique and increasing: the last tie-break of the sort, so the order is total and stable.
+    serial: int
+    #: The first tie-break, from the connection's ends (which never change for a row).
+    tie: tuple[Any, ...]
     closed_at: float | None = None
+    #: The row's sort position ``(sort key, tie, serial)`` while it is shown, else None.
+    place: tuple[Any, Any, int] | None = None
 
 
-@dataclass
-class RowsModel:
-    """Every connection on screen, kept across snapshots by row key and updated from diffs."""
+#: Which records to show; None shows all.
+Keep = Callable[[Connection], bool] | None
 
-    rows: dict[RowKey, Row] = field(default_factory=dict)
-    #: The live records of the last snapshot, by key (without the lingering closed ones).
-    current: dict[RowKey, Connection] = field(default_factory=dict)
-    started: bool = False
 
-    def apply(self, records: Iterable[Connection], now: float) -> SnapshotDiff:
-        """Take a new snapshot; return what changed since the last one."""
-        latest = index_records(records)
-        change = diff(self.current, latest)
-        first = not self.started
-        for key, record in latest.items():
-            row = self.rows.get(key)
-            if row is None:
-                # Everything in the very first snapshot was already there: nothing is "new".
-                self.rows[key] = Row(record, now - NEW_HIGHLIGHT_SECONDS if first else now)
-            else:
-                row.record = record
-                row.closed_at = None
-        for key in self.current.keys() - latest.keys():
-            self.rows[key].closed_at = now
-        self.expire(now)
-        self.current = latest
-        self.started = True
-        return change
+@dataclass(frozen=True, slots=True)
+class Counts:
+    """The numbers in the header, counted over one snapshot (off the event loop, see ``tally``)."""
 
-    def expire(self, now: float) -> bool:
-        """Forget closed rows whose linger time is over; True when any went."""
-        gone = [
-            key
-            for key, row in self.rows.items()
-            if row.closed_at is not None and now - row.closed_at >= CLOSED_LINGER_SECONDS
-        ]
-        for key in gone:
-            del self.rows[key]
-        return bool(gone)
+    total: int = 0
+    listeners: int = 0
+    not_permitted: int = 0
+    by_state: Mapping[str, int] = field(default_factory=dict)
+    by_proto: Mapping[str, int] = field(default_factory=dict)
 
-    def ordered(self, keep: Callable[[Connection], bool], sort_column: str, reverse: bool) -> list[tuple[RowKey, Row]]:
-        """The rows that pass ``keep``, sorted by one column (ties keep listing order)."""
-        column = next((c for c in COLUMNS if c.key == sort_column), COLUMNS[0])
-        sort_key = column.sort_key
-        chosen = [(key, row) for key, row in self.rows.items() if keep(row.record)]
-        # Ties are broken by the connection's ends, so equal rows never swap places between ticks.
-        chosen.sort(key=lambda item: (sort_key(item[1].record), _tie_break(item[1].record)), reverse=reverse)
-        return chosen
+
+def tally(records: Iterable[Connection]) -> Counts:
+    by_state: dict[State, int] = {}
+    by_proto: dict[Proto, int] = {}
+    total = listeners = not_permitted = 0
+    listen, udp, hidden = State.LISTEN, Proto.UDP, OwnerStatus.NOT_PERMITTED
+    for record in records:
+        total += 1
+        state, proto = record.state, record.proto
+        by_state[state] = by_state.get(state, 0) + 1
+        by_proto[proto] = by_proto.get(proto, 0) + 1
+        if state is listen or (proto is udp and record.remote_ip is None):  # is_listener, inlined
+            listeners += 1
+        if record.owner_status is hidden:
+            not_permitted += 1
+    return Counts(
+        total,
+        listeners,
+        not_permitted,
+        {state.value: n for state, n in by_state.items()},
+        {proto.value: n for proto, n in by_proto.items()},
+    )
 
 
 def _tie_break(record: Connection) -> tuple[Any, ...]:
@@ -218,29 +215,110 @@ def _tie_break(record: Connection) -> tuple[Any, ...]:
     return (record.local_port or 0, remote, record.remote_port or 0, ip_sort_key(record.local_ip))
 
 
-@dataclass(frozen=True, slots=True)
-class Counts:
-    """The numbers in the header."""
+@dataclass
+class RowsModel:
+    """Every connection on screen, kept across snapshots by row key and updated from diffs only.
 
-    shown: int
-    total: int
-    listeners: int
-    by_state: Mapping[str, int]
-    by_proto: Mapping[str, int]
+    ``order`` holds the shown rows' places, ascending; a tick inserts and removes only the rows that
+    opened, changed or went (bisect), so its cost follows the churn, not the number of rows. A change of
+    sort column or filter re-sorts once. Reversing reads the same order backwards.
+    """
 
+    rows: dict[RowKey, Row] = field(default_factory=dict)
+    #: The records of the last snapshot, by key (without the lingering closed ones).
+    current: Mapping[RowKey, Connection] = field(default_factory=dict)
+    #: Closed rows still shown, dimmed, until their linger time is over.
+    closing: dict[RowKey, Row] = field(default_factory=dict)
+    #: Places of the shown rows, ascending: ``(sort key, tie, serial, row key)``.
+    order: list[tuple[Any, Any, int, RowKey]] = field(default_factory=list)
+    sort_column: str = "proto"
+    keep: Keep = None
+    started: bool = False
+    #: When a connection last opened: highlights fade until NEW_HIGHLIGHT_SECONDS after it.
+    last_opened: float = float("-inf")
+    _serials: Iterator[int] = field(default_factory=itertools.count)
 
-def counts(records: Iterable[Connection], shown: int) -> Counts:
-    by_state: dict[str, int] = {}
-    by_proto: dict[str, int] = {}
-    total = listeners = 0
-    for record in records:
-        total += 1
-        by_state[record.state.value] = by_state.get(record.state.value, 0) + 1
-        proto = record.proto.value
-        by_proto[proto] = by_proto.get(proto, 0) + 1
-        if record.is_listener:
-            listeners += 1
-    return Counts(shown, total, listeners, by_state, by_proto)
+    def apply(self, latest: Mapping[RowKey, Connection], change: SnapshotDiff, now: float) -> None:
+        """Take a new snapshot (indexed, with its diff from the previous one, see ``nettop.changes``)."""
+        # Everything in the very first snapshot was already there: nothing is "new".
+        seen = now if self.started else now - NEW_HIGHLIGHT_SECONDS
+        if change.opened and self.started:
+            self.last_opened = now
+        # Many new rows at once (the first snapshot): append them all and sort once.
+        bulk = len(change.opened) > 64 and len(change.opened) > len(self.order) // 4
+        for key, record in change.opened.items():
+            row = self.rows.get(key)
+            if row is None:
+                row = self.rows[key] = Row(record, seen, next(self._serials), _tie_break(record))
+            else:  # closed and back within its linger time
+                self._hide(row)
+                self.closing.pop(key, None)
+                row.record, row.closed_at = record, None
+            self._show(key, row, insert=not bulk)
+        if bulk:
+            self.order.sort()
+        for key, changed in change.changed.items():
+            row = self.rows[key]
+            self._hide(row)
+            row.record = changed.after
+            self._show(key, row)
+        for key in change.closed:
+            row = self.rows[key]
+            row.closed_at = now
+            self.closing[key] = row
+        self.current = latest
+        self.started = True
+        self.expire(now)
+
+    def expire(self, now: float) -> bool:
+        """Forget closed rows whose linger time is over; True when any went."""
+        gone = [key for key, row in self.closing.items() if now - (row.closed_at or now) >= CLOSED_LINGER_SECONDS]
+        for key in gone:
+            self._hide(self.closing.pop(key))
+            del self.rows[key]
+        return bool(gone)
+
+    def resort(self, sort_column: str, keep: Keep) -> None:
+        """Order every row anew, by another column or through another filter."""
+        self.sort_column, self.keep = sort_column, keep
+        self.order = []
+        for row in self.rows.values():
+            row.place = None
+        for key, row in self.rows.items():
+            self._show(key, row, insert=False)
+        self.order.sort()
+
+    def latest(self, key: RowKey) -> Connection | None:
+        """The freshest record of a row (unchanged rows keep the record from when they last changed)."""
+        row = self.rows.get(key)
+        return self.current.get(key) or (row.record if row is not None else None)
+
+    def position(self, key: RowKey) -> int | None:
+        """Where a row is in ``order``, or None when it is not shown."""
+        row = self.rows.get(key)
+        if row is None or row.place is None:
+            return None
+        return bisect.bisect_left(self.order, row.place)
+
+    @property
+    def shown_closing(self) -> int:
+        return sum(1 for row in self.closing.values() if row.place is not None)
+
+    def _show(self, key: RowKey, row: Row, insert: bool = True) -> None:
+        if self.keep is not None and not self.keep(row.record):
+            return
+        column = COLUMNS_BY_KEY.get(self.sort_column, COLUMNS[0])
+        row.place = (column.sort_key(row.record), row.tie, row.serial)
+        entry = (*row.place, key)
+        if insert:
+            bisect.insort(self.order, entry)
+        else:
+            self.order.append(entry)
+
+    def _hide(self, row: Row) -> None:
+        if row.place is not None:
+            del self.order[bisect.bisect_left(self.order, row.place)]
+            row.place = None
 
 
 PROTO_CYCLE: tuple[Proto | None, ...] = (None, Proto.TCP, Proto.UDP)

@@ -9,7 +9,9 @@ pictures change only when the UI does.
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
+import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -45,6 +47,8 @@ async def shoot(name: str, size: tuple[int, int], keys: list[str]) -> None:
 
 
 def main() -> None:
+    os.environ["TZ"] = "UTC"  # times on screen are local: the same pictures on every machine
+    time.tzset()
     for name, size, keys in SHOTS:
         asyncio.run(shoot(name, size, keys))
 

@@ -43,7 +43,8 @@ async def settle(pilot, app: NettopApp, source: ScriptedSource, collections: int
 
 
 def shown(app: NettopApp) -> list[Connection]:
-    return [row.record for _, row in app.query_one(ConnectionTable)._rows]
+    table = app.query_one(ConnectionTable)
+    return [table.entry(i)[1].record for i in range(table.row_count)]
 
 
 def ports(app: NettopApp) -> list[tuple[int | None, int | None]]:
@@ -68,10 +69,12 @@ async def test_sort_cycle_reverse_and_header_click() -> None:
         await pilot.press("r")
         assert [p for p, _ in ports(app)] == [8080, 443, 443, 53, 22]
         table = app.query_one(ConnectionTable)
-        header_x = sum(w + 1 for w in [5])  # the second column starts after "Proto" and a space
+        header_x = 6 + 1  # the second column starts after "Proto" (6 cells) and a space
         await pilot.click(ConnectionTable, offset=(header_x + 1, 0))
         assert (app.sort_column, app.sort_reverse) == ("local", False)
-        assert table.sort_column == "local"
+        assert table.model.sort_column == "local" and not table.sort_reverse
+        assert "Local address▲" in table.render_line(0).text
+        assert [r.local_ip for r in shown(app)] == ["10.0.0.1", "127.0.0.1", "127.0.0.1", "127.0.0.1", "::1"]
 
 
 @pytest.mark.parametrize(

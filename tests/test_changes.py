@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from nettop.changes import diff_records, index_records
+from nettop.changes import diff_records, index_records, row_key
 from nettop.model import Owner, Proto, State
 from tests.scripted import conn
 
@@ -29,7 +29,7 @@ def test_established_to_time_wait_is_a_change_not_a_close_and_an_open() -> None:
     change = diff_records([LISTENER, PEER], [LISTENER, waiting])
     assert change.opened == {} and change.closed == {}
     ((key, item),) = change.changed.items()
-    assert key == (PEER.key, 0)
+    assert key == row_key(PEER, 0)
     assert item.fields == ("state", "owners")
     assert (item.before.state, item.after.state) == (State.ESTABLISHED, State.TIME_WAIT)
 
@@ -38,15 +38,15 @@ def test_owner_details_filled_in_later_are_not_a_change() -> None:
     bare = LISTENER._replace(owners=(Owner(7, "web"),))
     assert diff_records([bare], [LISTENER]).is_empty
     other = LISTENER._replace(owners=(Owner(99, "intruder"),))
-    assert diff_records([LISTENER], [other]).changed[(LISTENER.key, 0)].fields == ("owners",)
+    assert diff_records([LISTENER], [other]).changed[row_key(LISTENER, 0)].fields == ("owners",)
 
 
 def test_listeners_sharing_a_key_are_told_apart_by_inode() -> None:
     first = LISTENER._replace(inode=500)
     second = LISTENER._replace(inode=400, owners=(Owner(70, "worker"),))
-    assert index_records([first, second]) == {(LISTENER.key, 500): first, (LISTENER.key, 400): second}
+    assert index_records([first, second]) == {row_key(LISTENER, 500): first, row_key(LISTENER, 400): second}
     change = diff_records([first, second], [first])
-    assert change.closed == {(LISTENER.key, 400): second} and change.opened == {} and change.changed == {}
+    assert change.closed == {row_key(LISTENER, 400): second} and change.opened == {} and change.changed == {}
 
 
 def test_other_duplicates_get_ordinals_in_a_stable_order() -> None:
@@ -54,5 +54,5 @@ def test_other_duplicates_get_ordinals_in_a_stable_order() -> None:
     one = UDP._replace(inode=None, raw="b")
     two = UDP._replace(inode=None, raw="a", owners=(Owner(70, "other"),))
     index = index_records([one, two])
-    assert index == {(UDP.key, 0): two, (UDP.key, 1): one}
+    assert index == {row_key(UDP, 0): two, row_key(UDP, 1): one}
     assert index_records([two, one]) == index

@@ -2,15 +2,15 @@
 
 DataTable keeps a widget-side copy of every row and some of its operations are O(rows) per call
 (``remove_row`` rebuilds its index each time: 1.4 s for 1 % churn at 10,000 rows, see
-performance.md). Here the rows live in ``RowsModel``; this widget holds one ordered list of keys and
-draws the visible slice, so a refresh costs O(visible rows). It keeps DataTable's interaction model:
+performance.md). Here the rows and their order live in ``RowsModel``, updated from diffs; this widget
+draws the visible slice of that order, so a repaint costs O(visible rows). It keeps DataTable's interaction model:
 a row cursor that follows its connection (not its index), header clicks to sort, arrows and paging.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
 from rich.segment import Segment
 from rich.style import Style
@@ -22,7 +22,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from nettop.changes import RowKey
-from nettop.view import NEW_HIGHLIGHT_SECONDS, Column, Row, column_widths, visible_columns
+from nettop.view import NEW_HIGHLIGHT_SECONDS, Column, Row, RowsModel, column_widths, visible_columns
 
 
 def fit(text: str, width: int, right: bool = False) -> str:
@@ -67,44 +67,71 @@ class ConnectionTable(ScrollView, can_focus=True):
             self.column_key = column_key
             super().__init__()
 
-    def __init__(self, *, clock: Callable[[], float] = time.time, id: str | None = None) -> None:
+    def __init__(self, model: RowsModel, *, clock: Callable[[], float] = time.time, id: str | None = None) -> None:
         super().__init__(id=id)
+        self.model = model
         self._clock = clock
-        self._rows: list[tuple[RowKey, Row]] = []
-        self._index: dict[RowKey, int] = {}
         self.cursor_row = 0
         self.cursor_key: RowKey | None = None
-        self.sort_column = "proto"
+        #: Reversing reads the model's ascending order backwards: no re-sort.
         self.sort_reverse = False
+        # What every line needs and only CSS or a resize changes: resolving styles walks the DOM
+        # (~150 µs a call), so a repaint of 50 lines would spend most of its time there.
+        self._styles: dict[str, Style] = {}
+        self._layout: tuple[int, list[Column], list[int]] = (-1, [], [])
 
     # --- data -------------------------------------------------------------------------------
 
     @property
     def row_count(self) -> int:
-        return len(self._rows)
+        return len(self.model.order)
+
+    def entry(self, index: int) -> tuple[RowKey, Row]:
+        """The row shown at ``index`` (0 is the top row under the header)."""
+        order = self.model.order
+        key = order[len(order) - 1 - index if self.sort_reverse else index][3]
+        return key, self.model.rows[key]
 
     @property
     def cursor_record_row(self) -> Row | None:
-        return self._rows[self.cursor_row][1] if self._rows else None
+        return self.entry(self.cursor_row)[1] if self.row_count else None
 
-    def set_rows(self, rows: Sequence[tuple[RowKey, Row]]) -> None:
-        """Show these rows in this order; the cursor stays on its connection if it is still shown."""
-        self._rows = list(rows)
-        self._index = {key: i for i, (key, _) in enumerate(self._rows)}
-        if self.cursor_key is not None and self.cursor_key in self._index:
-            self.cursor_row = self._index[self.cursor_key]
+    def sync(self) -> None:
+        """The model changed: keep the cursor on its connection if it is still shown, then repaint."""
+        count = self.row_count
+        position = self.model.position(self.cursor_key) if self.cursor_key is not None else None
+        if position is not None:
+            self.cursor_row = count - 1 - position if self.sort_reverse else position
         else:
-            self.cursor_row = min(self.cursor_row, max(len(self._rows) - 1, 0))
-            self.cursor_key = self._rows[self.cursor_row][0] if self._rows else None
-        self.virtual_size = Size(self._width, len(self._rows) + 1)
+            self.cursor_row = min(self.cursor_row, max(count - 1, 0))
+            self.cursor_key = self.entry(self.cursor_row)[0] if count else None
+        self.virtual_size = Size(self._width, count + 1)
         self._keep_cursor_visible()
         self.refresh()
 
     def move_cursor_to(self, key: RowKey) -> None:
-        if key in self._index:
-            self._set_cursor(self._index[key])
+        position = self.model.position(key)
+        if position is not None:
+            self._set_cursor(self.row_count - 1 - position if self.sort_reverse else position)
 
     # --- drawing ----------------------------------------------------------------------------
+
+    def notify_style_update(self) -> None:
+        self._styles = {}
+        super().notify_style_update()
+
+    def _style(self, name: str) -> Style:
+        style = self._styles.get(name)
+        if style is None:
+            base = self.rich_style
+            style = self._styles[name] = base if name == "base" else base + self.get_component_rich_style(name)
+        return style
+
+    def _columns(self, width: int) -> tuple[list[Column], list[int]]:
+        if self._layout[0] != width:
+            columns = visible_columns(width)
+            self._layout = (width, columns, column_widths(columns, width))
+        return self._layout[1], self._layout[2]
 
     @property
     def _width(self) -> int:
@@ -113,26 +140,25 @@ class ConnectionTable(ScrollView, can_focus=True):
 
     def render_line(self, y: int) -> Strip:
         width = self._width
-        columns = visible_columns(width)
-        widths = column_widths(columns, width)
+        columns, widths = self._columns(width)
         if y == 0:
             return self._header(columns, widths, width)
         index = int(self.scroll_offset.y) + y - 1
-        if index >= len(self._rows):
-            return Strip.blank(width, self.rich_style)
-        row = self._rows[index][1]
-        style = self.rich_style
-        now = self._clock()
+        if index >= self.row_count:
+            return Strip.blank(width, self._style("base"))
+        row = self.entry(index)[1]
         if row.closed_at is not None:
-            style += self.get_component_rich_style("conn-table--closed")
-        elif now - row.first_seen < NEW_HIGHLIGHT_SECONDS:
-            style += self.get_component_rich_style("conn-table--new")
+            kind = "conn-table--closed"
+        elif self._clock() - row.first_seen < NEW_HIGHLIGHT_SECONDS:
+            kind = "conn-table--new"
         elif row.record.is_listener:
-            style += self.get_component_rich_style("conn-table--listen")
-        if index == self.cursor_row and self.has_focus:
-            style += self.get_component_rich_style("conn-table--cursor")
-        elif index == self.cursor_row:
-            style += self.get_component_rich_style("conn-table--cursor") + Style(bold=False, dim=True)
+            kind = "conn-table--listen"
+        else:
+            kind = "base"
+        style = self._style(kind)
+        if index == self.cursor_row:
+            cursor = self._style("conn-table--cursor")
+            style = style + (cursor if self.has_focus else cursor + Style(bold=False, dim=True))
         text = " ".join(fit(c.cell(row.record), w, c.align_right) for c, w in zip(columns, widths, strict=True))
         return Strip([Segment(fit(text, width), style)], width)
 
@@ -140,34 +166,32 @@ class ConnectionTable(ScrollView, can_focus=True):
         arrow = "▼" if self.sort_reverse else "▲"
         cells = []
         for column, cell_width in zip(columns, widths, strict=True):
-            title = column.title + (arrow if column.key == self.sort_column else "")
+            title = column.title + (arrow if column.key == self.model.sort_column else "")
             cells.append(fit(title, cell_width, column.align_right))
-        style = self.rich_style + self.get_component_rich_style("conn-table--header")
-        return Strip([Segment(fit(" ".join(cells), width), style)], width)
+        return Strip([Segment(fit(" ".join(cells), width), self._style("conn-table--header"))], width)
 
     def on_resize(self) -> None:
-        self.virtual_size = Size(self._width, len(self._rows) + 1)
+        self.virtual_size = Size(self._width, self.row_count + 1)
         self._keep_cursor_visible()
 
     def on_click(self, event: Click) -> None:
         if event.y == 0:
-            columns = visible_columns(self._width)
             x = 0
-            for column, width in zip(columns, column_widths(columns, self._width), strict=True):
+            for column, width in zip(*self._columns(self._width), strict=True):
                 if x <= event.x < x + width + 1:
                     self.post_message(self.HeaderClicked(column.key))
                     return
                 x += width + 1
-        elif self._rows:
+        elif self.row_count:
             self._set_cursor(int(self.scroll_offset.y) + event.y - 1)
 
     # --- cursor -----------------------------------------------------------------------------
 
     def _set_cursor(self, index: int) -> None:
-        if not self._rows:
+        if not self.row_count:
             return
-        self.cursor_row = max(0, min(index, len(self._rows) - 1))
-        self.cursor_key = self._rows[self.cursor_row][0]
+        self.cursor_row = max(0, min(index, self.row_count - 1))
+        self.cursor_key = self.entry(self.cursor_row)[0]
         self._keep_cursor_visible()
         self.refresh()
 
@@ -198,7 +222,7 @@ class ConnectionTable(ScrollView, can_focus=True):
         self._set_cursor(0)
 
     def action_last(self) -> None:
-        self._set_cursor(len(self._rows) - 1)
+        self._set_cursor(self.row_count - 1)
 
     def action_select(self) -> None:
         if self.cursor_key is not None:
