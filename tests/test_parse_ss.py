@@ -160,3 +160,44 @@ def test_old_iproute_forms_and_bad_lines_are_reported_not_fatal() -> None:
 def test_not_ss_text_is_rejected() -> None:
     with pytest.raises(NotASocketTable):
         ss.parse("Kernel IP routing table\nDestination Gateway Genmask Flags\n")
+
+
+MEMO_TEXT = """\
+Netid State     Recv-Q Send-Q Local Address:Port  Peer Address:Port Process
+tcp   LISTEN    0      128        127.0.0.1:8080       0.0.0.0:*     ino:111 sk:1 cgroup:/ <->
+tcp   ESTAB     0      0          127.0.0.1:8080     127.0.0.1:40000 ino:222 sk:2 cgroup:/ <->
+tcp   TIME-WAIT 0      0          127.0.0.1:40001    127.0.0.1:8080  timer:(timewait,59sec,0) ino:0 sk:3
+tcp   ESTAB     0      0          127.0.0.1:40002    127.0.0.1:8080  users:(("curl",pid=77,fd=5)) ino:333 sk:4
+tcp   BOGUS     0      0          127.0.0.1:1            127.0.0.1:2
+"""
+
+
+def test_a_memo_reuses_repeated_lines_and_still_sees_what_changed() -> None:
+    from nettop.model import Owner
+
+    holders = {111: (Owner(7, "web"),), 222: (Owner(7, "web"),)}
+    asked: list[int | None] = []
+
+    def owners_for(inode: int | None, state: State, uid: int | None) -> tuple[tuple[Owner, ...], OwnerStatus]:
+        asked.append(inode)
+        found = holders.get(inode or -1, ())
+        return found, OwnerStatus.KNOWN if found else OwnerStatus.NO_PROCESS
+
+    memo = ss.LineMemo()
+    first = ss.parse(MEMO_TEXT, owners_for=owners_for, memo=memo)
+    assert first == ss.parse(MEMO_TEXT, owners_for=owners_for), "a memo does not change what is read"
+    assert [issue.line_no for issue in first.issues] == [6]
+
+    holders[222] = (Owner(8, "worker"),)  # the socket changed hands; its line did not
+    later = MEMO_TEXT.replace("timewait,59sec", "timewait,58sec")
+    asked.clear()
+    second = ss.parse(later, owners_for=owners_for, memo=memo)
+    listener, established, waiting, curl = second.records
+    assert listener is first.records[0], "an unchanged line gives back the same record"
+    assert established.owners == (Owner(8, "worker"),) and established.inode == 222
+    assert waiting.raw.endswith("timer:(timewait,58sec,0) ino:0 sk:3") and waiting.state is State.TIME_WAIT
+    assert waiting._replace(raw="") == first.records[2]._replace(raw="")
+    assert curl is first.records[3] and curl.owners == (Owner(77, "curl"),)
+    assert sorted(a for a in asked if a is not None) == [111, 222], "owners shown in the line are not looked up"
+    assert [issue.line_no for issue in second.issues] == [6]
+    assert second == ss.parse(later, owners_for=owners_for)

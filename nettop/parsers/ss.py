@@ -42,11 +42,35 @@ def looks_like_header(line: str) -> bool:
     return "Recv-Q" in line and "Local" in line and "Address:Port" in line
 
 
+class LineMemo:
+    """The records of the previous parse by line, for a source that lists the same sockets every tick.
+
+    Most lines of a busy server repeat from one tick to the next; a repeated line is not parsed again,
+    only its owners are asked for again (a socket can change hands). ``timer:(…)`` counts down every
+    second, so it is left out of the key. Holds exactly the lines of the last parse.
+    """
+
+    def __init__(self) -> None:
+        self.records: dict[str, Connection] = {}
+
+
+def _memo_key(line: str) -> str:
+    at = line.find(" timer:(")
+    if at < 0:
+        return line
+    return line[:at] + line[line.find(")", at) + 1 :]
+
+
 def parse(
-    text: str, proto_hint: Proto | None = None, source: str = FORMAT, owners_for: OwnerResolver | None = None
+    text: str,
+    proto_hint: Proto | None = None,
+    source: str = FORMAT,
+    owners_for: OwnerResolver | None = None,
+    memo: LineMemo | None = None,
 ) -> ParseResult:
     """Parse ss output. ``proto_hint`` names the protocol when the output has no Netid column;
-    ``owners_for`` gives the owners of lines that show none (live sources find them by inode)."""
+    ``owners_for`` gives the owners of lines that show none (live sources find them by inode);
+    ``memo`` reuses the records of lines seen in the previous parse with the same memo."""
     lines = text.splitlines()
     first = next((i for i, line in enumerate(lines) if line.strip()), None)
     if first is None:
@@ -65,7 +89,7 @@ def parse(
         if not has_netid and not has_state:
             raise NotASocketTable(f"not ss output: the first line has no ss header and no socket row: {header!r}")
         start = first
-    return _parse_rows(lines, start, has_netid, has_state, proto_hint, source, owners_for)
+    return _parse_rows(lines, start, has_netid, has_state, proto_hint, source, owners_for, memo)
 
 
 def _parse_rows(
@@ -76,6 +100,7 @@ def _parse_rows(
     proto_hint: Proto | None,
     source: str,
     owners_for: OwnerResolver | None,
+    memo: LineMemo | None = None,
 ) -> ParseResult:
     # One loop with local names and per-parse caches: this runs for every socket of a busy server.
     fixed = 4 + has_netid + has_state
@@ -87,10 +112,23 @@ def _parse_rows(
     known, not_reported, unknown_state = OwnerStatus.KNOWN, OwnerStatus.NOT_REPORTED, State.UNKNOWN
     new = tuple.__new__  # Connection(...) less its Python-level __new__
     append = records.append
+    previous: dict[str, Connection] = memo.records if memo is not None else {}
+    seen: dict[str, Connection] = {}
     for index in range(start, len(lines)):
         line = lines[index]
         if not line or line[0] in " \t":
             continue  # blank, or a -i continuation line
+        if memo is not None:
+            memo_key = _memo_key(line)
+            record = previous.get(memo_key)
+            if record is not None:
+                if owners_for is not None and "users:(" not in line:
+                    record = _reowned(record, owners_for)
+                if record.raw != line:
+                    record = record._replace(raw=line)
+                seen[memo_key] = record
+                append(record)
+                continue
         parts = line.split(None, fixed)
         try:
             if len(parts) < fixed:
@@ -159,32 +197,43 @@ def _parse_rows(
             owners, status = owners_for(inode, state, uid)
         else:
             status = not_reported
-        append(
-            new(
-                Connection,
-                (
-                    proto,
-                    family,
-                    local_host,
-                    local_port,
-                    remote_ip,
-                    remote_port,
-                    state,
-                    owners,
-                    status,
-                    interface,
-                    0 if recv_q == "0" else int(recv_q),  # most queues are empty: skip int()
-                    0 if send_q == "0" else int(send_q),
-                    inode,
-                    uid,
-                    v6only,
-                    False,
-                    source,
-                    line,
-                ),
-            )
+        record = new(
+            Connection,
+            (
+                proto,
+                family,
+                local_host,
+                local_port,
+                remote_ip,
+                remote_port,
+                state,
+                owners,
+                status,
+                interface,
+                0 if recv_q == "0" else int(recv_q),  # most queues are empty: skip int()
+                0 if send_q == "0" else int(send_q),
+                inode,
+                uid,
+                v6only,
+                False,
+                source,
+                line,
+            ),
         )
+        if memo is not None:
+            seen[memo_key] = record
+        append(record)
+    if memo is not None:
+        memo.records = seen
     return ParseResult(tuple(records), tuple(issues), FORMAT)
+
+
+def _reowned(record: Connection, owners_for: OwnerResolver) -> Connection:
+    """A remembered record with its owners asked for again; the same record when they did not change."""
+    owners, status = owners_for(record.inode, record.state, record.uid)
+    if owners == record.owners and status is record.owner_status:
+        return record
+    return record._replace(owners=owners, owner_status=status)
 
 
 _LocalCell = tuple[str, int | None, str | None, int, bool | None]
