@@ -2,13 +2,17 @@
 
 On Linux the listing is asked for inodes (``ss -tunae``, ``netstat -tunaeW``) and the owners are found by
 one linear ``/proc/*/fd`` scan that runs alongside it (see ``procfs``): ``-p`` costs both tools a
-quadratic walk that triples their time at 20,000 sockets. The runner is injectable so tests can script it.
+quadratic walk that triples their time at 20,000 sockets. A source collected again and again (the live
+viewer's ticks) soon runs ``ss`` first and then rescans only the fds that may have changed, given the inodes
+it listed (``IncrementalSocketScanner``).
+The runner is injectable so tests can script it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import re
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -19,7 +23,7 @@ from nettop.enrich import Enricher
 from nettop.errors import CommandError, NettopError, SourceUnavailable
 from nettop.model import OwnerResolver, ParseResult, Snapshot
 from nettop.parsers import netstat_linux, parse_text, ss
-from nettop.procfs import SocketOwners, scan_socket_owners
+from nettop.procfs import IncrementalSocketScanner, SocketOwners, scan_socket_owners
 from nettop.runner import DEFAULT_TIMEOUT, Runner, run_command
 
 
@@ -39,11 +43,31 @@ class ListingCommand:
     argv: tuple[str, ...]
     parse: Callable[[str, OwnerResolver | None], ParseResult]
     owners_from_proc: bool = False
+    #: For a source collected again and again: a parse that reuses the records of lines seen in the last one.
+    parse_again: Callable[[str, OwnerResolver | None, ss.LineMemo], ParseResult] | None = None
+    #: The non-zero socket inodes in the command's text, read without parsing it, so that collections after
+    #: the first can rescan /proc incrementally. None: every collection scans all of /proc beside the command.
+    live_inodes: Callable[[str], set[int]] | None = None
+
+
+#: ``ino:N`` in ``ss -e`` output; N = 0 (no file: TIME_WAIT and the like) is left out. The pattern opens with
+#: a literal so that ``re`` can skip ahead (30 times faster than a look-behind for the space).
+_SS_INODE = re.compile(r" ino:([1-9][0-9]*)")
+
+
+def ss_inodes(text: str) -> set[int]:
+    """The non-zero socket inodes of ``ss -e`` text."""
+    return set(map(int, _SS_INODE.findall(text)))
 
 
 LINUX_COMMANDS: dict[str, ListingCommand] = {
     "ss": ListingCommand(
-        "ss", ("ss", "-tunae"), lambda text, owners: ss.parse(text, owners_for=owners), owners_from_proc=True
+        "ss",
+        ("ss", "-tunae"),
+        lambda text, owners: ss.parse(text, owners_for=owners),
+        owners_from_proc=True,
+        parse_again=lambda text, owners, memo: ss.parse(text, owners_for=owners, memo=memo),
+        live_inodes=ss_inodes,
     ),
     "netstat": ListingCommand(
         "netstat",
@@ -74,6 +98,9 @@ class CommandSource:
         self._timeout = timeout
         self._enricher = enricher or Enricher()
         self._proc_root = proc_root
+        self._scanner = IncrementalSocketScanner(proc_root)
+        self._collected = False
+        self._memo = ss.LineMemo()
         self.name = self._commands[0].name
 
     async def collect(self) -> Snapshot:
@@ -91,6 +118,7 @@ class CommandSource:
                 self._commands = self._commands[index:]
                 notes = (f"fell back to {command.name}: {errors[-1]}", *notes)
             self.name = command.name
+            self._collected = True
             return Snapshot(
                 result.records,
                 started,
@@ -102,14 +130,33 @@ class CommandSource:
         raise SourceUnavailable(errors)
 
     async def _collect_with(self, command: ListingCommand) -> tuple[ParseResult, tuple[str, ...]]:
-        if command.owners_from_proc:
-            text, owners = await asyncio.gather(
-                self._runner(command.argv, self._timeout),
-                asyncio.to_thread(scan_socket_owners, self._proc_root),
-            )
-        else:
-            text, owners = await self._runner(command.argv, self._timeout), None
-        return await asyncio.to_thread(self._finish, command, text, owners)
+        listing = self._runner(command.argv, self._timeout)
+        if not command.owners_from_proc:
+            return await asyncio.to_thread(self._finish, command, await listing, None)
+        live_inodes = command.live_inodes
+        if live_inodes is None or not self._collected:
+            # A first collection may be the only one (`nettop list`): a plain full scan, beside the command, so
+            # that it adds no wall time. netstat gets this every time: its inodes are not cheap to pick out.
+            text, owners = await asyncio.gather(listing, asyncio.to_thread(scan_socket_owners, self._proc_root))
+            return await asyncio.to_thread(self._finish, command, text, owners)
+        if not self._scanner.primed:
+            # Collected again, so a live view: prime the incremental scanner, its first scan also beside the command.
+            text, owners = await asyncio.gather(listing, asyncio.to_thread(self._scanner.scan))
+            return await asyncio.to_thread(self._prime_and_finish, command, text, owners, live_inodes)
+        # From then on, the listing first: its inodes tell the scanner which cached fds it can trust.
+        return await asyncio.to_thread(self._rescan_and_finish, command, await listing, live_inodes)
+
+    def _rescan_and_finish(
+        self, command: ListingCommand, text: str, live_inodes: Callable[[str], set[int]]
+    ) -> tuple[ParseResult, tuple[str, ...]]:
+        return self._finish(command, text, self._scanner.scan(live_inodes(text)))
+
+    def _prime_and_finish(
+        self, command: ListingCommand, text: str, owners: SocketOwners, live_inodes: Callable[[str], set[int]]
+    ) -> tuple[ParseResult, tuple[str, ...]]:
+        # The scanner's first scan ran blind, beside the command: tell it what the listing held.
+        self._scanner.note_listing(live_inodes(text))
+        return self._finish(command, text, owners)
 
     def _finish(
         self, command: ListingCommand, text: str, owners: SocketOwners | None
@@ -118,7 +165,11 @@ class CommandSource:
         uid = os.geteuid()
         root = uid == 0
         resolver = self._enricher.resolver(owners.pids_by_inode, root, uid) if owners is not None else None
-        result = command.parse(text, resolver)
+        if self._collected and command.parse_again is not None:
+            # A live view: most lines repeat from the last tick (the memo's lines are ss's, the only user).
+            result = command.parse_again(text, resolver, self._memo)
+        else:
+            result = command.parse(text, resolver)
         notes: tuple[str, ...] = ()
         if not root and (owners is None or owners.denied):
             notes = ("not root: sockets of other users' processes are shown without owners",)
