@@ -89,7 +89,7 @@ class ConnectionTable(ScrollView, can_focus=True):
     def entry(self, index: int) -> tuple[RowKey, Row]:
         """The row shown at ``index`` (0 is the top row under the header)."""
         order = self.model.order
-        key = order[len(order) - 1 - index if self.sort_reverse else index][3]
+        key = self.model.at_place[order[len(order) - 1 - index if self.sort_reverse else index]]
         return key, self.model.rows[key]
 
     @property
@@ -105,9 +105,22 @@ class ConnectionTable(ScrollView, can_focus=True):
         else:
             self.cursor_row = min(self.cursor_row, max(count - 1, 0))
             self.cursor_key = self.entry(self.cursor_row)[0] if count else None
-        self.virtual_size = Size(self._width, count + 1)
+        self._resize_virtual(count)
         self._keep_cursor_visible()
         self.refresh()
+
+    def _resize_virtual(self, count: int) -> None:
+        size = Size(self._width, count + 1)
+        if size == self.virtual_size:
+            return
+        height = self.size.height
+        if size.width == self.virtual_size.width and (size.height > height) == (self.virtual_size.height > height):
+            # The scrollbar neither appears nor goes: skip the layout pass of the whole screen that setting
+            # the reactive costs (30 ms a tick at 200x50 when churn changes the count every second).
+            self.set_reactive(ConnectionTable.virtual_size, size)
+            self._scroll_update(size)
+        else:
+            self.virtual_size = size
 
     def move_cursor_to(self, key: RowKey) -> None:
         position = self.model.position(key)
@@ -171,7 +184,7 @@ class ConnectionTable(ScrollView, can_focus=True):
         return Strip([Segment(fit(" ".join(cells), width), self._style("conn-table--header"))], width)
 
     def on_resize(self) -> None:
-        self.virtual_size = Size(self._width, self.row_count + 1)
+        self._resize_virtual(self.row_count)
         self._keep_cursor_visible()
 
     def on_click(self, event: Click) -> None:
