@@ -168,18 +168,21 @@ class NettopApp(App[None]):
         previous: RecordIndex = {}
         while True:
             started = time.monotonic()
+            message: Message
             try:
                 snapshot = await self.source.collect()
                 index, change, counted = await asyncio.to_thread(_digest, snapshot, previous)
             except NettopError as error:
-                self.post_message(CollectionFailed(str(error)))
+                message = CollectionFailed(str(error))
             except Exception as error:  # a bug must not stop the viewer: say it and keep polling
-                self.post_message(CollectionFailed(f"{type(error).__name__}: {error}"))
+                message = CollectionFailed(f"{type(error).__name__}: {error}")
             else:
                 previous = index
-                self.post_message(SnapshotReady(snapshot, index, change, counted))
+                message = SnapshotReady(snapshot, index, change, counted)
             elapsed = time.monotonic() - started
+            # Said with this very snapshot: the next one may be a long interval away.
             self.slow = elapsed > self.interval
+            self.post_message(message)
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), max(self.interval - elapsed, 0.05))
@@ -269,7 +272,7 @@ class NettopApp(App[None]):
                 notes.append(f"{len(self.snapshot.issues)} unreadable lines skipped")
             hidden = self.counts.not_permitted
             if hidden and os.geteuid() != 0:
-                notes.append(f"{hidden} sockets without owners: not root (sudo nettop shows them)")
+                notes.append(f"{hidden} socket{'s' * (hidden != 1)} without owner: not root (sudo nettop shows them)")
         status.show("  ·  ".join(notes) if notes else "")
 
     # --- messages from widgets ------------------------------------------------------------------

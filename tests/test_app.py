@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import subprocess
 import sys
@@ -291,3 +292,50 @@ async def test_real_source_listener_appears_then_dims_then_goes() -> None:
         while rows_for_port() and time.monotonic() < deadline:
             await pilot.pause(0.2)
         assert rows_for_port() == []
+
+
+class SlowSource(ScriptedSource):
+    """Takes ``delay`` real seconds per collection."""
+
+    def __init__(self, script, clock: FakeClock, delay: float) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(script, clock)
+        self.delay = delay
+
+    async def collect(self):  # type: ignore[no-untyped-def]
+        await asyncio.sleep(self.delay)
+        return await super().collect()
+
+
+async def test_a_collection_slower_than_the_interval_is_said_and_never_overlaps() -> None:
+    clock = FakeClock()
+    source = SlowSource([BASE], clock, delay=0.3)
+    app = NettopApp(source, interval=60, clock=clock)
+    app.set_reactive(NettopApp.interval, 0.1)  # below the keys' minimum, to be slower than a collection
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settle(pilot, app, source, 2)
+        assert "collection is slow" in str(app.query_one("#status").render())
+        started = source.collected
+        await pilot.pause(1.0)
+        assert source.collected - started <= 4, "one collection at a time: at most 1.0 s / 0.3 s of them"
+
+
+async def test_plus_and_minus_change_the_interval_within_bounds() -> None:
+    app, source, _ = make([BASE])
+    app.set_reactive(NettopApp.interval, 2.0)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settle(pilot, app, source, 1)
+        await pilot.press("minus")
+        assert app.interval == 1.0 and "every 1s" in str(app.query_one("#summary").render())
+        await pilot.press("minus", "minus", "minus")
+        assert app.interval == 0.5
+        await pilot.press("plus")
+        assert app.interval == 1.0
+
+
+async def test_owners_hidden_without_root_are_pointed_out(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("nettop.app.os.geteuid", lambda: 1000)
+    hidden = conn(631, pid=None)._replace(owner_status=OwnerStatus.NOT_PERMITTED)
+    app, source, _ = make([[*BASE, hidden]])
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settle(pilot, app, source, 1)
+        assert "1 socket without owner: not root (sudo nettop shows them)" in str(app.query_one("#status").render())
