@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import os
 import shutil
+import sys
 from collections.abc import Mapping, Sequence
 from typing import Protocol
 
@@ -67,6 +68,11 @@ async def run_command(argv: Sequence[str], timeout: float = DEFAULT_TIMEOUT) -> 
         raise CommandTimeout(argv, timeout) from None
     if process.returncode != 0:
         raise CommandFailed(argv, process.returncode or 0, stderr.decode("utf-8", "replace"))
+    if sys.platform == "win32":
+        # Windows tools write in the console's code page and its display language (LC_ALL means nothing there).
+        from nettop.parsers.windows import decode
+
+        return decode(stdout, encoding="oem")
     return stdout.decode("utf-8", "replace")
 
 
