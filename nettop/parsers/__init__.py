@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 from nettop.errors import NotASocketTable, UnknownFormat
 from nettop.model import ParseResult
-from nettop.parsers import netstat_linux, ss
+from nettop.parsers import netstat_linux, sockstat, ss, windows
 
 Parser = Callable[[str], ParseResult]
 
@@ -17,6 +17,8 @@ Parser = Callable[[str], ParseResult]
 PARSERS: dict[str, Parser] = {
     ss.FORMAT: ss.parse,
     netstat_linux.FORMAT: netstat_linux.parse,
+    sockstat.FORMAT: sockstat.parse,
+    windows.FORMAT: windows.parse,
 }
 
 #: Header words of tables that are not socket lists, and what they are.
@@ -41,6 +43,10 @@ def detect_format(text: str) -> str:
             return ss.FORMAT
         if netstat_linux.looks_like_header(line):
             return netstat_linux.FORMAT
+        if sockstat.looks_like_header(line):
+            return sockstat.FORMAT
+    if windows.looks_like(text):
+        return windows.FORMAT  # windows.parse names its own route and statistics tables
     for line in head[:3]:
         for start, what in _OTHER_TABLES:
             if line.startswith(start):

@@ -8,7 +8,8 @@ Input, one socket a line, columns found from the header (or, with ``-H``, from t
 - ``Netid`` is printed only when several socket types were asked for, ``State`` only by newer iproute2;
   the glued ``Peer Address:PortProcess`` header of some versions is read as two columns.
 - Addresses: ``127.0.0.1``, ``[::1]``, ``[fe80::1]%v0`` and ``127.0.0.1%lo`` (bound device or scope),
-  ``[::ffff:127.0.0.1]`` (kept as written, family 6), ``*`` (IPv6 any, not v6only), old bare ``:::22``.
+  ``[::ffff:127.0.0.1]`` (kept as written, family 6), ``*`` (newer ss: IPv6 any, not v6only; older ss,
+  whose IPv6 is bare ``:::22``: the IPv4 any address).
 - ``users:(("name",pid=1,fd=3),...)``: every owner, in ss's order; old ``users:(("sshd",1231,3))``
   without keys too. ss cuts a name at its first ``)``, so ``my srv:x (1)`` arrives as ``my srv:x (1``.
 - ``-e`` extras ``uid:N ino:N sk:… cgroup:… v6only:0|1`` fill ``uid``, ``inode`` and ``v6only``.
@@ -36,6 +37,30 @@ OTHER_NETIDS = frozenset(
 
 _USER = re.compile(r'\("(.*?)",(?:pid=)?(\d+),(?:fd=)?\d+\)')
 _WILDCARD_PEER_HOSTS = frozenset({"0.0.0.0", "::", "*"})
+
+
+def older_wildcards(text: str) -> bool:
+    """True when ``*`` in ``text`` is the IPv4 any address, as older ss wrote it, not a dual-stack IPv6 one.
+
+    Older ss (iproute2 3.x, formatted_print) wrote the IPv4 any address as ``*`` and IPv6 addresses bare
+    (``:::22``); newer ss writes ``0.0.0.0``, brackets IPv6 and keeps ``*`` for an IPv6 any socket that is not
+    v6only. The older form shows as a bare IPv6 address or an IPv4 address whose peer is ``*:*`` (newer ss:
+    ``0.0.0.0:*``). A text with neither form (only ``*`` listeners and IPv4 peers) is taken for newer ss.
+    """
+    if "[" in text or "0.0.0.0" in text:
+        return False
+    return "::" in text or _ipv4_cell_before_star_peer(text)
+
+
+def _ipv4_cell_before_star_peer(text: str) -> bool:
+    at = text.find(" *:*")
+    while at >= 0:
+        words = text[text.rfind("\n", 0, at) + 1 : at].split()
+        host = words[-1].rpartition(":")[0].partition("%")[0] if words else ""
+        if host.count(".") == 3 and host.replace(".", "").isdigit():
+            return True
+        at = text.find(" *:*", at + 4)
+    return False
 
 
 def looks_like_header(line: str) -> bool:
@@ -91,7 +116,8 @@ def parse(
         if not has_netid and not has_state:
             raise NotASocketTable(f"not ss output: the first line has no ss header and no socket row: {header!r}")
         start = first
-    return _parse_rows(lines, start, has_netid, has_state, proto_hint, source, owners_for, memo)
+    older = older_wildcards(text)
+    return _parse_rows(lines, start, has_netid, has_state, proto_hint, source, owners_for, memo, older)
 
 
 def _parse_rows(
@@ -103,6 +129,7 @@ def _parse_rows(
     source: str,
     owners_for: OwnerResolver | None,
     memo: LineMemo | None = None,
+    older: bool = False,
 ) -> ParseResult:
     # One loop with local names and per-parse caches: this runs for every socket of a busy server.
     fixed = 4 + has_netid + has_state
@@ -159,9 +186,9 @@ def _parse_rows(
                 # No Netid column and no hint: a stateless row is datagram, anything else stream.
                 proto = Proto.UDP if state is State.UNCONNECTED else Proto.TCP
             local_host, local_port, interface, family, v6only = local_cells.get(local) or _local_cell(
-                local, proto, local_cells
+                local, proto, local_cells, older
             )
-            remote_ip, remote_port, peer_says_dual = peer_cells.get(peer) or _peer_cell(peer, proto, peer_cells)
+            remote_ip, remote_port, peer_says_dual = peer_cells.get(peer) or _peer_cell(peer, proto, peer_cells, older)
             if peer_says_dual:
                 v6only = False
             if state is unknown_state and proto is Proto.UDP:
@@ -251,25 +278,29 @@ def _split(text: str, proto: Proto) -> tuple[str, int | None, str | None, str]:
     return host, port, interface, port_text
 
 
-def _local_cell(text: str, proto: Proto, cache: dict[str, _LocalCell]) -> _LocalCell:
+def _local_cell(text: str, proto: Proto, cache: dict[str, _LocalCell], older: bool = False) -> _LocalCell:
     """(host, port, interface, family, v6only) of a local address cell, converted once per parse."""
     host, port, interface, _ = _split(text, proto)
-    # ss prints the IPv6 any address as `*` only on a socket that is not v6only.
+    # Newer ss prints the IPv6 any address as `*` only on a socket that is not v6only; older ss so printed the
+    # IPv4 any address.
     if host == "*":
-        cell: _LocalCell = ("::", port, interface, 6, False)
+        cell: _LocalCell = ("0.0.0.0", port, interface, 4, None) if older else ("::", port, interface, 6, False)
     else:
         cell = (host, port, interface, 6 if ":" in host else 4, None)
     cache[text] = cell
     return cell
 
 
-def _peer_cell(text: str, proto: Proto, cache: dict[str, _PeerCell]) -> _PeerCell:
+def _peer_cell(text: str, proto: Proto, cache: dict[str, _PeerCell], older: bool = False) -> _PeerCell:
     """(remote ip, remote port, whether it shows a dual-stack socket) of a peer cell; None for a wildcard."""
     host, port, _, port_text = _split(text, proto)
+    dual = host == "*" and not older
     if port_text == "*" and host in _WILDCARD_PEER_HOSTS:
-        cell: _PeerCell = (None, None, host == "*")
+        cell: _PeerCell = (None, None, dual)
+    elif host == "*":
+        cell = ("0.0.0.0" if older else "::", port, dual)
     else:
-        cell = ("::" if host == "*" else host, port, host == "*")
+        cell = (host, port, False)
     cache[text] = cell
     return cell
 
