@@ -101,7 +101,10 @@ def test_garbage_and_truncated_input_are_reported_with_line_numbers(corpus: Path
 def test_unknown_text_names_the_formats_tried() -> None:
     done = nettop("list", "--from-file", "-", stdin="hello world\n")
     assert done.returncode == 1
-    assert "cannot tell which tool wrote this (tried: ss, netstat-linux, sockstat, netstat-windows" in done.stderr
+    assert (
+        "cannot tell which tool wrote this (tried: ss, netstat-bsd, netstat-linux, lsof, sockstat, netstat-windows"
+        in done.stderr
+    )
 
 
 def test_bad_usage_exits_2() -> None:

@@ -9,16 +9,19 @@ from collections.abc import Callable
 
 from nettop.errors import NotASocketTable, UnknownFormat
 from nettop.model import ParseResult
-from nettop.parsers import netstat_linux, sockstat, ss, windows
+from nettop.parsers import lsof, netstat_bsd, netstat_linux, procnet, sockstat, ss, windows
 
 Parser = Callable[[str], ParseResult]
 
 #: Format name → parser, in the order detection tries them.
 PARSERS: dict[str, Parser] = {
     ss.FORMAT: ss.parse,
+    netstat_bsd.FORMAT: netstat_bsd.parse,
     netstat_linux.FORMAT: netstat_linux.parse,
+    lsof.FORMAT: lsof.parse,
     sockstat.FORMAT: sockstat.parse,
     windows.FORMAT: windows.parse,
+    procnet.FORMAT: procnet.parse,
 }
 
 #: Header words of tables that are not socket lists, and what they are.
@@ -41,13 +44,23 @@ def detect_format(text: str) -> str:
     for line in head:
         if ss.looks_like_header(line):
             return ss.FORMAT
+        # Before Linux netstat's: macOS 14 writes the BSD state column "(State)", which contains "State".
+        if netstat_bsd.looks_like_header(line):
+            return netstat_bsd.FORMAT
         if netstat_linux.looks_like_header(line):
             return netstat_linux.FORMAT
         if sockstat.looks_like_header(line):
             return sockstat.FORMAT
+        if lsof.looks_like_header(line):
+            return lsof.FORMAT
+        if procnet.looks_like_header(line) or procnet.is_unix_table(line):
+            return procnet.FORMAT  # which refuses /proc/net/unix by name
     if windows.looks_like(text):
         return windows.FORMAT  # windows.parse names its own route and statistics tables
     for line in head[:3]:
+        what = netstat_bsd.other_table(line)  # also FreeBSD's "Name    Mtu" and "tcp:" statistics
+        if what:
+            raise NotASocketTable(f"this is {what}, not a socket list")
         for start, what in _OTHER_TABLES:
             if line.startswith(start):
                 raise NotASocketTable(f"this is {what}, not a socket list")
