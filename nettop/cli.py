@@ -16,7 +16,7 @@ from nettop.export import json_bytes, to_csv, to_table
 from nettop.model import Proto, Snapshot
 from nettop.query import RecordFilter, filter_records, state_from_user
 from nettop.runner import DEFAULT_TIMEOUT
-from nettop.sources import LINUX_COMMANDS, Source, TextSource, platform_source
+from nettop.sources import PLATFORM_COMMANDS, Source, TextSource, platform_source
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 #: How many unparsed lines to print before summing up the rest.
@@ -50,7 +50,7 @@ def _positive(text: str) -> float:
 def add_source_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--source",
-        choices=["auto", *LINUX_COMMANDS],
+        choices=["auto", *sorted({name for commands in PLATFORM_COMMANDS.values() for name in commands})],
         default="auto",
         help="which command lists sockets (default: auto, ss then netstat)",
     )

@@ -7,12 +7,12 @@ process with another start time, so it never inherits a dead process's name. ``N
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import TypeVar
 
 import psutil
 
-from nettop.model import Owner, OwnerResolver, OwnerStatus, State
+from nettop.model import Connection, Owner, OwnerResolver, OwnerStatus, State
 
 T = TypeVar("T")
 
@@ -67,6 +67,29 @@ class Enricher:
             return owners, known if owners else gone
 
         return resolve
+
+    def complete(self, records: Iterable[Connection]) -> tuple[Connection, ...]:
+        """Fill in each owner's name, user, command line and start time, for listings that give pids
+        (macOS, Windows, FreeBSD) but little else. An owner psutil cannot see keeps what the listing said."""
+        completed: dict[tuple[Owner, ...], tuple[Owner, ...]] = {}
+        out: list[Connection] = []
+        for record in records:
+            if not record.owners:
+                out.append(record)
+                continue
+            owners = completed.get(record.owners)
+            if owners is None:
+                owners = completed[record.owners] = tuple(
+                    _merged(owner, self.lookup(owner.pid, owner.name)) for owner in record.owners
+                )
+            out.append(record._replace(owners=owners))
+        return tuple(out)
+
+
+def _merged(listed: Owner, found: Owner | None) -> Owner:
+    if found is None:
+        return listed  # exited since the listing: what the listing said is all there is
+    return Owner(listed.pid, listed.name or found.name, found.user, found.cmdline, found.start_time)
 
 
 def _ask(getter: Callable[[], T]) -> T | None:

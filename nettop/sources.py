@@ -15,16 +15,21 @@ import os
 import re
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from nettop import platforms
 from nettop.enrich import Enricher
 from nettop.errors import CommandError, NettopError, SourceUnavailable
 from nettop.model import OwnerResolver, ParseResult, Snapshot
 from nettop.parsers import netstat_linux, parse_text, ss
+from nettop.platforms import Steps
 from nettop.procfs import IncrementalSocketScanner, SocketOwners, scan_socket_owners
 from nettop.runner import DEFAULT_TIMEOUT, Runner, run_command
+
+#: A multi-command listing: runs its commands through the runner, returns the parse and notes.
+StepsFunction = Callable[[Runner, float], Awaitable[Steps]]
 
 
 class Source(Protocol):
@@ -48,6 +53,9 @@ class ListingCommand:
     #: The non-zero socket inodes in the command's text, read without parsing it, so that collections after
     #: the first can rescan /proc incrementally. None: every collection scans all of /proc beside the command.
     live_inodes: Callable[[str], set[int]] | None = None
+    #: Platforms that need more than one command (macOS tcp+udp+lsof, Windows netstat+tasklist): runs them
+    #: all through the runner and parses; ``argv`` is then only the main command, for messages.
+    steps: StepsFunction | None = None
 
 
 #: ``ino:N`` in ``ss -e`` output; N = 0 (no file: TIME_WAIT and the like) is left out. The pattern opens with
@@ -76,8 +84,6 @@ LINUX_COMMANDS: dict[str, ListingCommand] = {
         owners_from_proc=True,
     ),
 }
-#: ``--source`` choices on Linux; ``auto`` tries ``ss`` and falls back to ``netstat``.
-LINUX_FALLBACK = ("ss", "netstat")
 
 
 class CommandSource:
@@ -90,6 +96,7 @@ class CommandSource:
         timeout: float = DEFAULT_TIMEOUT,
         enricher: Enricher | None = None,
         proc_root: str = "/proc",
+        complete_owners: bool = True,
     ) -> None:
         if not commands:
             raise ValueError("a command source needs at least one command")
@@ -98,6 +105,8 @@ class CommandSource:
         self._timeout = timeout
         self._enricher = enricher or Enricher()
         self._proc_root = proc_root
+        #: Ask psutil about the pids a multi-step listing gives; off when the listing is not of this machine.
+        self._complete_owners = complete_owners
         self._scanner = IncrementalSocketScanner(proc_root)
         self._collected = False
         self._memo = ss.LineMemo()
@@ -130,6 +139,12 @@ class CommandSource:
         raise SourceUnavailable(errors)
 
     async def _collect_with(self, command: ListingCommand) -> tuple[ParseResult, tuple[str, ...]]:
+        if command.steps is not None:
+            result, notes = await command.steps(self._runner, self._timeout)
+            if self._complete_owners:
+                records = await asyncio.to_thread(self._enricher.complete, result.records)
+                result = ParseResult(records, result.issues, result.format)
+            return result, notes
         listing = self._runner(command.argv, self._timeout)
         if not command.owners_from_proc:
             return await asyncio.to_thread(self._finish, command, await listing, None)
@@ -194,19 +209,54 @@ class TextSource:
         )
 
 
+def _steps_command(
+    name: str, argv: tuple[str, ...], steps: Callable[[Runner, float], Awaitable[Steps]]
+) -> ListingCommand:
+    def unused(text: str, owners: OwnerResolver | None) -> ParseResult:
+        raise NotImplementedError("a multi-step command parses in its steps")
+
+    return ListingCommand(name, argv, unused, steps=steps)
+
+
+#: Per OS (``sys.platform`` prefix): ``--source`` names → commands, in the order ``auto`` tries them.
+PLATFORM_COMMANDS: dict[str, dict[str, ListingCommand]] = {
+    "linux": LINUX_COMMANDS,
+    "darwin": {
+        "netstat": _steps_command("netstat", platforms.MACOS_NETSTAT_TCP, platforms.macos_netstat),
+        "lsof": _steps_command("lsof", platforms.LSOF, platforms.macos_lsof),
+    },
+    "win32": {"netstat": _steps_command("netstat", platforms.WINDOWS_NETSTAT, platforms.windows_netstat)},
+    "freebsd": {
+        "sockstat": _steps_command("sockstat", platforms.SOCKSTAT, platforms.freebsd_sockstat),
+        "netstat": _steps_command("netstat", platforms.FREEBSD_NETSTAT, platforms.freebsd_netstat),
+    },
+}
+
+
+def platform_commands(platform: str) -> dict[str, ListingCommand]:
+    for prefix, commands in PLATFORM_COMMANDS.items():
+        if platform.startswith(prefix):
+            return commands
+    known = ", ".join(PLATFORM_COMMANDS)
+    raise NettopError(f"live collection on {platform!r} is not supported (supported: {known}); use --from-file")
+
+
 def platform_source(
     choice: str = "auto",
     runner: Runner = run_command,
     timeout: float = DEFAULT_TIMEOUT,
     platform: str = sys.platform,
 ) -> CommandSource:
-    """The live source for this platform; ``choice`` is ``auto`` or one command's name."""
-    if not platform.startswith("linux"):
-        raise NettopError(f"live collection on {platform!r} is not supported yet; use --from-file")
+    """The live source for a platform (this one by default); ``choice`` is ``auto`` or one command's name.
+
+    For another platform than the running one (tests, with a scripted runner) the pids in the listing are
+    not this machine's, so psutil is not asked about them.
+    """
+    commands = platform_commands(platform)
     if choice == "auto":
-        names: Sequence[str] = LINUX_FALLBACK
-    elif choice in LINUX_COMMANDS:
-        names = (choice,)
+        chosen = list(commands.values())
+    elif choice in commands:
+        chosen = [commands[choice]]
     else:
-        raise NettopError(f"unknown source {choice!r}: choose auto, {', '.join(LINUX_COMMANDS)}")
-    return CommandSource([LINUX_COMMANDS[name] for name in names], runner, timeout)
+        raise NettopError(f"unknown source {choice!r} on {platform}: choose auto, {', '.join(commands)}")
+    return CommandSource(chosen, runner, timeout, complete_owners=platform == sys.platform)
