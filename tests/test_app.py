@@ -313,6 +313,10 @@ async def test_a_collection_slower_than_the_interval_is_said_and_never_overlaps(
     app.set_reactive(NettopApp.interval, 0.1)  # below the keys' minimum, to be slower than a collection
     async with app.run_test(size=(120, 30)) as pilot:
         await settle(pilot, app, source, 2)
+        for _ in range(100):  # the status follows the snapshot's message: wait for it, not for a time
+            if "collection is slow" in str(app.query_one("#status").render()):
+                break
+            await pilot.pause(0.05)
         assert "collection is slow" in str(app.query_one("#status").render())
         started = source.collected
         await pilot.pause(1.0)
