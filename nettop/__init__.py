@@ -1,12 +1,23 @@
 """nettop: a top-like viewer of network connections, and a small API over the same core.
 
-The API (``snapshot``, ``snapshot_async``, ``parse``, ``filter_records``, ``to_json``, ``to_csv``) is
+The API (``snapshot``, ``snapshot_async``, ``parse``, ``filter_records``, ``to_json``, ``to_csv``, ``watch``,
+``diff``) is
 documented in ``nettop.api``. Importing nettop never loads Textual: only the viewer needs it.
 """
 
-from nettop.api import filter_records, parse, snapshot, snapshot_async, to_csv, to_json
+from nettop.api import diff, filter_records, parse, snapshot, snapshot_async, to_csv, to_json, watch
 
 # The one place the version is written; pyproject.toml reads it from here.
 __version__ = "0.1.0"
 
-__all__ = ["__version__", "filter_records", "parse", "snapshot", "snapshot_async", "to_csv", "to_json"]
+__all__ = [
+    "__version__",
+    "diff",
+    "filter_records",
+    "parse",
+    "snapshot",
+    "snapshot_async",
+    "to_csv",
+    "to_json",
+    "watch",
+]

@@ -11,8 +11,11 @@ The CLI is built on these same functions.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 
+from nettop.changes import SnapshotDiff, diff_records
+from nettop.events import Event
+from nettop.events import watch as _watch
 from nettop.export import to_csv, to_json
 from nettop.model import Connection, ParseResult, Proto, Snapshot
 from nettop.parsers import parse_text
@@ -21,7 +24,7 @@ from nettop.query import filter_records as _apply
 from nettop.runner import DEFAULT_TIMEOUT
 from nettop.sources import platform_source
 
-__all__ = ["filter_records", "parse", "snapshot", "snapshot_async", "to_csv", "to_json"]
+__all__ = ["diff", "filter_records", "parse", "snapshot", "snapshot_async", "to_csv", "to_json", "watch"]
 
 
 async def snapshot_async(source: str = "auto", timeout: float = DEFAULT_TIMEOUT) -> Snapshot:
@@ -32,6 +35,19 @@ async def snapshot_async(source: str = "auto", timeout: float = DEFAULT_TIMEOUT)
 def snapshot(source: str = "auto", timeout: float = DEFAULT_TIMEOUT) -> Snapshot:
     """Blocking form of ``snapshot_async``, for scripts without an event loop."""
     return asyncio.run(snapshot_async(source, timeout))
+
+
+def watch(
+    interval: float = 2.0, source: str = "auto", keep: Callable[[Connection], bool] | None = None
+) -> AsyncIterator[Event]:
+    """Events as this machine's connections open, close or change (``async for event in nettop.watch()``);
+    the first snapshot is the baseline. ``keep`` selects connections (e.g. a ``filter_records``-style test)."""
+    return _watch(platform_source(source), interval, keep)
+
+
+def diff(before: Iterable[Connection], after: Iterable[Connection]) -> SnapshotDiff:
+    """What opened, closed and changed (state, owner) between two lists of records."""
+    return diff_records(before, after)
 
 
 def parse(text: str, format: str = "auto") -> ParseResult:

@@ -7,8 +7,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from nettop import __version__
 from nettop.errors import NettopError
@@ -91,6 +94,24 @@ def build_parser() -> argparse.ArgumentParser:
     listing.add_argument("--format", choices=["table", "json", "csv"], default="table", help="output format")
     add_source_options(listing)
     add_filter_options(listing)
+    watching = commands.add_parser(
+        "watch",
+        help="print connections as they open, close or change state",
+        description="Print one line per event: open, close, change, or error (a failed collection). "
+        "The first snapshot is the baseline. Ctrl-C or a closed pipe ends it.",
+    )
+    watching.add_argument("--format", choices=["ndjson", "text"], default="text", help="output format")
+    watching.add_argument("--interval", type=_positive, default=2.0, help="seconds between collections")
+    add_source_options(watching)
+    add_filter_options(watching)
+    diffing = commands.add_parser(
+        "diff",
+        help="compare two saved snapshots (nettop list --format json)",
+        description="Exit 0 when equal, 1 when they differ, 2 on bad input.",
+    )
+    diffing.add_argument("before", help="the earlier snapshot (JSON file, '-' for stdin)")
+    diffing.add_argument("after", help="the later snapshot (JSON file)")
+    diffing.add_argument("--format", choices=["text", "json"], default="text", help="output format")
     return parser
 
 
@@ -146,6 +167,57 @@ def run_list(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def run_watch(args: argparse.Namespace) -> int:
+    from nettop.events import event_text, event_to_dict, watch
+
+    record_filter = record_filter_from(args)
+    ndjson = args.format == "ndjson"
+
+    async def stream() -> None:
+        async for event in watch(source_from(args), args.interval, record_filter.matches):
+            if ndjson:
+                sys.stdout.buffer.write(json_line(event_to_dict(event)))
+            else:
+                sys.stdout.write(event_text(event) + "\n")
+            sys.stdout.flush()  # one event, one line, now: a reader may be waiting for it
+
+    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is how a watch ends
+        asyncio.run(stream())
+    return EXIT_OK
+
+
+def json_line(value: object) -> bytes:
+    import json
+
+    return json.dumps(value, ensure_ascii=False).encode() + b"\n"
+
+
+def run_diff(args: argparse.Namespace) -> int:
+    from nettop.changes import diff_records
+    from nettop.events import PAST, describe, diff_to_dict, events_of
+    from nettop.export import records_from_json
+
+    snapshots = []
+    for path in (args.before, args.after):
+        try:
+            text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
+            snapshots.append(records_from_json(text))
+        except (OSError, UnicodeDecodeError, ValueError) as error:
+            print(f"nettop diff: {path}: {getattr(error, 'strerror', None) or error}", file=sys.stderr)
+            return EXIT_USAGE
+    change = diff_records(*snapshots)
+    if args.format == "json":
+        sys.stdout.buffer.write(json_line(diff_to_dict(change)))
+    else:
+        events = events_of(change, 0.0)
+        for event in events:
+            sys.stdout.write(describe(event, PAST[event.kind]) + "\n")
+        if not events:
+            sys.stdout.write("no differences\n")
+    sys.stdout.flush()
+    return EXIT_OK if change.is_empty else EXIT_FAILED
+
+
 def run_viewer(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from nettop.filterquery import QueryError, parse_query
 
@@ -168,13 +240,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command is None:
             return run_viewer(args, parser)
+        if args.command == "watch":
+            return run_watch(args)
+        if args.command == "diff":
+            return run_diff(args)
         return run_list(args)
     except NettopError as error:
         print(f"nettop: {error}", file=sys.stderr)
         return EXIT_FAILED
     except OSError as error:
         if isinstance(error, BrokenPipeError):
-            return EXIT_OK  # the reader went away (`nettop list | head`): nothing left to say
+            # The reader went away (`nettop watch | head`): nothing left to say, not even at exit's flush.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return EXIT_OK
         print(f"nettop: {error.strerror or error}: {getattr(error, 'filename', '') or ''}", file=sys.stderr)
         return EXIT_FAILED
     except KeyboardInterrupt:

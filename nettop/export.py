@@ -11,7 +11,7 @@ import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from nettop.model import Connection, Owner
+from nettop.model import Connection, Owner, OwnerStatus, Proto, State
 
 try:
     import orjson
@@ -154,3 +154,43 @@ def to_table(records: Sequence[Connection]) -> str:
     widths = [max(len(row[i]) for row in rows) for i in range(len(TABLE_HEADER))]
     lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows]
     return "\n".join(lines) + "\n"
+
+
+def record_from_dict(row: Any) -> Connection:
+    """A record read back from ``nettop list --format json``; raises ValueError naming what is wrong."""
+    if not isinstance(row, dict):
+        raise ValueError(f"expected an object, found {type(row).__name__}")
+    try:
+        owners = tuple(
+            Owner(o["pid"], o.get("name"), o.get("user"), tuple(o["cmdline"]) if o.get("cmdline") else None,
+                  o.get("start_time"))
+            for o in row.get("owners") or ()
+        )  # fmt: skip
+        return Connection(
+            Proto(row["proto"]), int(row["family"]), str(row["local_ip"]), row.get("local_port"),
+            row.get("remote_ip"), row.get("remote_port"), State(row["state"]), owners,
+            OwnerStatus(row.get("owner_status", "not-reported")), row.get("interface"), row.get("recv_q"),
+            row.get("send_q"), row.get("inode"), row.get("uid"), row.get("v6only"), bool(row.get("truncated")),
+            row.get("source", ""), row.get("raw", ""),
+        )  # fmt: skip
+    except KeyError as missing:
+        raise ValueError(f"missing field {missing}") from None
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"bad value: {error}") from None
+
+
+def records_from_json(text: str) -> list[Connection]:
+    """Records from a saved ``nettop list --format json``; raises ValueError saying where it is wrong."""
+    try:
+        rows = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ValueError(f"not JSON: {error}") from None
+    if not isinstance(rows, list):
+        raise ValueError("not a nettop snapshot: expected a JSON list of connections")
+    records = []
+    for index, row in enumerate(rows):
+        try:
+            records.append(record_from_dict(row))
+        except ValueError as error:
+            raise ValueError(f"connection {index}: {error}") from None
+    return records

@@ -1,0 +1,204 @@
+"""Events over time with real loopback sockets, and diffs of saved snapshots."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+import nettop
+from nettop.events import CHANGE, CLOSE, OPEN, Event
+from nettop.export import record_to_dict
+from nettop.model import Proto, State
+from tests.scripted import conn
+
+
+class Recorder:
+    """Runs ``nettop.watch`` for one port in the background and keeps its events."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.events: list[Event] = []
+        self.task: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> Recorder:
+        def mine(record) -> bool:  # type: ignore[no-untyped-def]
+            return self.port in (record.local_port, record.remote_port)
+
+        async def run() -> None:
+            async for event in nettop.watch(interval=0.2, keep=mine):
+                self.events.append(event)
+
+        self.task = asyncio.create_task(run())
+        await asyncio.sleep(0.5)  # the first snapshot is the baseline: let it be taken before anything opens
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self.task is not None
+        self.task.cancel()
+
+    async def until(self, condition, what: str) -> None:  # type: ignore[no-untyped-def]
+        deadline = time.monotonic() + 15
+        while not condition(self.events):
+            assert time.monotonic() < deadline, f"no {what} within 15 s: {self.events}"
+            await asyncio.sleep(0.05)
+
+
+def port_of_free_listener() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+async def test_each_open_close_and_change_is_reported_once_with_its_record() -> None:
+    port = port_of_free_listener()
+    async with Recorder(port) as recorder:
+        listener = socket.socket()
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", port))
+        listener.listen(1)
+        await recorder.until(lambda events: any(e.kind == OPEN for e in events), "open of the listener")
+        client = socket.create_connection(("127.0.0.1", port))
+        server, _ = listener.accept()
+        client_port = client.getsockname()[1]
+        await recorder.until(lambda events: sum(e.kind == OPEN for e in events) >= 3, "opens of the pair")
+        # Closed back to back, the client (closing first) goes from ESTABLISHED to TIME_WAIT within one tick:
+        # a change, not a close and an open; the server's side goes away.
+        client.close()
+        server.close()
+        await recorder.until(
+            lambda events: any(e.kind == CHANGE and e.connection.local_port == client_port for e in events),
+            "change of the client",
+        )
+        listener.close()
+        await recorder.until(lambda events: sum(e.kind == CLOSE for e in events) >= 2, "closes")
+        await asyncio.sleep(0.6)  # a few more ticks: nothing else may be reported for these sockets
+    events = recorder.events
+    opened = [e.connection for e in events if e.kind == OPEN]
+    listening = [r for r in opened if r.state is State.LISTEN]
+    assert len(listening) == 1 and listening[0].local_port == port and listening[0].pid == os.getpid()
+    assert [e.listener for e in events if e.kind == OPEN and e.connection.state is State.LISTEN] == [True]
+    assert sorted((r.local_port, r.remote_port) for r in opened if r.state is State.ESTABLISHED) == sorted(
+        [(client_port, port), (port, client_port)]
+    )
+    (change,) = [e for e in events if e.kind == CHANGE and e.connection.local_port == client_port]
+    assert change.changes["state"] == ("ESTABLISHED", "TIME_WAIT") and change.connection.remote_port == port
+    closed = Counter((e.connection.local_port, e.connection.remote_port) for e in events if e.kind == CLOSE)
+    assert closed[(port, None)] == 1 and closed[(port, client_port)] == 1
+    per_socket = Counter((e.kind, e.connection.local_port, e.connection.remote_port) for e in events)
+    assert max(per_socket.values()) == 1, f"each event once: {per_socket}"
+
+
+def test_watch_cli_streams_ndjson_and_ends_cleanly_on_ctrl_c() -> None:
+    port = port_of_free_listener()
+    watch = subprocess.Popen(
+        [sys.executable, "-m", "nettop", "watch", "--format", "ndjson", "--interval", "0.2", "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        time.sleep(1.0)  # not a timing test: the baseline must be taken before the listener opens
+        with socket.socket() as listener:
+            listener.bind(("127.0.0.1", port))
+            listener.listen(1)
+            assert watch.stdout is not None
+            line = watch.stdout.readline()  # flushed as it happens, so this returns while nettop runs
+        event = json.loads(line)
+        assert (event["event"], event["listener"]) == ("open", True)
+        assert event["time"].endswith("Z") and event["connection"]["local_port"] == port
+        assert event["connection"]["pid"] == os.getpid() and event["connection"]["state"] == "LISTEN"
+        watch.send_signal(signal.SIGINT)
+        assert watch.wait(timeout=15) == 0
+        assert watch.stderr is not None and "Traceback" not in watch.stderr.read()
+    finally:
+        if watch.poll() is None:
+            watch.kill()
+            watch.wait()
+
+
+def save(path: Path, records: list) -> Path:  # type: ignore[type-arg]
+    path.write_text(json.dumps([record_to_dict(r) for r in records]))
+    return path
+
+
+BEFORE = [conn(22, name="sshd", pid=1), conn(443, 50000, name="nginx", pid=2), conn(25, name="exim", pid=3)]
+AFTER = [
+    conn(22, name="sshd", pid=1),
+    conn(443, 50000, name="nginx", pid=2, state=State.TIME_WAIT),
+    conn(8080, name="dev", pid=4),
+    conn(53, proto=Proto.UDP, name="dns", pid=5),
+]
+
+
+def nettop_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "nettop", *args], capture_output=True, text=True, timeout=60)
+
+
+def test_diff_of_saved_snapshots(tmp_path: Path) -> None:
+    before, after = save(tmp_path / "a.json", BEFORE), save(tmp_path / "b.json", AFTER)
+    done = nettop_cli("diff", str(before), str(after))
+    assert done.returncode == 1
+    assert done.stdout.splitlines() == [
+        "closed LISTENER tcp4 127.0.0.1:25 -> * LISTEN 3/exim",
+        "changed tcp4 127.0.0.1:443 -> 127.0.0.1:50000 TIME_WAIT 2/nginx state: ESTABLISHED -> TIME_WAIT",
+        "opened LISTENER tcp4 127.0.0.1:8080 -> * LISTEN 4/dev",
+        "opened LISTENER udp4 127.0.0.1:53 -> * UNCONNECTED 5/dns",
+    ]
+    report = json.loads(nettop_cli("diff", "--format", "json", str(before), str(after)).stdout)
+    assert report["equal"] is False
+    assert [c["local_port"] for c in report["opened"]] == [8080, 53]
+    assert [c["local_port"] for c in report["closed"]] == [25]
+    (changed,) = report["changed"]
+    assert changed["changes"] == {"state": {"before": "ESTABLISHED", "after": "TIME_WAIT"}}
+    assert changed["connection"]["program"] == "nginx"
+    same = nettop_cli("diff", str(before), str(before))
+    assert (same.returncode, same.stdout) == (0, "no differences\n")
+
+
+def test_diff_of_real_listings(tmp_path: Path) -> None:
+    first = nettop_cli("list", "--format", "json").stdout
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        second = nettop_cli("list", "--format", "json").stdout
+        port = listener.getsockname()[1]
+    (tmp_path / "a.json").write_text(first)
+    (tmp_path / "b.json").write_text(second)
+    done = nettop_cli("diff", "--format", "json", str(tmp_path / "a.json"), str(tmp_path / "b.json"))
+    report = json.loads(done.stdout)
+    assert [(c["local_port"], c["pid"]) for c in report["opened"] if c["state"] == "LISTEN"] == [(port, os.getpid())]
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("{not json", "not JSON"),
+        ('{"a": 1}', "expected a JSON list of connections"),
+        ('[{"proto": "tcp"}]', "connection 0: missing field 'family'"),
+        ('[{"proto": "icmp", "family": 4, "local_ip": "x", "state": "LISTEN"}]', "connection 0: bad value"),
+    ],
+)
+def test_diff_of_bad_files_exits_2_with_the_reason(tmp_path: Path, content: str, message: str) -> None:
+    good = save(tmp_path / "good.json", BEFORE)
+    bad = tmp_path / "bad.json"
+    bad.write_text(content)
+    done = nettop_cli("diff", str(good), str(bad))
+    assert done.returncode == 2 and message in done.stderr and "Traceback" not in done.stderr
+    missing = nettop_cli("diff", str(good), str(tmp_path / "nope.json"))
+    assert missing.returncode == 2 and "No such file or directory" in missing.stderr
+
+
+def test_api_diff() -> None:
+    change = nettop.diff(BEFORE, AFTER)
+    assert [r.local_port for r in change.opened_listeners] == [8080, 53]
+    assert [r.local_port for r in change.closed_listeners] == [25]
