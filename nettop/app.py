@@ -22,15 +22,18 @@ from textual.binding import Binding
 from textual.message import Message
 from textual.reactive import reactive
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Footer, Log, Static
 
 from nettop.changes import RowKey, SnapshotDiff, diff, index_records
 from nettop.errors import NettopError
+from nettop.events import Event, event_text, events_of
+from nettop.export import write_export
 from nettop.filterquery import Query, QuickFilters, parse_query
 from nettop.kill import KillRefused, terminate_owner
 from nettop.model import Connection, Snapshot
 from nettop.screens.confirm import ConfirmScreen
 from nettop.screens.details import DetailsScreen
+from nettop.screens.export import ExportScreen
 from nettop.screens.help import HelpScreen
 from nettop.sources import Source
 from nettop.view import COLUMN_KEYS, NEW_HIGHLIGHT_SECONDS, PROTO_CYCLE, Counts, RowsModel, tally
@@ -40,6 +43,17 @@ from nettop.widgets.filter_bar import FilterBar
 MIN_INTERVAL, MAX_INTERVAL = 0.5, 60.0
 
 RecordIndex = dict[RowKey, Connection]
+#: The event log keeps this many lines, and shows at most this many events of one refresh.
+EVENT_LOG_LINES, EVENTS_PER_TICK = 1000, 200
+
+
+def _identity(record: Connection) -> tuple[object, ...]:
+    return (*record[:6], record.interface)
+
+
+def _look(record: Connection) -> tuple[object, ...]:
+    """What a baseline compares: the state and the owners' pids."""
+    return (record.state, tuple(owner.pid for owner in record.owners))
 
 
 def _digest(snapshot: Snapshot, previous: RecordIndex) -> tuple[RecordIndex, SnapshotDiff, Counts]:
@@ -99,6 +113,9 @@ class NettopApp(App[None]):
         Binding("plus,equals_sign", "slower", "Slower", key_display="+", show=False, id="slower"),
         Binding("minus", "faster", "Faster", key_display="-", show=False, id="faster"),
         Binding("k", "kill", "Kill owner", id="kill"),
+        Binding("e", "toggle_events", "Events", id="events"),
+        Binding("b", "baseline", "Baseline", id="baseline"),
+        Binding("x", "export", "Export", id="export"),
     ]
 
     #: Seconds between collections.
@@ -128,6 +145,9 @@ class NettopApp(App[None]):
         self.counts = Counts()
         #: Snapshots that arrived while paused, applied in order on resume (each diff builds on the last).
         self._pending: list[SnapshotReady] = []
+        #: ``b``: each connection as it was when the baseline was marked; rows equal to it are hidden.
+        self.baseline: dict[tuple[object, ...], tuple[object, ...]] | None = None
+        self.baseline_at = 0.0
         self.error: str | None = None
         self.slow = False
         self._wake = asyncio.Event()
@@ -138,11 +158,13 @@ class NettopApp(App[None]):
     def compose(self) -> ComposeResult:
         yield TextLine("nettop: collecting…", id="summary", fixed_height=True)
         yield ConnectionTable(self.model, clock=self._clock, id="table")
+        yield Log(id="events", max_lines=EVENT_LOG_LINES)
         yield FilterBar(id="filter-bar")
         yield TextLine("", id="status", fixed_height=False)
         yield Footer()
 
     def on_mount(self) -> None:
+        self.query_one("#events", Log).display = False
         bar = self.query_one(FilterBar)
         bar.display = bool(self._initial_filter)
         if self._initial_filter:
@@ -202,10 +224,19 @@ class NettopApp(App[None]):
         self.show_rows()
 
     def _apply(self, message: SnapshotReady) -> None:
+        if self.model.started:  # the first snapshot is what was there, not what happened
+            self.log_events(events_of(message.change, message.snapshot.taken_at))
         self.snapshot = message.snapshot
         self.counts = message.tally
         self.error = None
         self.model.apply(message.index, message.change, self._clock())
+
+    def log_events(self, events: list[Event]) -> None:
+        lines = [event_text(event) for event in events[:EVENTS_PER_TICK]]
+        if len(events) > EVENTS_PER_TICK:
+            lines.append(f"… and {len(events) - EVENTS_PER_TICK} more in this refresh")
+        if lines:
+            self.query_one("#events", Log).write_lines(lines)
 
     def on_collection_failed(self, message: CollectionFailed) -> None:
         self.error = message.error
@@ -223,11 +254,13 @@ class NettopApp(App[None]):
     # --- the table ------------------------------------------------------------------------------
 
     def keep(self, record: Connection) -> bool:
+        if self.baseline is not None and self.baseline.get(_identity(record)) == _look(record):
+            return False  # as it was when the baseline was marked
         return self.quick.matches(record) and self.query_filter.matches(record)
 
     def resort(self, show: bool = True) -> None:
         """The sort column or a filter changed: order the rows anew (once, not per tick)."""
-        no_filter = self.quick == QuickFilters() and self.query_filter.is_empty
+        no_filter = self.quick == QuickFilters() and self.query_filter.is_empty and self.baseline is None
         self.model.resort(self.sort_column, None if no_filter else self.keep)
         if show:
             self.show_rows()
@@ -260,6 +293,9 @@ class NettopApp(App[None]):
         status.set_class(self.error is not None, "-error")
         if self.paused:
             notes.append("[b]PAUSED[/b] (space to resume)")
+        if self.baseline is not None:
+            since = time.strftime("%H:%M:%S", time.localtime(self.baseline_at))
+            notes.append(f"[b]BASELINE[/b] {since}: only what changed since (b clears)")
         if self.error is not None:
             since = ""
             if self.snapshot is not None:
@@ -360,6 +396,36 @@ class NettopApp(App[None]):
 
     def action_faster(self) -> None:
         self.interval = max(self.interval / 2, MIN_INTERVAL)
+
+    def action_toggle_events(self) -> None:
+        log = self.query_one("#events", Log)
+        log.display = not log.display
+
+    def action_baseline(self) -> None:
+        if self.baseline is None:
+            self.baseline = {_identity(r): _look(r) for r in self.model.current.values()}
+            self.baseline_at = self._clock()
+        else:
+            self.baseline = None
+        self.resort()
+        self.update_status()
+
+    def action_export(self) -> None:
+        table = self.query_one(ConnectionTable)
+        records = [row.record for row in (table.entry(i)[1] for i in range(table.row_count)) if row.closed_at is None]
+        default = time.strftime("nettop-%Y%m%d-%H%M%S.json", time.localtime(self._clock()))
+
+        def chosen(path: str | None) -> None:
+            if not path:
+                return
+            try:
+                written = write_export(path, records)
+            except OSError as error:
+                self.notify(f"export failed: {error.strerror or error}: {path}", severity="error")
+                return
+            self.notify(f"exported {len(records)} connections to {written}")
+
+        self.push_screen(ExportScreen(default, len(records)), chosen)
 
     def action_kill(self) -> None:
         row = self.query_one(ConnectionTable).cursor_record_row

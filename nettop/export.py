@@ -5,9 +5,12 @@ JSON is a list of objects, one a socket. The schema is stable: fields are added,
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
+import os
+import tempfile
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -194,3 +197,20 @@ def records_from_json(text: str) -> list[Connection]:
         except ValueError as error:
             raise ValueError(f"connection {index}: {error}") from None
     return records
+
+
+def write_export(path: str, records: Sequence[Connection]) -> str:
+    """Write records to ``path`` as CSV (``.csv``) or JSON (anything else), atomically: a reader never sees
+    half a file, and a failed write leaves no file behind. Returns the absolute path written."""
+    data = to_csv(records).encode() if path.lower().endswith(".csv") else json_bytes(records, indent=2) + b"\n"
+    target = os.path.abspath(path)
+    handle, temporary = tempfile.mkstemp(dir=os.path.dirname(target), prefix=".nettop-export-")
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(data)
+        os.replace(temporary, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
+    return target

@@ -18,8 +18,9 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
 from nettop.app import NettopApp  # noqa: E402
+from nettop.model import State  # noqa: E402
 from tests.demo_data import demo_records  # noqa: E402
-from tests.scripted import FakeClock, ScriptedSource  # noqa: E402
+from tests.scripted import FakeClock, ScriptedSource, conn  # noqa: E402
 
 SHOTS = [
     # (file, size, keys pressed after the first snapshot)
@@ -29,18 +30,36 @@ SHOTS = [
     ("filter.svg", (120, 35), ["slash", *"port:443", "space", *"-state:listen"]),
     ("details.svg", (120, 35), ["down", "down", "down", "enter"]),
     ("help.svg", (100, 40), ["question_mark"]),
+    ("events.svg", (120, 35), ["e", "refresh"]),
 ]
+
+
+def later_records() -> list:  # type: ignore[type-arg]
+    """The demo a refresh later: a connection closed, one went to TIME_WAIT, two opened."""
+    records = demo_records()
+    records[10] = records[10]._replace(state=State.TIME_WAIT, owners=())
+    del records[14]
+    return [*records, conn(443, 50999, local_ip="198.51.100.7", remote_ip="203.0.113.99", name="nginx", pid=1191),
+            conn(8443, name="caddy", pid=5012, user="caddy", local_ip="0.0.0.0")]  # fmt: skip
 
 
 async def shoot(name: str, size: tuple[int, int], keys: list[str]) -> None:
     clock = FakeClock()
-    source = ScriptedSource([demo_records()], clock)
+    source = ScriptedSource([demo_records(), later_records()], clock)
     app = NettopApp(source, interval=60, clock=clock)
     async with app.run_test(size=size) as pilot:
         while source.collected < 1:
             await pilot.pause(0.01)
         await pilot.pause()
-        await pilot.press(*keys)
+        for key in keys:
+            if key == "refresh":  # a second snapshot, a second later on the frozen clock
+                clock.now += 1
+                app.refresh_now()
+                while source.collected < 2:
+                    await pilot.pause(0.01)
+                await pilot.pause()
+            else:
+                await pilot.press(key)
         await pilot.pause()
         app.save_screenshot(filename=name, path=str(HERE))
     print(f"wrote screenshots/{name}")

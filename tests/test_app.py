@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 import subprocess
 import sys
@@ -343,3 +344,60 @@ async def test_owners_hidden_without_root_are_pointed_out(monkeypatch: pytest.Mo
     async with app.run_test(size=(120, 30)) as pilot:
         await settle(pilot, app, source, 1)
         assert "1 socket without owner: not root (sudo nettop shows them)" in str(app.query_one("#status").render())
+
+
+async def test_event_log_shows_what_opened_closed_and_changed() -> None:
+    waiting = BASE[2]._replace(state=State.TIME_WAIT)
+    app, source, _ = make([BASE, [*BASE[:2], waiting, BASE[3], conn(7000, name="newcomer", pid=77)], BASE[:2]])
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot, app, source, 1)
+        log = app.query_one("#events")
+        assert not log.display
+        await pilot.press("e")
+        assert log.display and log.line_count == 0, "the first snapshot is not news"
+        await settle(pilot, app, source, 2)
+        lines = [log.lines[i] for i in range(log.line_count)]
+        assert any("close " in line and ":8080" in line and "LISTENER" in line for line in lines)
+        assert any("change" in line and "state: ESTABLISHED -> TIME_WAIT" in line for line in lines)
+        assert any("open " in line and ":7000" in line and "77/newcomer" in line for line in lines)
+        await pilot.press("e")
+        assert not log.display
+
+
+async def test_baseline_shows_only_what_changed_since_then() -> None:
+    waiting = BASE[2]._replace(state=State.TIME_WAIT)
+    app, source, _ = make([BASE, [*BASE[:2], waiting, *BASE[3:], conn(7000)]])
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settle(pilot, app, source, 1)
+        await pilot.press("b")
+        assert shown(app) == [] and "BASELINE" in str(app.query_one("#status").render())
+        await settle(pilot, app, source, 2)
+        assert sorted(ports(app), key=str) == sorted([(443, 50000), (7000, None)], key=str)
+        await pilot.press("b")
+        assert len(shown(app)) == len(BASE) + 1 and "BASELINE" not in str(app.query_one("#status").render())
+
+
+@pytest.mark.parametrize("suffix", [".json", ".csv"])
+async def test_export_writes_the_rows_on_screen(tmp_path, suffix: str) -> None:  # type: ignore[no-untyped-def]
+    app, source, _ = make([BASE], filter_text="prog:nginx")
+    target = tmp_path / f"rows{suffix}"
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settle(pilot, app, source, 1)
+        await pilot.press("x")
+        field = app.screen.query_one("#export-path")
+        assert field.value.startswith("nettop-") and field.value.endswith(".json")
+        field.value = str(target)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert any(str(target) in n.message and "exported 2 connections" in n.message for n in app._notifications)
+    text = target.read_text()
+    if suffix == ".json":
+        rows = json.loads(text)
+        assert [(r["local_port"], r["remote_port"], r["program"]) for r in rows] == [
+            (443, None, "nginx"),
+            (443, 50000, "nginx"),
+        ]
+    else:
+        header, *rows = text.splitlines()
+        assert header.startswith("proto,family,local_ip,local_port") and len(rows) == 2
+    assert [p.name for p in tmp_path.iterdir()] == [target.name], "no temporary file left behind"

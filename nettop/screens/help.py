@@ -22,6 +22,9 @@ HELP = """\
   space        pause / resume the display
   + / -        refresh slower / faster
   k            terminate the owner of the selected connection (asks first)
+  e            show / hide the event log (what opened, closed, changed)
+  b            baseline: from now on show only what changed (b again clears)
+  x            export the connections on screen to a .json or .csv file
   ctrl+p       command palette (every action, and themes)
   ?            this help
   q            quit
