@@ -202,3 +202,19 @@ def test_api_diff() -> None:
     change = nettop.diff(BEFORE, AFTER)
     assert [r.local_port for r in change.opened_listeners] == [8080, 53]
     assert [r.local_port for r in change.closed_listeners] == [25]
+
+
+async def test_a_failed_collection_is_an_event_and_the_stream_goes_on() -> None:
+    from nettop.errors import CommandFailed
+    from nettop.events import ERROR, event_to_dict, watch
+    from tests.scripted import FakeClock, ScriptedSource
+
+    failure = CommandFailed(["ss", "-tunae"], 1, "Cannot open netlink socket")
+    source = ScriptedSource([BEFORE, failure, AFTER], FakeClock())
+    stream = watch(source, interval=0.0)
+    error = await anext(stream)
+    assert (error.kind, error.connection) == (ERROR, None)
+    assert event_to_dict(error)["error"].endswith("exited with status 1: Cannot open netlink socket")
+    following = [await anext(stream) for _ in range(4)]
+    await stream.aclose()
+    assert [e.kind for e in following] == [CLOSE, CHANGE, OPEN, OPEN], "the diff after the failure, against BEFORE"
