@@ -38,11 +38,14 @@ def snapshot(source: str = "auto", timeout: float = DEFAULT_TIMEOUT) -> Snapshot
 
 
 def watch(
-    interval: float = 2.0, source: str = "auto", keep: Callable[[Connection], bool] | None = None
+    interval: float = 2.0,
+    source: str = "auto",
+    keep: Callable[[Connection], bool] | None = None,
+    on_baseline: Callable[[Snapshot], None] | None = None,
 ) -> AsyncIterator[Event]:
     """Events as this machine's connections open, close or change (``async for event in nettop.watch()``);
-    the first snapshot is the baseline. ``keep`` selects connections (e.g. a ``filter_records``-style test)."""
-    return _watch(platform_source(source), interval, keep)
+    the first snapshot is the baseline (``on_baseline`` is given it). ``keep`` selects connections."""
+    return _watch(platform_source(source), interval, keep, on_baseline)
 
 
 def diff(before: Iterable[Connection], after: Iterable[Connection]) -> SnapshotDiff:

@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import os
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -173,8 +174,13 @@ def run_watch(args: argparse.Namespace) -> int:
     record_filter = record_filter_from(args)
     ndjson = args.format == "ndjson"
 
+    def said_baseline(snapshot: Snapshot) -> None:
+        taken = time.strftime("%H:%M:%S", time.localtime(snapshot.taken_at))
+        print(f"nettop: watching from {taken} ({len(snapshot.records)} sockets); changes follow", file=sys.stderr)
+        sys.stderr.flush()
+
     async def stream() -> None:
-        async for event in watch(source_from(args), args.interval, record_filter.matches):
+        async for event in watch(source_from(args), args.interval, record_filter.matches, said_baseline):
             if ndjson:
                 sys.stdout.buffer.write(json_line(event_to_dict(event)))
             else:

@@ -16,7 +16,7 @@ from typing import Any
 from nettop.changes import RowKey, SnapshotDiff, diff, index_records
 from nettop.errors import NettopError
 from nettop.export import endpoint_text, record_to_dict
-from nettop.model import Connection
+from nettop.model import Connection, Snapshot
 from nettop.sources import Source
 
 OPEN, CLOSE, CHANGE, ERROR = "open", "close", "change", "error"
@@ -62,10 +62,14 @@ def _owner_names(record: Connection) -> list[str]:
 
 
 async def watch(
-    source: Source, interval: float = 2.0, keep: Callable[[Connection], bool] | None = None
+    source: Source,
+    interval: float = 2.0,
+    keep: Callable[[Connection], bool] | None = None,
+    on_baseline: Callable[[Snapshot], None] | None = None,
 ) -> AsyncIterator[Event]:
     """Collect every ``interval`` seconds and yield what changed; a failed collection is an ERROR event and
-    the stream goes on. ``keep`` selects connections: a change is kept when either side passes."""
+    the stream goes on. ``keep`` selects connections: a change is kept when either side passes.
+    ``on_baseline`` is told of the first snapshot, against which the first events are found."""
     previous: dict[RowKey, Connection] | None = None
     while True:
         started = time.monotonic()
@@ -75,6 +79,8 @@ async def watch(
             yield Event(ERROR, time.time(), message=str(error))
         else:
             current = index_records(snapshot.records)
+            if previous is None and on_baseline is not None:
+                on_baseline(snapshot)
             if previous is not None:
                 for event in events_of(diff(previous, current), snapshot.taken_at):
                     if keep is None or _kept(event, keep):

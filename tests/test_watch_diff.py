@@ -34,12 +34,15 @@ class Recorder:
         def mine(record) -> bool:  # type: ignore[no-untyped-def]
             return self.port in (record.local_port, record.remote_port)
 
+        baseline = asyncio.Event()
+
         async def run() -> None:
-            async for event in nettop.watch(interval=0.2, keep=mine):
+            async for event in nettop.watch(interval=0.2, keep=mine, on_baseline=lambda _: baseline.set()):
                 self.events.append(event)
 
         self.task = asyncio.create_task(run())
-        await asyncio.sleep(0.5)  # the first snapshot is the baseline: let it be taken before anything opens
+        # The first snapshot is the baseline: what opens before it is taken is never news.
+        await asyncio.wait_for(baseline.wait(), 30)
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -107,7 +110,8 @@ def test_watch_cli_streams_ndjson_and_ends_cleanly_on_ctrl_c() -> None:
         text=True,
     )
     try:
-        time.sleep(1.0)  # not a timing test: the baseline must be taken before the listener opens
+        assert watch.stderr is not None
+        assert "changes follow" in watch.stderr.readline(), "the baseline is taken before the listener opens"
         with socket.socket() as listener:
             listener.bind(("127.0.0.1", port))
             listener.listen(1)
@@ -119,7 +123,7 @@ def test_watch_cli_streams_ndjson_and_ends_cleanly_on_ctrl_c() -> None:
         assert event["connection"]["pid"] == os.getpid() and event["connection"]["state"] == "LISTEN"
         watch.send_signal(signal.SIGINT)
         assert watch.wait(timeout=15) == 0
-        assert watch.stderr is not None and "Traceback" not in watch.stderr.read()
+        assert "Traceback" not in watch.stderr.read()
     finally:
         if watch.poll() is None:
             watch.kill()
