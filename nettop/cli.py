@@ -51,6 +51,17 @@ def _positive(text: str) -> float:
     return value
 
 
+def _seconds(text: str) -> float:
+    """A duration that may be zero (``--wait 0``: check once)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"must be zero or more: {text}")
+    return value
+
+
 def add_source_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--source",
@@ -113,6 +124,33 @@ def build_parser() -> argparse.ArgumentParser:
     diffing.add_argument("before", help="the earlier snapshot (JSON file, '-' for stdin)")
     diffing.add_argument("after", help="the later snapshot (JSON file)")
     diffing.add_argument("--format", choices=["text", "json"], default="text", help="output format")
+    checking = commands.add_parser(
+        "check",
+        help="check the listening ports against a policy (TOML)",
+        description="Check the listeners against POLICY: expected listeners ([[listen]]), forbidden ports "
+        "([[forbid]]) and limits ([listeners]). Exit 0 when every rule passes, 1 when one fails, 2 when the "
+        "policy or the listing is broken.",
+    )
+    checking.add_argument("policy", help="the policy file (TOML); `nettop policy init` writes one")
+    checking.add_argument(
+        "--format", choices=["text", "json", "junit", "tap"], default="text", help="report format (default text)"
+    )
+    checking.add_argument(
+        "--wait",
+        type=_seconds,
+        default=0.0,
+        metavar="SECONDS",
+        help="collect again every second until the policy passes or SECONDS have passed (a service starting)",
+    )
+    add_source_options(checking)
+    policies = commands.add_parser("policy", help="make a policy for `nettop check`")
+    policy_actions = policies.add_subparsers(dest="policy_action", metavar="ACTION", required=True)
+    init = policy_actions.add_parser(
+        "init",
+        help="print a policy that the current listeners pass (nettop policy init > policy.toml)",
+        description="Print, as TOML, a policy naming every current listener with its owner and bind scope.",
+    )
+    add_source_options(init)
     return parser
 
 
@@ -224,6 +262,36 @@ def run_diff(args: argparse.Namespace) -> int:
     return EXIT_OK if change.is_empty else EXIT_FAILED
 
 
+def run_check(args: argparse.Namespace) -> int:
+    from nettop.check import EXIT_ERROR, check_source
+    from nettop.check_output import render
+    from nettop.policy import PolicyError, load_policy
+
+    try:
+        policy = load_policy(args.policy)
+        source = source_from(args)
+    except (PolicyError, NettopError, OSError) as error:
+        detail = f"{error.strerror}: {error.filename}" if isinstance(error, OSError) else error
+        print(f"nettop check: {detail}", file=sys.stderr)
+        return EXIT_ERROR
+    # Waiting for a capture to change would be waiting for nothing.
+    wait = args.wait if args.from_file is None else 0.0
+    result = asyncio.run(check_source(policy, source, wait))
+    sys.stdout.write(render(result, args.format))
+    sys.stdout.flush()
+    return result.exit_code
+
+
+def run_policy_init(args: argparse.Namespace) -> int:
+    from nettop.check_output import policy_from_listeners
+
+    snapshot = asyncio.run(source_from(args).collect())
+    sys.stdout.write(policy_from_listeners(snapshot.records))
+    sys.stdout.flush()
+    report(snapshot)
+    return EXIT_OK
+
+
 def run_viewer(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from nettop.filterquery import QueryError, parse_query
 
@@ -250,6 +318,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_watch(args)
         if args.command == "diff":
             return run_diff(args)
+        if args.command == "check":
+            return run_check(args)
+        if args.command == "policy":
+            return run_policy_init(args)
         return run_list(args)
     except NettopError as error:
         print(f"nettop: {error}", file=sys.stderr)

@@ -1,0 +1,204 @@
+"""What ``nettop check`` writes: its report as text, JSON, JUnit XML or TAP, and a policy from the listeners.
+
+JSON (``to_json``) is one object, stable like the list schema (fields are added, never renamed)::
+
+    {"policy": "policy.toml", "source": "ss", "notes": [],
+     "summary": {"tested": 5, "passed": 4, "failed": 1, "errors": 0},
+     "assertions": [{"kind": "forbid", "description": "tcp port 25 is not listening", "status": "FAIL",
+                     "reason": "...", "line": 9,
+                     "evidence": [{"note": "...", "socket": "tcp 127.0.0.1:25 LISTEN 880/exim4",
+                                   "record": {... one socket, as nettop list --format json ...}}]}]}
+"""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from collections.abc import Iterable
+from typing import Any
+
+from nettop.check import (
+    Assertion,
+    CheckReport,
+    Evidence,
+    Status,
+    canonical_address,
+    is_dual_stack,
+    listener_groups,
+)
+from nettop.export import endpoint_text, record_to_dict
+from nettop.model import Connection, Proto
+
+FORMATS = ("text", "json", "junit", "tap")
+
+
+def render(report: CheckReport, format: str) -> str:
+    """The report in one of ``FORMATS``."""
+    writers = {"text": to_text, "json": to_json, "junit": to_junit, "tap": to_tap}
+    return writers[format](report)
+
+
+def evidence_text(evidence: Evidence) -> str:
+    """``tcp 127.0.0.1:25 LISTEN 880/exim4 (Debian-exim): listening, owned by 880/exim4``."""
+    record = evidence.record
+    owners = ",".join(f"{o.pid}/{o.name or '?'}" for o in record.owners) or f"no owner ({record.owner_status.value})"
+    user = f" ({record.user})" if record.user else ""
+    where = endpoint_text(record.local_ip, record.local_port, record.interface)
+    return f"{record.proto.value}{record.family} {where} {record.state.value} {owners}{user}: {evidence.note}"
+
+
+def _summary_line(report: CheckReport) -> str:
+    s = report.summary
+    return f"{s.tested} tested, {s.passed} passed, {s.failed} failed, {s.errors} errors"
+
+
+# ---- text
+
+
+def to_text(report: CheckReport) -> str:
+    lines = [f"nettop check {report.policy}" + (f" against {report.source}" if report.source else "")]
+    lines += [f"note: {note}" for note in report.notes]
+    for assertion in report.assertions:
+        lines.append(f"{assertion.status.value:<5} {assertion.description}")
+        if assertion.reason:
+            lines.append(f"      reason: {assertion.reason}")
+        lines += [f"      {evidence_text(e)}" for e in assertion.evidence]
+    lines.append(_summary_line(report))
+    return "\n".join(lines) + "\n"
+
+
+# ---- JSON
+
+
+def report_to_dict(report: CheckReport) -> dict[str, Any]:
+    s = report.summary
+    return {
+        "policy": report.policy,
+        "source": report.source,
+        "notes": list(report.notes),
+        "summary": {"tested": s.tested, "passed": s.passed, "failed": s.failed, "errors": s.errors},
+        "assertions": [_assertion_to_dict(a) for a in report.assertions],
+    }
+
+
+def _assertion_to_dict(assertion: Assertion) -> dict[str, Any]:
+    return {
+        "kind": assertion.kind,
+        "description": assertion.description,
+        "status": assertion.status.value,
+        "reason": assertion.reason,
+        "line": assertion.line,
+        "evidence": [
+            {"note": e.note, "socket": evidence_text(e), "record": record_to_dict(e.record)} for e in assertion.evidence
+        ],
+    }
+
+
+def to_json(report: CheckReport) -> str:
+    return json.dumps(report_to_dict(report), indent=2, ensure_ascii=False) + "\n"
+
+
+# ---- JUnit XML
+
+
+def to_junit(report: CheckReport) -> str:
+    """One testsuite, one testcase per assertion; a FAIL is a <failure>, an ERROR an <error>."""
+    s = report.summary
+    suites = ET.Element("testsuites", name="nettop check", tests=str(s.tested), failures=str(s.failed),
+                        errors=str(s.errors))  # fmt: skip
+    suite = ET.SubElement(suites, "testsuite", name=f"nettop check {report.policy}", tests=str(s.tested),
+                          failures=str(s.failed), errors=str(s.errors), skipped="0")  # fmt: skip
+    for assertion in report.assertions:
+        case = ET.SubElement(suite, "testcase", classname=f"nettop.check.{assertion.kind}", name=assertion.description)
+        details = "\n".join(evidence_text(e) for e in assertion.evidence)
+        if assertion.status is Status.FAIL:
+            failure = ET.SubElement(case, "failure", message=assertion.reason or "failed", type="policy")
+            failure.text = details
+        elif assertion.status is Status.ERROR:
+            error = ET.SubElement(case, "error", message=assertion.reason or "error", type="collection")
+            error.text = details
+        elif details:
+            ET.SubElement(case, "system-out").text = details
+    ET.indent(suites)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suites, encoding="unicode") + "\n"
+
+
+# ---- TAP
+
+
+def to_tap(report: CheckReport) -> str:
+    """TAP version 13; a failed or broken assertion carries a YAML diagnostic block."""
+    lines = ["TAP version 13", f"1..{len(report.assertions)}"]
+    for number, assertion in enumerate(report.assertions, 1):
+        # '#' opens a TAP directive (SKIP/TODO): escaped in a description.
+        description = assertion.description.replace("\\", "\\\\").replace("#", "\\#")
+        ok = "ok" if assertion.status is Status.PASS else "not ok"
+        lines.append(f"{ok} {number} - {description}")
+        if assertion.status is not Status.PASS:
+            lines += _tap_diagnostics(assertion)
+    lines.append(f"# {_summary_line(report)}")
+    return "\n".join(lines) + "\n"
+
+
+def _tap_diagnostics(assertion: Assertion) -> list[str]:
+    # JSON strings are YAML double-quoted scalars: quoting every value keeps the block valid YAML.
+    def quoted(text: str | None) -> str:
+        return json.dumps(text or "", ensure_ascii=False)
+
+    block = ["  ---", f"  message: {quoted(assertion.reason)}",
+             f"  severity: {'fail' if assertion.status is Status.FAIL else 'error'}",
+             f"  kind: {quoted(assertion.kind)}"]  # fmt: skip
+    if assertion.line is not None:
+        block.append(f"  line: {assertion.line}")
+    if assertion.evidence:
+        block.append("  evidence:")
+        block += [f"    - {quoted(evidence_text(e))}" for e in assertion.evidence]
+    block.append("  ...")
+    return block
+
+
+# ---- a policy from the listeners (nettop policy init)
+
+
+def policy_from_listeners(records: Iterable[Connection]) -> str:
+    """TOML for a policy that the current listeners pass: one [[listen]] per listener as people count them
+    (see ``check.listener_groups``), with its owner and bind scope, and only_listed on, ready to commit."""
+    groups = listener_groups(r for r in records if r.is_listener)
+    lines = [
+        "# nettop check policy: the listeners found by `nettop policy init`.",
+        "# Edit to taste; see `nettop check --help`.",
+    ]
+    for (proto, port, scope), members in groups.items():
+        lines += ["", *_listen_table(proto, port, scope, members)]
+    lines += ["", "[listeners]", f"# count = {len(groups)}", "only_listed = true", ""]
+    return "\n".join(lines)
+
+
+def _listen_table(proto: Proto, port: int, scope: str, members: list[Connection]) -> list[str]:
+    table = ["[[listen]]", f"port = {port}", f'proto = "{proto.value}"']
+    bind = _bind(scope, members)
+    table.append(f"bind = {_toml(bind)}" if bind else f"# bind: {scope!r} is not a whole address (cut by the tool)")
+    owned = next((r for r in members if r.owners and r.owners[0].name), None)
+    if owned is None:
+        table.insert(0, "# owner unknown: run as root to name it")
+        return table
+    owner = owned.owners[0]
+    table.append(f"program = {_toml(owner.name or '')}")
+    if owner.user:
+        table.append(f"user = {_toml(owner.user)}")
+    return table
+
+
+def _bind(scope: str, members: list[Connection]) -> str | None:
+    """The bind that ``members`` pass: "any" needs an IPv4 wildcard or a known dual-stack socket, else "::";
+    None for an address the tool cut short, which no rule could name."""
+    if scope == "loopback":
+        return scope
+    if scope != "any":
+        return canonical_address(scope)
+    return "any" if any(r.family == 4 or is_dual_stack(r) for r in members) else "::"
+
+
+def _toml(text: str) -> str:
+    """A TOML basic string: JSON's escapes (\\", \\\\, \\n, \\uXXXX) are TOML's too."""
+    return json.dumps(text, ensure_ascii=False)
