@@ -31,6 +31,8 @@ from nettop.export import write_export
 from nettop.filterquery import Query, QuickFilters, parse_query
 from nettop.kill import KillRefused, terminate_owner
 from nettop.model import Connection, Snapshot
+from nettop.policy import Policy
+from nettop.policy_view import PLACEHOLDER_SOURCE, PolicyState, judge
 from nettop.screens.confirm import ConfirmScreen
 from nettop.screens.details import DetailsScreen
 from nettop.screens.export import ExportScreen
@@ -56,10 +58,14 @@ def _look(record: Connection) -> tuple[object, ...]:
     return (record.state, tuple(owner.pid for owner in record.owners))
 
 
-def _digest(snapshot: Snapshot, previous: RecordIndex) -> tuple[RecordIndex, SnapshotDiff, Counts]:
-    """Key, diff and count a snapshot: O(records) work, done in the poller's thread, not the UI's."""
-    index = index_records(snapshot.records)
-    return index, diff(previous, index), tally(index.values())
+def _digest(
+    snapshot: Snapshot, previous: RecordIndex, policy: Policy | None = None
+) -> tuple[RecordIndex, SnapshotDiff, Counts, PolicyState | None]:
+    """Key, diff, count and judge a snapshot: O(records) work, done in the poller's thread, not the UI's."""
+    verdict = judge(policy, snapshot.records) if policy is not None else None
+    rows = snapshot.records + verdict.placeholders if verdict is not None else snapshot.records
+    index = index_records(rows)
+    return index, diff(previous, index), tally(snapshot.records), verdict
 
 
 class TextLine(Static):
@@ -79,8 +85,16 @@ class TextLine(Static):
 class SnapshotReady(Message):
     """The poller has a new snapshot, indexed, diffed against the one before it, and counted."""
 
-    def __init__(self, snapshot: Snapshot, index: RecordIndex, change: SnapshotDiff, tally: Counts) -> None:
+    def __init__(
+        self,
+        snapshot: Snapshot,
+        index: RecordIndex,
+        change: SnapshotDiff,
+        tally: Counts,
+        verdict: PolicyState | None = None,
+    ) -> None:
         self.snapshot = snapshot
+        self.verdict = verdict
         self.index = index
         self.change = change
         self.tally = tally
@@ -134,9 +148,13 @@ class NettopApp(App[None]):
         interval: float = 2.0,
         filter_text: str = "",
         clock: Callable[[], float] = time.time,
+        policy: Policy | None = None,
     ) -> None:
         super().__init__()
         self.source = source
+        #: ``--policy``: rows that break it are marked, missing listeners shown, new failures notified.
+        self.policy = policy
+        self.verdict: PolicyState | None = None
         self._clock = clock
         self.model = RowsModel()
         self.query_filter: Query = parse_query(filter_text)
@@ -193,14 +211,14 @@ class NettopApp(App[None]):
             message: Message
             try:
                 snapshot = await self.source.collect()
-                index, change, counted = await asyncio.to_thread(_digest, snapshot, previous)
+                index, change, counted, verdict = await asyncio.to_thread(_digest, snapshot, previous, self.policy)
             except NettopError as error:
                 message = CollectionFailed(str(error))
             except Exception as error:  # a bug must not stop the viewer: say it and keep polling
                 message = CollectionFailed(f"{type(error).__name__}: {error}")
             else:
                 previous = index
-                message = SnapshotReady(snapshot, index, change, counted)
+                message = SnapshotReady(snapshot, index, change, counted, verdict)
             elapsed = time.monotonic() - started
             # Said with this very snapshot: the next one may be a long interval away.
             self.slow = elapsed > self.interval
@@ -229,9 +247,19 @@ class NettopApp(App[None]):
         self.snapshot = message.snapshot
         self.counts = message.tally
         self.error = None
+        if message.verdict is not None:
+            self.take_verdict(message.verdict)
         self.model.apply(message.index, message.change, self._clock())
 
+    def take_verdict(self, verdict: PolicyState) -> None:
+        before = self.verdict.failing if self.verdict is not None else frozenset()
+        for description in sorted(verdict.failing - before):
+            self.notify(f"policy: {description}: FAILS", severity="error", timeout=10)
+        self.verdict = verdict
+        self.model.offending = verdict.offending
+
     def log_events(self, events: list[Event]) -> None:
+        events = [e for e in events if e.connection is None or e.connection.source != PLACEHOLDER_SOURCE]
         lines = [event_text(event) for event in events[:EVENTS_PER_TICK]]
         if len(events) > EVENTS_PER_TICK:
             lines.append(f"… and {len(events) - EVENTS_PER_TICK} more in this refresh")
@@ -280,6 +308,10 @@ class NettopApp(App[None]):
         protos = " ".join(f"{proto}:{n}" for proto, n in sorted(c.by_proto.items()))
         parts = [f"[b]{shown}[/b]/{c.total} shown" + (f" +{closing} closed" if closing else "")]
         parts.append(f"listen {c.listeners}")
+        if self.verdict is not None:
+            v = self.verdict
+            colour = "green" if v.passed == v.tested else "red"
+            parts.append(f"[{colour}]policy {v.passed}/{v.tested} pass[/{colour}]")
         if self.snapshot is not None:
             taken = time.strftime("%H:%M:%S", time.localtime(self.snapshot.taken_at))
             parts.append(f"{self.snapshot.source} {taken} in {self.snapshot.duration * 1000:.0f}ms")

@@ -100,6 +100,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"nettop {__version__}")
     parser.add_argument("--interval", type=_positive, default=2.0, help="seconds between refreshes (default 2)")
     parser.add_argument("--filter", default="", metavar="QUERY", help="start with this filter (see ? in the viewer)")
+    parser.add_argument(
+        "--policy",
+        metavar="POLICY",
+        help="mark rows that break this policy (see nettop check) and show what is missing",
+    )
     add_source_options(parser)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     listing = commands.add_parser("list", help="print one snapshot of the sockets", description="Print one snapshot.")
@@ -299,12 +304,22 @@ def run_viewer(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
         parse_query(args.filter)
     except QueryError as error:
         parser.error(f"--filter: {error.message} (at character {error.position + 1})")
+    policy = None
+    if args.policy is not None:
+        from nettop.policy import PolicyError, load_policy
+
+        try:
+            policy = load_policy(args.policy)
+        except (PolicyError, OSError) as error:
+            detail = f"{error.strerror}: {error.filename}" if isinstance(error, OSError) else error
+            print(f"nettop: --policy: {detail}", file=sys.stderr)
+            return EXIT_USAGE
     if not sys.stdout.isatty():
         print("nettop: the viewer needs a terminal; for scripts use `nettop list`", file=sys.stderr)
         return EXIT_USAGE
     from nettop.app import NettopApp  # Textual loads only here
 
-    NettopApp(source_from(args), interval=args.interval, filter_text=args.filter).run()
+    NettopApp(source_from(args), interval=args.interval, filter_text=args.filter, policy=policy).run()
     return EXIT_OK
 
 

@@ -88,6 +88,11 @@ class Column:
     align_right: bool = False
 
 
+def _state_text(record: Connection) -> str:
+    # A policy's placeholder for an expected listener that is not there (see nettop.policy_view).
+    return "MISSING" if record.source == "policy" else record.state.value
+
+
 def _numeric(number: int | None) -> str:
     return f"{number or 0:010d}"
 
@@ -119,7 +124,7 @@ COLUMNS: tuple[Column, ...] = (
         max_width=41,
     ),
     Column("rport", "Port", lambda r: port_text(r.remote_port), lambda r: _numeric(r.remote_port), 5, align_right=True),
-    Column("state", "State", lambda r: r.state.value, lambda r: r.state.value, 11),
+    Column("state", "State", _state_text, lambda r: r.state.value, 11),
     Column("pid", "PID", owner_pids, lambda r: _numeric(r.pid), 7, align_right=True),
     Column("program", "Program", owner_names, lambda r: (r.program or "~").lower(), 8, flex=True, max_width=24),
     Column("user", "User", lambda r: r.user or "", lambda r: r.user or "~", 9, min_screen=96),
@@ -240,6 +245,8 @@ class RowsModel:
     sort_column: str = "proto"
     keep: Keep = None
     started: bool = False
+    #: ``--policy``: the identities (see ``policy_view.identity``) of rows that break it.
+    offending: frozenset[tuple[object, ...]] = frozenset()
     #: When a connection last opened: highlights fade until NEW_HIGHLIGHT_SECONDS after it.
     last_opened: float = float("-inf")
     _serials: Iterator[int] = field(default_factory=itertools.count)

@@ -19,6 +19,7 @@ sys.path.insert(0, str(HERE.parent))
 
 from nettop.app import NettopApp  # noqa: E402
 from nettop.model import State  # noqa: E402
+from nettop.policy import parse_policy  # noqa: E402
 from tests.demo_data import demo_records  # noqa: E402
 from tests.scripted import FakeClock, ScriptedSource, conn  # noqa: E402
 
@@ -31,6 +32,7 @@ SHOTS = [
     ("details.svg", (120, 35), ["down", "down", "down", "enter"]),
     ("help.svg", (100, 40), ["question_mark"]),
     ("events.svg", (120, 35), ["e", "refresh"]),
+    ("policy.svg", (120, 35), ["policy"]),
 ]
 
 
@@ -43,10 +45,31 @@ def later_records() -> list:  # type: ignore[type-arg]
             conn(8443, name="caddy", pid=5012, user="caddy", local_ip="0.0.0.0")]  # fmt: skip
 
 
+#: For policy.svg: ssh and the web server expected, a metrics agent missing, the database must stay local.
+DEMO_POLICY = """
+[[listen]]
+port = 22
+proto = "tcp"
+program = "sshd"
+[[listen]]
+port = 443
+proto = "tcp"
+program = "nginx"
+[[listen]]
+port = 9273
+proto = "tcp"
+program = "telegraf"
+[[forbid]]
+port = 6379
+"""
+
+
 async def shoot(name: str, size: tuple[int, int], keys: list[str]) -> None:
     clock = FakeClock()
     source = ScriptedSource([demo_records(), later_records()], clock)
-    app = NettopApp(source, interval=60, clock=clock)
+    policy = parse_policy(DEMO_POLICY, "policy.toml") if "policy" in keys else None
+    keys = [key for key in keys if key != "policy"]
+    app = NettopApp(source, interval=60, clock=clock, policy=policy)
     async with app.run_test(size=size) as pilot:
         while source.collected < 1:
             await pilot.pause(0.01)

@@ -401,3 +401,36 @@ async def test_export_writes_the_rows_on_screen(tmp_path, suffix: str) -> None: 
         header, *rows = text.splitlines()
         assert header.startswith("proto,family,local_ip,local_port") and len(rows) == 2
     assert [p.name for p in tmp_path.iterdir()] == [target.name], "no temporary file left behind"
+
+
+async def test_policy_marks_offenders_shows_missing_listeners_and_notifies() -> None:
+    from nettop.policy import parse_policy
+
+    policy = parse_policy(
+        '[[listen]]\nport = 22\nproto = "tcp"\nprogram = "sshd"\n'
+        '[[listen]]\nport = 9999\nproto = "tcp"\nprogram = "agent"\n'
+        "[[forbid]]\nport = 53\n",
+        "p.toml",
+    )
+    clock = FakeClock()
+    source = ScriptedSource([BASE, [*BASE[:3], *BASE[4:], conn(9999, name="agent", pid=99)]], clock)
+    app = NettopApp(source, interval=60, clock=clock, policy=policy)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settle(pilot, app, source, 1)
+        table = app.query_one(ConnectionTable)
+        states = {(r.local_port, r.state.value, r.source) for r in shown(app)}
+        assert (9999, "UNKNOWN", "policy") in states, "the missing listener is a placeholder row"
+        rows = {table.entry(i)[1].record.local_port: i + 1 for i in range(table.row_count)}
+        assert "MISSING" in table.render_line(rows[9999]).text
+        assert "policy 1/3 pass" in str(app.query_one("#summary").render())
+        dns = next(r for r in shown(app) if r.local_port == 53)
+        assert (*dns[:6], dns.interface) in app.model.offending
+        messages = [n.message for n in app._notifications]
+        assert any("not listening" in m and "FAILS" in m for m in messages)
+        await settle(pilot, app, source, 2)
+        assert "policy 3/3 pass" in str(app.query_one("#summary").render())
+        live = [
+            row.record.source for row in app.model.rows.values() if row.record.local_port == 9999 and not row.closed_at
+        ]
+        assert live == ["scripted"], "the placeholder goes when the listener comes"
+        assert app.model.offending == frozenset()

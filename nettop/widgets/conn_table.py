@@ -51,6 +51,8 @@ class ConnectionTable(ScrollView, can_focus=True):
         "conn-table--new",
         "conn-table--closed",
         "conn-table--listen",
+        "conn-table--missing",
+        "conn-table--violation",
     }
 
     class Selected(Message):
@@ -162,6 +164,10 @@ class ConnectionTable(ScrollView, can_focus=True):
         row = self.entry(index)[1]
         if row.closed_at is not None:
             kind = "conn-table--closed"
+        elif row.record.source == "policy":
+            kind = "conn-table--missing"
+        elif self.model.offending and (*row.record[:6], row.record.interface) in self.model.offending:
+            kind = "conn-table--violation"
         elif self._clock() - row.first_seen < NEW_HIGHLIGHT_SECONDS:
             kind = "conn-table--new"
         elif row.record.is_listener:
