@@ -159,6 +159,6 @@ def test_failing_source_exits_1(source: str, tmp_path: Path) -> None:
 
 def test_a_broken_viewer_policy_is_bad_usage(tmp_path: Path) -> None:
     policy = tmp_path / "p.toml"
-    policy.write_text('[[forbid]]\nport = 70000\n')
+    policy.write_text("[[forbid]]\nport = 70000\n")
     done = nettop("--policy", str(policy))
     assert done.returncode == 2 and f"--policy: {policy}:2" in done.stderr and "port" in done.stderr
