@@ -24,7 +24,7 @@ from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import Footer, Log, Static
 
-from nettop.changes import RowKey, SnapshotDiff, diff, index_records
+from nettop.changes import RowKey, SnapshotDiff, diff, identity, index_records
 from nettop.errors import NettopError
 from nettop.events import Event, event_text, events_of
 from nettop.export import write_export
@@ -47,10 +47,6 @@ MIN_INTERVAL, MAX_INTERVAL = 0.5, 60.0
 RecordIndex = dict[RowKey, Connection]
 #: The event log keeps this many lines, and shows at most this many events of one refresh.
 EVENT_LOG_LINES, EVENTS_PER_TICK = 1000, 200
-
-
-def _identity(record: Connection) -> tuple[object, ...]:
-    return (*record[:6], record.interface)
 
 
 def _look(record: Connection) -> tuple[object, ...]:
@@ -282,7 +278,7 @@ class NettopApp(App[None]):
     # --- the table ------------------------------------------------------------------------------
 
     def keep(self, record: Connection) -> bool:
-        if self.baseline is not None and self.baseline.get(_identity(record)) == _look(record):
+        if self.baseline is not None and self.baseline.get(identity(record)) == _look(record):
             return False  # as it was when the baseline was marked
         return self.quick.matches(record) and self.query_filter.matches(record)
 
@@ -435,7 +431,7 @@ class NettopApp(App[None]):
 
     def action_baseline(self) -> None:
         if self.baseline is None:
-            self.baseline = {_identity(r): _look(r) for r in self.model.current.values()}
+            self.baseline = {identity(r): _look(r) for r in self.model.current.values()}
             self.baseline_at = self._clock()
         else:
             self.baseline = None

@@ -22,8 +22,13 @@ RowKey = tuple[Any, ...]
 _LISTEN, _UDP = State.LISTEN, Proto.UDP
 
 
+def identity(record: Connection) -> tuple[Any, ...]:
+    """A connection's protocol, family and both ends: ``Connection.key`` as a plain tuple."""
+    return (*record[:6], record.interface)
+
+
 def row_key(record: Connection, distinct: int = 0) -> RowKey:
-    return (*record[:6], record.interface, distinct)
+    return (*identity(record), distinct)
 
 
 def index_records(records: Iterable[Connection]) -> dict[RowKey, Connection]:

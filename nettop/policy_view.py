@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from nettop.changes import identity
 from nettop.check import CheckReport, Status, evaluate
 from nettop.model import Connection, Owner, OwnerStatus, Proto, State
 from nettop.policy import ListenRule, Policy
@@ -18,17 +19,12 @@ PLACEHOLDER_SOURCE = "policy"
 _OFFENDING_KINDS = frozenset({"listen", "forbid", "only_listed"})
 
 
-def identity(record: Connection) -> tuple[object, ...]:
-    """What marks a row as offending: its protocol, family and both ends."""
-    return (*record[:6], record.interface)
-
-
 @dataclass(frozen=True, slots=True)
 class PolicyState:
     """The policy's verdict on one snapshot."""
 
     report: CheckReport
-    #: Rows that break a rule (``identity`` of each).
+    #: Rows that break a rule (``nettop.changes.identity`` of each).
     offending: frozenset[tuple[object, ...]]
     #: Descriptions of the rules that fail, to notice new ones.
     failing: frozenset[str]

@@ -245,7 +245,7 @@ class RowsModel:
     sort_column: str = "proto"
     keep: Keep = None
     started: bool = False
-    #: ``--policy``: the identities (see ``policy_view.identity``) of rows that break it.
+    #: ``--policy``: the identities (``nettop.changes.identity``) of rows that break it.
     offending: frozenset[tuple[object, ...]] = frozenset()
     #: When a connection last opened: highlights fade until NEW_HIGHLIGHT_SECONDS after it.
     last_opened: float = float("-inf")

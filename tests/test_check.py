@@ -491,9 +491,13 @@ def test_cli_broken_policy_exits_2_naming_file_line_and_key(tmp_path: Path) -> N
 
 
 def test_cli_policy_init_round_trip_on_the_live_machine(tmp_path: Path) -> None:
+    # One capture for both steps: live listeners (other tests' children) may come and go in between.
+    capture = tmp_path / "ss.out"
+    capture.write_text(subprocess.run(["ss", "-tunap"], capture_output=True, text=True, check=True).stdout)
     policy = tmp_path / "policy.toml"
-    init = run_nettop("policy", "init")
+    init = run_nettop("policy", "init", "--from-file", str(capture))
     assert init.returncode == 0 and "[listeners]" in init.stdout
     policy.write_text(init.stdout)
-    done = run_nettop("check", str(policy))
+    done = run_nettop("check", str(policy), "--from-file", str(capture))
     assert done.returncode == 0, done.stdout + done.stderr
+    assert "0 failed, 0 errors" in done.stdout

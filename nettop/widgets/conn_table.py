@@ -21,7 +21,7 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from nettop.changes import RowKey
+from nettop.changes import RowKey, identity
 from nettop.view import NEW_HIGHLIGHT_SECONDS, Column, Row, RowsModel, column_widths, visible_columns
 
 
@@ -166,7 +166,7 @@ class ConnectionTable(ScrollView, can_focus=True):
             kind = "conn-table--closed"
         elif row.record.source == "policy":
             kind = "conn-table--missing"
-        elif self.model.offending and (*row.record[:6], row.record.interface) in self.model.offending:
+        elif self.model.offending and identity(row.record) in self.model.offending:
             kind = "conn-table--violation"
         elif self._clock() - row.first_seen < NEW_HIGHLIGHT_SECONDS:
             kind = "conn-table--new"
