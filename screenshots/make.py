@@ -1,6 +1,7 @@
 """Regenerate the SVG screenshots in this folder; the app renders them itself (Textual's screenshots).
 
-    python3 screenshots/make.py
+    python3 screenshots/make.py            # rewrite them
+    python3 screenshots/make.py --check    # exit 1, naming them, if any is out of date
 
 The data are scripted (a believable server, documentation addresses), the clock is frozen, so the
 pictures change only when the UI does.
@@ -11,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -64,7 +66,7 @@ port = 6379
 """
 
 
-async def shoot(name: str, size: tuple[int, int], keys: list[str]) -> None:
+async def shoot(name: str, size: tuple[int, int], keys: list[str], folder: Path = HERE) -> None:
     clock = FakeClock()
     source = ScriptedSource([demo_records(), later_records()], clock)
     policy = parse_policy(DEMO_POLICY, "policy.toml") if "policy" in keys else None
@@ -84,15 +86,27 @@ async def shoot(name: str, size: tuple[int, int], keys: list[str]) -> None:
             else:
                 await pilot.press(key)
         await pilot.pause()
-        app.save_screenshot(filename=name, path=str(HERE))
-    print(f"wrote screenshots/{name}")
+        app.save_screenshot(filename=name, path=str(folder))
 
 
 def main() -> None:
     os.environ["TZ"] = "UTC"  # times on screen are local: the same pictures on every machine
     time.tzset()
-    for name, size, keys in SHOTS:
-        asyncio.run(shoot(name, size, keys))
+    if "--check" not in sys.argv[1:]:
+        for name, size, keys in SHOTS:
+            asyncio.run(shoot(name, size, keys))
+            print(f"wrote screenshots/{name}")
+        return
+    with tempfile.TemporaryDirectory() as scratch:
+        stale = []
+        for name, size, keys in SHOTS:
+            asyncio.run(shoot(name, size, keys, Path(scratch)))
+            saved = HERE / name
+            if not saved.exists() or saved.read_bytes() != (Path(scratch) / name).read_bytes():
+                stale.append(name)
+    if stale:
+        sys.exit(f"out of date: {', '.join(stale)}; run python3 screenshots/make.py")
+    print(f"all {len(SHOTS)} screenshots match the UI")
 
 
 if __name__ == "__main__":

@@ -66,3 +66,13 @@ def test_details(snap_compare) -> None:  # type: ignore[no-untyped-def]
 
 def test_help(snap_compare) -> None:  # type: ignore[no-untyped-def]
     assert snap_compare(demo_app(), terminal_size=(100, 40), run_before=first_snapshot, press=["question_mark"])
+
+
+def test_the_readme_screenshots_show_the_current_ui() -> None:
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "screenshots" / "make.py"
+    done = subprocess.run([sys.executable, str(script), "--check"], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
