@@ -7,8 +7,10 @@ look-ups rather than regular expressions or ``ipaddress``.
 from __future__ import annotations
 
 import socket
+from collections.abc import Callable, Container
 
-from nettop.model import Proto, State
+from nettop.errors import NotASocketTable, UnknownFormat
+from nettop.model import ParseIssue, ParseResult, Proto, State
 
 #: Every spelling of a state seen in ss, Linux/BSD netstat and Windows netstat, upper-cased.
 STATE_WORDS: dict[str, State] = {
@@ -103,3 +105,35 @@ def family_of(host: str, default: int = 4) -> int:
     if host[:1].isdigit() and host.count(".") == 3:
         return 4
     return default
+
+
+def netstat_without_header(
+    lines: list[str],
+    format: str,
+    tool: str,
+    header: str,
+    other_table: Callable[[str], str | None],
+    protos: Container[str],
+) -> ParseResult:
+    """What a netstat parser says of text with no socket-table header anywhere: empty, cut after its title,
+    another table (``other_table`` names it), bare rows (columns unknowable), or not this tool's output.
+
+    ``tool`` names the netstat ("Linux netstat"), ``header`` how its header starts, for the messages.
+    """
+    head = [(i, line.strip()) for i, line in enumerate(lines) if line.strip()][:12]
+    if not head:
+        return ParseResult((), (), format)
+    for position, (index, line) in enumerate(head):
+        if line.startswith("Active Internet connections"):
+            if position == len(head) - 1:
+                issue = ParseIssue(index + 1, lines[index], "a title with no column header after it: the output is cut")
+                return ParseResult((), (issue,), format)
+            following = head[position + 1][1]
+            raise UnknownFormat(f"an internet socket table, but not {tool}'s: its header is {following[:80]!r}")
+        what = other_table(line)
+        if what:
+            raise NotASocketTable(f"this is {what}, not a list of internet sockets")
+    first = head[0][1]
+    if first.split(None, 1)[0] in protos:
+        raise UnknownFormat(f"netstat socket lines without their header ({header}): the columns cannot be known")
+    raise UnknownFormat(f"not {tool} output: no '{header}' header; first line: {first[:80]!r}")

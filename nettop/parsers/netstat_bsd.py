@@ -54,9 +54,8 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import NamedTuple
 
-from nettop.errors import NotASocketTable, UnknownFormat
 from nettop.model import Connection, Owner, OwnerStatus, ParseIssue, ParseResult, Proto, State
-from nettop.parsers.common import STATE_WORDS, port_number
+from nettop.parsers.common import STATE_WORDS, netstat_without_header, port_number
 
 FORMAT = "netstat-bsd"
 
@@ -192,29 +191,8 @@ def parse(text: str, source: str = "netstat") -> ParseResult:
 
 
 def _without_header(lines: list[str]) -> ParseResult:
-    """No internet header anywhere: an empty input, a cut one, or something that is not a socket list."""
-    head = [(i, line.strip()) for i, line in enumerate(lines) if line.strip()][:12]
-    if not head:
-        return ParseResult((), (), FORMAT)
-    for position, (index, line) in enumerate(head):
-        if line.startswith("Active Internet connections"):
-            if position == len(head) - 1:
-                issue = ParseIssue(index + 1, lines[index], "a title with no column header after it: the output is cut")
-                return ParseResult((), (issue,), FORMAT)
-            following = head[position + 1][1]
-            raise UnknownFormat(f"an internet socket table, but not BSD netstat's: its header is {following[:80]!r}")
-        what = other_table(line)
-        if what:
-            raise NotASocketTable(f"this is {what}, not a list of internet sockets")
-    first = head[0][1]
-    if first.split(None, 1)[0] in PROTOS:
-        raise UnknownFormat(
-            "netstat socket lines without their header (Proto Recv-Q Send-Q Local Address Foreign Address "
-            "(state)…): the columns cannot be known"
-        )
-    raise UnknownFormat(
-        f"not BSD netstat output: no 'Proto Recv-Q Send-Q … (state)' header; first line: {first[:80]!r}"
-    )
+    header = "Proto Recv-Q Send-Q Local Address Foreign Address (state)"
+    return netstat_without_header(lines, FORMAT, "BSD netstat", header, other_table, PROTOS)
 
 
 def other_table(line: str) -> str:

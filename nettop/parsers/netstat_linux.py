@@ -51,9 +51,8 @@ import socket
 from functools import lru_cache
 from typing import NamedTuple
 
-from nettop.errors import NotASocketTable, UnknownFormat
 from nettop.model import Connection, Owner, OwnerResolver, OwnerStatus, ParseIssue, ParseResult, Proto, State
-from nettop.parsers.common import STATE_WORDS, port_number, split_host_port
+from nettop.parsers.common import STATE_WORDS, netstat_without_header, port_number, split_host_port
 
 FORMAT = "netstat-linux"
 
@@ -150,27 +149,15 @@ def parse(
 
 
 def _without_header(lines: list[str]) -> ParseResult:
-    """No internet header anywhere: an empty input, a cut one, or something that is not a socket list."""
-    head = [(i, line.strip()) for i, line in enumerate(lines) if line.strip()][:12]
-    if not head:
-        return ParseResult((), (), FORMAT)
-    for position, (index, line) in enumerate(head):
-        if line.startswith("Active Internet connections"):
-            if position == len(head) - 1:
-                issue = ParseIssue(index + 1, lines[index], "a title with no column header after it: the output is cut")
-                return ParseResult((), (issue,), FORMAT)
-            following = head[position + 1][1]
-            raise UnknownFormat(f"an internet socket table, but not Linux netstat's: its header is {following[:80]!r}")
-        for start, what in _OTHER_TABLES:
-            if line.startswith(start) and (start != "Name " or "Mtu" in line):
-                raise NotASocketTable(f"this is {what}, not a list of internet sockets")
-    first = head[0][1]
-    if first.split(None, 1)[0] in PROTOS:
-        raise UnknownFormat(
-            "netstat socket lines without their header (Proto Recv-Q Send-Q Local Address Foreign Address State…): "
-            "the columns cannot be known"
-        )
-    raise UnknownFormat(f"not Linux netstat output: no 'Proto Recv-Q Send-Q …' header; first line: {first[:80]!r}")
+    header = "Proto Recv-Q Send-Q Local Address Foreign Address State"
+    return netstat_without_header(lines, FORMAT, "Linux netstat", header, _other_table, PROTOS)
+
+
+def _other_table(line: str) -> str | None:
+    for start, what in _OTHER_TABLES:
+        if line.startswith(start) and (start != "Name " or "Mtu" in line):
+            return what
+    return None
 
 
 #: A converted address cell: host (None for a wildcard peer), port, and 0/1/2 for shorter/equal/longer
