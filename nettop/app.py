@@ -24,7 +24,7 @@ from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import Footer, Log, Static
 
-from nettop.changes import RowKey, SnapshotDiff, diff, identity, index_records
+from nettop.changes import RowKey, SnapshotDiff, diff, identity, index_records, row_key
 from nettop.errors import NettopError
 from nettop.events import Event, event_text, events_of
 from nettop.export import write_export
@@ -294,7 +294,10 @@ class NettopApp(App[None]):
         table.sort_reverse = self.sort_reverse
         table.sync()
         closing = self.model.shown_closing
-        self.update_summary(table.row_count - closing, closing)
+        # Placeholders of missing listeners are rows, not sockets: they are not counted as shown.
+        missing = self.verdict.placeholders if self.verdict is not None else ()
+        placeholders = sum(1 for record in missing if self.model.position(row_key(record)) is not None)
+        self.update_summary(table.row_count - closing - placeholders, closing)
         self.update_status()
 
     def update_summary(self, shown: int, closing: int = 0) -> None:

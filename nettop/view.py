@@ -46,7 +46,14 @@ def service_name(port: int | None, proto: str) -> str:
         return ""
 
 
+def is_placeholder(record: Connection) -> bool:
+    """A policy's row for an expected listener that is not there (see nettop.policy_view)."""
+    return record.source == "policy"
+
+
 def owner_pids(record: Connection) -> str:
+    if is_placeholder(record):
+        return ""  # its "owner" is only the name the policy expects
     return ",".join(str(owner.pid) for owner in record.owners)
 
 
@@ -89,8 +96,7 @@ class Column:
 
 
 def _state_text(record: Connection) -> str:
-    # A policy's placeholder for an expected listener that is not there (see nettop.policy_view).
-    return "MISSING" if record.source == "policy" else record.state.value
+    return "MISSING" if is_placeholder(record) else record.state.value
 
 
 def _numeric(number: int | None) -> str:

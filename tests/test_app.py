@@ -427,7 +427,9 @@ async def test_policy_marks_offenders_shows_missing_listeners_and_notifies() -> 
         assert (9999, "UNKNOWN", "policy") in states, "the missing listener is a placeholder row"
         rows = {table.entry(i)[1].record.local_port: i + 1 for i in range(table.row_count)}
         assert "MISSING" in table.render_line(rows[9999]).text
-        assert "policy 1/3 pass" in str(app.query_one("#summary").render())
+        summary = str(app.query_one("#summary").render())
+        assert "policy 1/3 pass" in summary
+        assert f"{len(BASE)}/{len(BASE)} shown" in summary, "placeholders are rows, not sockets"
         dns = next(r for r in shown(app) if r.local_port == 53)
         assert (*dns[:6], dns.interface) in app.model.offending
         messages = [n.message for n in app._notifications]

@@ -22,7 +22,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from nettop.changes import RowKey, identity
-from nettop.view import NEW_HIGHLIGHT_SECONDS, Column, Row, RowsModel, column_widths, visible_columns
+from nettop.view import NEW_HIGHLIGHT_SECONDS, Column, Row, RowsModel, column_widths, is_placeholder, visible_columns
 
 
 def fit(text: str, width: int, right: bool = False) -> str:
@@ -164,7 +164,7 @@ class ConnectionTable(ScrollView, can_focus=True):
         row = self.entry(index)[1]
         if row.closed_at is not None:
             kind = "conn-table--closed"
-        elif row.record.source == "policy":
+        elif is_placeholder(row.record):
             kind = "conn-table--missing"
         elif self.model.offending and identity(row.record) in self.model.offending:
             kind = "conn-table--violation"
