@@ -26,6 +26,17 @@ class SocketOwners:
     denied: int = 0
 
 
+def _fd_names(fd_dir: str, owners: SocketOwners) -> list[str] | None:
+    """A process's fd numbers; None when it cannot be read (counted in ``owners.denied`` when not allowed)."""
+    try:
+        return os.listdir(fd_dir)
+    except PermissionError:
+        owners.denied += 1
+        return None
+    except OSError:
+        return None  # exited, or a kernel thread
+
+
 def scan_socket_owners(proc_root: str = "/proc") -> SocketOwners:
     """Read every process's fd links once; a process that exits mid-scan is simply skipped."""
     owners = SocketOwners()
@@ -34,13 +45,9 @@ def scan_socket_owners(proc_root: str = "/proc") -> SocketOwners:
         if not entry.isdigit():
             continue
         fd_dir = f"{proc_root}/{entry}/fd/"
-        try:
-            fds = os.listdir(fd_dir)
-        except PermissionError:
-            owners.denied += 1
+        fds = _fd_names(fd_dir, owners)
+        if fds is None:
             continue
-        except OSError:
-            continue  # exited, or a kernel thread
         pid = int(entry)
         for fd in fds:
             try:
@@ -221,13 +228,9 @@ class IncrementalSocketScanner:
             if start_time is None:
                 continue  # exited
             fd_dir = f"{root}/{entry}/fd/"
-            try:
-                names = os.listdir(fd_dir)
-            except PermissionError:
-                owners.denied += 1
+            names = _fd_names(fd_dir, owners)
+            if names is None:
                 continue
-            except OSError:
-                continue  # exited, or a kernel thread
             pid = int(entry)
             cached = self._procs.get(pid)
             if closed is None or cached is None or cached.start_time != start_time:
