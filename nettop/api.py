@@ -10,7 +10,6 @@ The CLI is built on these same functions.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Callable, Iterable
 
 from nettop.changes import SnapshotDiff, diff_records
@@ -33,8 +32,8 @@ async def snapshot_async(source: str = "auto", timeout: float = DEFAULT_TIMEOUT)
 
 
 def snapshot(source: str = "auto", timeout: float = DEFAULT_TIMEOUT) -> Snapshot:
-    """Blocking form of ``snapshot_async``, for scripts without an event loop."""
-    return asyncio.run(snapshot_async(source, timeout))
+    """Blocking form of ``snapshot_async``, for scripts without an event loop (it runs none of its own)."""
+    return platform_source(source, timeout=timeout).collect_blocking()
 
 
 def watch(

@@ -10,7 +10,6 @@ import csv
 import io
 import json
 import os
-import tempfile
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -204,6 +203,8 @@ def write_export(path: str, records: Sequence[Connection]) -> str:
     half a file, and a failed write leaves no file behind. Returns the absolute path written."""
     data = to_csv(records).encode() if path.lower().endswith(".csv") else json_bytes(records, indent=2) + b"\n"
     target = os.path.abspath(path)
+    import tempfile  # only for this: not worth its import to every `nettop list`
+
     handle, temporary = tempfile.mkstemp(dir=os.path.dirname(target), prefix=".nettop-export-")
     try:
         with os.fdopen(handle, "wb") as out:

@@ -13,8 +13,6 @@ the injectable runner, so each platform's path is tested on Linux with scripted 
 
 from __future__ import annotations
 
-import asyncio
-
 from nettop.errors import CommandError, NettopError
 from nettop.model import Connection, ParseResult
 from nettop.parsers import lsof, netstat_bsd, sockstat, windows
@@ -41,6 +39,8 @@ def joined(results: list[ParseResult]) -> ParseResult:
 
 
 async def macos_netstat(runner: Runner, timeout: float) -> Steps:
+    import asyncio  # imported only where used: one-shot commands on Linux never need it (see runner)
+
     tcp, udp = await asyncio.gather(runner(MACOS_NETSTAT_TCP, timeout), runner(MACOS_NETSTAT_UDP, timeout))
     result = joined([netstat_bsd.parse(tcp), netstat_bsd.parse(udp)])
     if netstat_bsd.has_pids(tcp):
@@ -58,6 +58,8 @@ async def macos_lsof(runner: Runner, timeout: float) -> Steps:
 
 
 async def windows_netstat(runner: Runner, timeout: float) -> Steps:
+    import asyncio
+
     listing, names = await asyncio.gather(runner(WINDOWS_NETSTAT, timeout), _tasklist(runner, timeout))
     mapping, notes = names
     return windows.parse(listing, names=mapping), notes

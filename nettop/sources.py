@@ -5,19 +5,20 @@ one linear ``/proc/*/fd`` scan that runs alongside it (see ``procfs``): ``-p`` c
 quadratic walk that triples their time at 20,000 sockets. A source collected again and again (the live
 viewer's ticks) soon runs ``ss`` first and then rescans only the fds that may have changed, given the inodes
 it listed (``IncrementalSocketScanner``).
-The runner is injectable so tests can script it.
+The runner is injectable so tests can script it. One-shot commands take ``collect_blocking``: the same
+collection without an event loop (see ``runner`` for why).
 """
 
 from __future__ import annotations
 
-import asyncio
 import os
 import re
 import sys
+import threading
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Generic, Protocol, TypeVar
 
 from nettop import platforms
 from nettop.enrich import Enricher
@@ -26,7 +27,7 @@ from nettop.model import OwnerResolver, ParseResult, Snapshot
 from nettop.parsers import netstat_linux, parse_text, ss
 from nettop.platforms import Steps
 from nettop.procfs import IncrementalSocketScanner, SocketOwners, scan_socket_owners
-from nettop.runner import DEFAULT_TIMEOUT, Runner, run_command
+from nettop.runner import DEFAULT_TIMEOUT, BlockingRunner, Runner, run_command, run_command_blocking
 
 #: A multi-command listing: runs its commands through the runner, returns the parse and notes.
 StepsFunction = Callable[[Runner, float], Awaitable[Steps]]
@@ -97,11 +98,14 @@ class CommandSource:
         enricher: Enricher | None = None,
         proc_root: str = "/proc",
         complete_owners: bool = True,
+        blocking_runner: BlockingRunner | None = None,
     ) -> None:
         if not commands:
             raise ValueError("a command source needs at least one command")
         self._commands = list(commands)
         self._runner = runner
+        #: The same commands without an event loop, for ``collect_blocking``; None: it runs ``collect``.
+        self._blocking_runner = blocking_runner
         self._timeout = timeout
         self._enricher = enricher or Enricher()
         self._proc_root = proc_root
@@ -113,8 +117,7 @@ class CommandSource:
         self.name = self._commands[0].name
 
     async def collect(self) -> Snapshot:
-        started = time.time()
-        clock = time.perf_counter()
+        started, clock = time.time(), time.perf_counter()
         errors: list[NettopError] = []
         for index, command in enumerate(self._commands):
             try:
@@ -122,23 +125,53 @@ class CommandSource:
             except CommandError as error:
                 errors.append(error)
                 continue
-            if index:
-                # Stick to the command that worked, so a missing ss is not retried every tick.
-                self._commands = self._commands[index:]
-                notes = (f"fell back to {command.name}: {errors[-1]}", *notes)
-            self.name = command.name
-            self._collected = True
-            return Snapshot(
-                result.records,
-                started,
-                time.perf_counter() - clock,
-                command.name,
-                result.issues,
-                notes,
-            )
+            return self._snapshot(index, command, result, notes, errors, started, clock)
         raise SourceUnavailable(errors)
 
+    def collect_blocking(self) -> Snapshot:
+        """``collect`` for one-shot commands: no event loop, and the /proc scan in a thread beside the command."""
+        run = self._blocking_runner
+        if run is None or any(command.steps is not None for command in self._commands):
+            import asyncio  # the platforms with several commands run them concurrently
+
+            return asyncio.run(self.collect())
+        started, clock = time.time(), time.perf_counter()
+        errors: list[NettopError] = []
+        scan: _InThread[SocketOwners] | None = None
+        for index, command in enumerate(self._commands):
+            if command.owners_from_proc and scan is None:
+                scan = _InThread(scan_socket_owners, self._proc_root)  # one scan serves a fallback command too
+            try:
+                text = run(command.argv, self._timeout)
+            except CommandError as error:
+                errors.append(error)
+                continue
+            owners = scan.result() if command.owners_from_proc and scan is not None else None
+            result, notes = self._finish(command, text, owners)
+            return self._snapshot(index, command, result, notes, errors, started, clock)
+        raise SourceUnavailable(errors)
+
+    def _snapshot(
+        self,
+        index: int,
+        command: ListingCommand,
+        result: ParseResult,
+        notes: tuple[str, ...],
+        errors: list[NettopError],
+        started: float,
+        clock: float,
+    ) -> Snapshot:
+        if index:
+            # Stick to the command that worked, so a missing ss is not retried every tick.
+            self._commands = self._commands[index:]
+            notes = (f"fell back to {command.name}: {errors[-1]}", *notes)
+        self.name = command.name
+        self._collected = True
+        return Snapshot(result.records, started, time.perf_counter() - clock, command.name, result.issues, notes)
+
     async def _collect_with(self, command: ListingCommand) -> tuple[ParseResult, tuple[str, ...]]:
+        import asyncio  # here, not at the top: see ``runner``
+
         if command.steps is not None:
             result, notes = await command.steps(self._runner, self._timeout)
             if self._complete_owners:
@@ -191,6 +224,32 @@ class CommandSource:
         return result, notes
 
 
+T = TypeVar("T")
+
+
+class _InThread(Generic[T]):
+    """A call running in a thread of its own (``concurrent.futures`` is another 15 ms of imports)."""
+
+    def __init__(self, call: Callable[..., T], *args: object) -> None:
+        self._call, self._args = call, args
+        self._value: T | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            self._value = self._call(*self._args)
+        except BaseException as error:  # handed to the caller of result()
+            self._error = error
+
+    def result(self) -> T:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._value  # type: ignore[return-value]
+
+
 class TextSource:
     """Parses captured text (``--from-file``): no command, and no local enrichment, since the pids
     in a capture may belong to another machine."""
@@ -201,9 +260,13 @@ class TextSource:
         self.name = name
 
     async def collect(self) -> Snapshot:
-        started = time.time()
-        clock = time.perf_counter()
-        result = await asyncio.to_thread(parse_text, self._text, self._format)
+        import asyncio
+
+        return await asyncio.to_thread(self.collect_blocking)
+
+    def collect_blocking(self) -> Snapshot:
+        started, clock = time.time(), time.perf_counter()
+        result = parse_text(self._text, self._format)
         return Snapshot(
             result.records, started, time.perf_counter() - clock, f"{self.name} ({result.format})", result.issues
         )
@@ -259,4 +322,6 @@ def platform_source(
         chosen = [commands[choice]]
     else:
         raise NettopError(f"unknown source {choice!r} on {platform}: choose auto, {', '.join(commands)}")
-    return CommandSource(chosen, runner, timeout, complete_owners=platform == sys.platform)
+    here = platform == sys.platform
+    blocking = run_command_blocking if runner is run_command and here else None
+    return CommandSource(chosen, runner, timeout, complete_owners=here, blocking_runner=blocking)

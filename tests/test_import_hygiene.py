@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
+
+import pytest
 
 
 def test_core_modules_do_not_load_textual() -> None:
@@ -13,3 +16,15 @@ def test_core_modules_do_not_load_textual() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+@pytest.mark.skipif(shutil.which("ss") is None, reason="needs ss (iproute2); .ci/run installs it")
+def test_one_shot_list_runs_without_asyncio() -> None:
+    """`nettop list` collects without an event loop: asyncio's import alone is a sixth of its time budget."""
+    code = (
+        "import io, sys, nettop.cli; sys.stdout = io.TextIOWrapper(io.BytesIO());"
+        "code = nettop.cli.main(['list', '--format', 'json', '--listening']);"
+        "print(code, 'asyncio' in sys.modules, file=sys.stderr)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stderr.splitlines()[-1] == "0 False"

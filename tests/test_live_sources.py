@@ -1,4 +1,6 @@
-"""The real ss and netstat sources against real loopback sockets, checked against the kernel via psutil."""
+"""The real ss and netstat sources against real loopback sockets, checked against the kernel via psutil.
+
+Each source is collected both ways: through asyncio (the viewer, watch) and blocking (the one-shot commands)."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ import psutil
 import pytest
 
 from nettop.model import Connection, OwnerStatus, Proto, Snapshot, State
-from nettop.sources import platform_source
+from nettop.sources import CommandSource, platform_source
 from tests.sockets import PROBE_NAME, LoopbackSockets, open_loopback_sockets
 
 pytestmark = pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="live sources need Linux /proc")
@@ -40,10 +42,19 @@ def find(snapshot: Snapshot, proto: Proto, local: tuple[str, int], remote: tuple
     return matches[0]
 
 
+async def collect(source: CommandSource, blocking: bool) -> Snapshot:
+    return source.collect_blocking() if blocking else await source.collect()
+
+
+@pytest.fixture(params=[False, True], ids=["asyncio", "blocking"])
+def blocking(request: pytest.FixtureRequest) -> bool:
+    return request.param
+
+
 @pytest.fixture(params=["ss", "netstat"])
-async def snapshot(request: pytest.FixtureRequest, sockets: LoopbackSockets) -> Snapshot:
+async def snapshot(request: pytest.FixtureRequest, blocking: bool, sockets: LoopbackSockets) -> Snapshot:
     need(request.param)
-    snap = await platform_source(request.param).collect()
+    snap = await collect(platform_source(request.param), blocking)
     assert snap.source == request.param
     return snap
 
@@ -104,14 +115,14 @@ async def test_records_agree_with_psutil(snapshot: Snapshot, sockets: LoopbackSo
 
 
 async def test_fallback_to_netstat_when_ss_is_missing(
-    sockets: LoopbackSockets, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    blocking: bool, sockets: LoopbackSockets, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     need("netstat")
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     (bin_dir / "netstat").symlink_to(shutil.which("netstat"))
     monkeypatch.setenv("PATH", str(bin_dir))
-    snap = await platform_source("auto").collect()
+    snap = await collect(platform_source("auto"), blocking)
     assert snap.source == "netstat"
     assert snap.notes and snap.notes[0].startswith("fell back to netstat: command not found: ss")
     find(snap, Proto.TCP, ("127.0.0.1", sockets.child_port))
