@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 
 
@@ -24,6 +24,9 @@ class SocketOwners:
     pids_by_inode: dict[int, list[int]] = field(default_factory=dict)
     #: Processes whose fd table was not readable (another user's, without root).
     denied: int = 0
+    #: The inodes whose holders differ from the previous scan's (``IncrementalSocketScanner``); None: unknown,
+    #: as after a scan with nothing before it.
+    changed: set[int] | None = None
 
 
 def _open_fd_dir(fd_dir: str, owners: SocketOwners) -> tuple[int, list[str]] | None:
@@ -144,7 +147,9 @@ class IncrementalSocketScanner:
         self._proc_root = proc_root
         self._full_every = max(1, full_every)
         self._procs: dict[int, _Fds] = {}
-        self._owned: dict[int, list[int]] = {}
+        #: Kept from scan to scan and changed only where a process's sockets did: rebuilding it cost more than
+        #: the scan itself at 20,000 sockets.
+        self._by_inode: dict[int, list[int]] = {}
         #: The previous listing's inodes, and those of them the previous scan left unowned; None: unknown.
         self._listed: set[int] | frozenset[int] | None = None
         self._unowned: set[int] | frozenset[int] | None = None
@@ -176,26 +181,36 @@ class IncrementalSocketScanner:
         with self._lock:
             self.last_readlinks = 0
             self._found_now = set()
+            first = not self._procs
             if live_inodes is None:
                 owners, _ = self._pass(None)
                 self._settle(owners, None, None, full=True)
-                return owners
+                return self._answer(owners, first)
             live = _as_set(live_inodes)
             owners, trusted = self._pass(self._closed(live))
-            unowned = live.difference(owners.pids_by_inode)
+            unowned = live.difference(self._by_inode)
             if trusted and not unowned.isdisjoint(self._suspects):
                 # Unowned in two listings running: maybe in an fd number the cache still maps to what it held
                 # before. Read everything once rather than answer stale.
-                owners, trusted = self._pass(None)
-                unowned = live.difference(owners.pids_by_inode)
+                again, trusted = self._pass(None)
+                owners.denied = again.denied
+                owners.changed |= again.changed  # type: ignore[operator]
+                unowned = live.difference(self._by_inode)
             self._settle(owners, live, unowned, full=not trusted)
-            return owners
+            return self._answer(owners, first)
+
+    def _answer(self, owners: SocketOwners, first: bool) -> SocketOwners:
+        # A copy: the scanner's own map changes with the next scan (its lists are replaced, never changed).
+        owners.pids_by_inode = dict(self._by_inode)
+        if first:
+            owners.changed = None
+        return owners
 
     def note_listing(self, live_inodes: Collection[int]) -> None:
         """After ``scan(None)``: the listing it ran beside, so the next scan knows what was live and unowned."""
         with self._lock:
             self._listed = _as_set(live_inodes)
-            self._unowned = self._listed.difference(self._owned)
+            self._unowned = self._listed.difference(self._by_inode)
             self._young -= self._listed
 
     def _closed(self, live: set[int] | frozenset[int]) -> set[int] | frozenset[int] | None:
@@ -215,7 +230,6 @@ class IncrementalSocketScanner:
         """Remember what this scan found, for the next one."""
         self.last_full = full
         self._since_full = 1 if full else self._since_full + 1
-        self._owned = owners.pids_by_inode
         if full or unowned is None or self._unowned is None:
             self._suspects = frozenset()  # a full read has looked for every unowned inode everywhere
         else:
@@ -226,10 +240,10 @@ class IncrementalSocketScanner:
     def _pass(self, closed: set[int] | frozenset[int] | None) -> tuple[SocketOwners, int]:
         """One walk over every process, trusting the cache but for fds on ``closed`` sockets; None: read all.
 
-        Returns the owners and how many fds were taken from the cache.
+        Returns what changed (owners, with the inodes whose holders changed, in ``changed``) and how many fds
+        were taken from the cache.
         """
-        owners = SocketOwners()
-        by_inode = owners.pids_by_inode
+        owners = SocketOwners(changed=set())
         procs: dict[int, _Fds] = {}
         trusted = 0
         root = self._proc_root
@@ -249,64 +263,102 @@ class IncrementalSocketScanner:
             cached = self._procs.get(pid)
             try:
                 if closed is None or cached is None or cached.start_time != start_time:
-                    fds, reused = self._read_fds(dir_fd, start_time, names, {}, frozenset())
+                    fds, reused = self._read_fds(dir_fd, start_time, names, None, frozenset())
                 elif names == cached.names and closed.isdisjoint(cached.sockets):
                     fds, reused = cached, len(names)  # the same fd numbers, none on a closed socket: nothing to read
                 else:
-                    fds, reused = self._read_fds(dir_fd, start_time, names, cached.inodes, closed)
+                    fds, reused = self._read_fds(dir_fd, start_time, names, cached, closed)
             finally:
                 os.close(dir_fd)
             trusted += reused
-            _add_owner(by_inode, pid, fds.sockets)
             procs[pid] = fds
-        self._procs = procs
+        self._apply(procs, owners.changed)  # type: ignore[arg-type]
         return owners, trusted
+
+    def _apply(self, procs: dict[int, _Fds], changed: set[int]) -> None:
+        """Bring the inode map up to ``procs``, touching only the processes whose sockets changed."""
+        by_inode, before = self._by_inode, self._procs
+        for pid, fds in procs.items():
+            old = before.get(pid)
+            if old is fds or (old is not None and old.sockets == fds.sockets):
+                continue
+            old_sockets = set(old.sockets) if old is not None else set()
+            new_sockets = set(fds.sockets)
+            for inode in old_sockets - new_sockets:
+                _drop_owner(by_inode, inode, pid)
+            for inode in new_sockets - old_sockets:
+                _add_owner(by_inode, inode, pid)
+            changed |= old_sockets ^ new_sockets
+        for pid in before.keys() - procs.keys():  # exited
+            for inode in before[pid].sockets:
+                _drop_owner(by_inode, inode, pid)
+            changed.update(before[pid].sockets)
+        self._procs = procs
 
     def _read_fds(
         self,
         dir_fd: int,
         start_time: int,
         names: list[str],
-        known: dict[str, int],
+        cached: _Fds | None,
         closed: set[int] | frozenset[int],
     ) -> tuple[_Fds, int]:
-        """One process's fds, readlinking those ``known`` lacks or maps to a closed socket.
+        """One process's fds, readlinking those the ``cached`` ones lack or map to a closed socket.
 
-        Returns them and how many came from ``known``.
+        Returns them and how many came from the cache. Set operations pick the fds to read: a server's
+        thousands of unchanged fds are never looped over one by one.
         """
-        inodes: dict[str, int] = {}
+        if cached is None:
+            inodes: dict[str, int] = {}
+            to_read: Iterable[str] = names
+        else:
+            inodes = dict(cached.inodes)
+            present = set(names)
+            for name in inodes.keys() - present:
+                del inodes[name]  # closed
+            to_read = present.difference(inodes)
+            hit = closed.intersection(cached.sockets)
+            if hit:
+                to_read.update(name for name, inode in inodes.items() if inode in hit)
         readlinks = 0
-        for name in names:
-            cached = known.get(name)
-            if cached is not None and not (cached and cached in closed):
-                inodes[name] = cached
-                continue
+        readlink, found_now = os.readlink, self._found_now
+        for name in to_read:
             readlinks += 1
+            was = inodes.get(name)
             try:
-                target = os.readlink(name, dir_fd=dir_fd)
+                target = readlink(name, dir_fd=dir_fd)
             except PermissionError:
                 target = ""  # a listable fd dir with unreadable links (ptrace rules): as good as no socket
             except OSError:
-                continue  # closed since the listdir
+                inodes.pop(name, None)  # closed since the listdir
+                continue
             inode = int(target[8:-1]) if target.startswith("socket:[") else 0
-            if inode and inode != cached:
-                self._found_now.add(inode)
+            if inode and inode != was:
+                found_now.add(inode)
             inodes[name] = inode
         self.last_readlinks += readlinks
         sockets = list(dict.fromkeys(filter(None, inodes.values())))
         # Some closed mid-scan: the next scan must not take the listed names as all cached.
-        cached_names = names if len(inodes) == len(names) else list(inodes)
+        cached_names = names if len(inodes) == len(names) else [name for name in names if name in inodes]
         return _Fds(start_time, cached_names, inodes, sockets), len(names) - readlinks
 
 
-def _add_owner(by_inode: dict[int, list[int]], pid: int, sockets: list[int]) -> None:
-    """Record ``pid`` as a holder of each of its (distinct) ``sockets``."""
-    for inode in sockets:
-        pids = by_inode.get(inode)
-        if pids is None:
-            by_inode[inode] = [pid]
-        else:
-            pids.append(pid)
+def _add_owner(by_inode: dict[int, list[int]], inode: int, pid: int) -> None:
+    # Lists are replaced, not changed, so that a copy of the map handed out stays as it was; kept sorted, as a
+    # full scan (which walks /proc in pid order) makes them.
+    pids = by_inode.get(inode)
+    by_inode[inode] = [pid] if pids is None else sorted({*pids, pid})
+
+
+def _drop_owner(by_inode: dict[int, list[int]], inode: int, pid: int) -> None:
+    pids = by_inode.get(inode)
+    if pids is None:
+        return
+    left = [p for p in pids if p != pid]
+    if left:
+        by_inode[inode] = left
+    else:
+        del by_inode[inode]
 
 
 def _as_set(inodes: Collection[int]) -> set[int] | frozenset[int]:

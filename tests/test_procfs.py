@@ -13,9 +13,9 @@ from collections.abc import Iterator
 import psutil
 import pytest
 
-from nettop.model import Proto, Snapshot
+from nettop.model import Proto, Snapshot, State
 from nettop.procfs import IncrementalSocketScanner, SocketOwners, _Fds, parse_start_time, scan_socket_owners
-from nettop.sources import platform_source, ss_inodes
+from nettop.sources import platform_source
 
 pytestmark = pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="the /proc scan needs Linux /proc")
 
@@ -122,6 +122,28 @@ def test_a_socket_swapped_in_on_the_same_fd_is_seen_without_a_full_rescan() -> N
         # The closed socket's fd is re-read because the listing no longer shows it: no full rescan needed.
         assert not scanner.last_full
         assert 0 < scanner.last_readlinks < first_readlinks
+
+
+def test_a_scan_says_which_inodes_changed_holders() -> None:
+    with holder() as child:
+        scanner = IncrementalSocketScanner()
+        # Other processes on the machine may open and close sockets meanwhile: only the child's are asserted.
+        assert scanner.scan({child.inode}).changed is None, "nothing before the first scan to compare with"
+        assert child.inode not in scanner.scan({child.inode}).changed  # type: ignore[operator]
+        _, new_inode = child.ask("swap")
+        after_swap = scanner.scan({new_inode})
+        assert {child.inode, new_inode} <= after_swap.changed  # type: ignore[operator]
+        assert after_swap.pids_by_inode[new_inode] == [child.pid] and child.inode not in after_swap.pids_by_inode
+        assert new_inode not in scanner.scan({new_inode}).changed  # type: ignore[operator]
+
+
+def test_owners_handed_out_stay_as_they_were() -> None:
+    with holder() as child:
+        scanner = IncrementalSocketScanner()
+        first = scanner.scan({child.inode})
+        _, new_inode = child.ask("swap")
+        scanner.scan({new_inode})
+        assert first.pids_by_inode[child.inode] == [child.pid] and new_inode not in first.pids_by_inode
 
 
 def test_a_socket_opened_after_the_listing_is_re_read_once_it_leaves() -> None:
@@ -268,16 +290,6 @@ def test_start_time_of_a_malformed_line_is_an_error(text: str) -> None:
         parse_start_time(text)
 
 
-def test_ss_inodes_reads_the_ino_field_and_skips_zero() -> None:
-    text = (
-        "Netid State Recv-Q Send-Q Local Address:Port Peer Address:Port Process\n"
-        "tcp LISTEN 0 5 127.0.0.1:8080 0.0.0.0:* ino:123 sk:1 cgroup:/casino:77 <->\n"
-        "tcp TIME-WAIT 0 0 127.0.0.1:8080 127.0.0.1:5000 timer:(timewait,59sec,0) ino:0 sk:2\n"
-        "udp UNCONN 0 0 127.0.0.1:53 0.0.0.0:* uid:101 ino:4567 sk:3 cgroup:/x v6only:0 <->\n"
-    )
-    assert ss_inodes(text) == {123, 4567}
-
-
 async def test_a_live_source_collected_again_and_again_follows_a_reused_fd() -> None:
     if shutil.which("ss") is None:
         pytest.fail("ss is not installed; .ci/run installs it (iproute2)")
@@ -289,9 +301,10 @@ async def test_a_live_source_collected_again_and_again_follows_a_reused_fd() -> 
         # The first collection scans /proc in full, as a one-shot `nettop list` would; the second primes the
         # incremental scanner.
         for _ in range(2):
-            snapshot = await source.collect()
-            assert pids_on(snapshot, first.getsockname()[1]) == [me]
+            before = await source.collect()
+            assert pids_on(before, first.getsockname()[1]) == [me]
         fd = first.fileno()
+        first_port = first.getsockname()[1]
     with socket.socket() as second:
         assert second.fileno() == fd
         second.bind(("127.0.0.1", 0))
@@ -299,6 +312,11 @@ async def test_a_live_source_collected_again_and_again_follows_a_reused_fd() -> 
         snapshot = await source.collect()
         assert not source._scanner.last_full, "the third collection should rescan incrementally"
         assert pids_on(snapshot, second.getsockname()[1]) == [me]
+        # And it says what changed since the second: the first listener went, the second came.
+        assert snapshot.delta is not None and snapshot.delta.since == before.taken_at
+        assert first_port in {r.local_port for r in snapshot.delta.removed if r.state is State.LISTEN}
+        came = [r for r in snapshot.delta.added if r.local_port == second.getsockname()[1]]
+        assert [owner.pid for r in came for owner in r.owners] == [me]
 
 
 def pids_on(snapshot: Snapshot, port: int) -> list[int]:
