@@ -24,14 +24,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from loopback import loopback_connections
 
+from nettop.parsers import ss
 from nettop.procfs import IncrementalSocketScanner, scan_socket_owners
-from nettop.sources import ss_inodes
 
 T = TypeVar("T")
 
 
 def listing() -> str:
     return subprocess.run(["ss", "-tunae"], capture_output=True, text=True, check=True).stdout
+
+
+def listed_inodes(text: str) -> set[int]:
+    return {record.inode for record in ss.parse(text).records if record.inode is not None}
 
 
 def median_ms(runs: int, prepare: Callable[[], T], timed: Callable[[T], object]) -> float:
@@ -50,9 +54,7 @@ def measure(n: int, churn: float, runs: int) -> None:
         full_ms = median_ms(runs, lambda: None, lambda _: scan_socket_owners())
         scanner = IncrementalSocketScanner(full_every=1_000_000)
         first_ms = median_ms(runs, lambda: None, lambda _: scanner.scan())
-        scanner.scan(ss_inodes(listing()))  # a full read that knows its listing: the rescans can be incremental
-        text = listing()
-        regex_ms = median_ms(runs, lambda: text, ss_inodes)
+        scanner.scan(listed_inodes(listing()))  # a full read that knows its listing: the rescans can be incremental
         readlinks: list[int] = []
         fulls: list[bool] = []
 
@@ -61,16 +63,14 @@ def measure(n: int, churn: float, runs: int) -> None:
             readlinks.append(scanner.last_readlinks)
             fulls.append(scanner.last_full)
 
-        incremental_ms = median_ms(runs, lambda: ss_inodes(listing()), rescan)
-    sockets = len(ss_inodes(text))
+        incremental_ms = median_ms(runs, lambda: listed_inodes(listing()), rescan)
+        sockets = len(listed_inodes(listing()))
     print(f"{opened:>6} connections ({sockets} sockets with an inode), churn {churn:.1%}/s, median of {runs} runs:")
     print(f"  full scan (scan_socket_owners)         {full_ms:8.1f} ms")
     print(f"  scanner, blind first scan (scan())     {first_ms:8.1f} ms")
     ratio = full_ms / incremental_ms
     print(f"  scanner, incremental rescan            {incremental_ms:8.1f} ms   = {ratio:.1f}x faster than full")
     print(f"    readlinks per rescan: {readlinks}; full re-reads: {sum(fulls)} of {len(fulls)}")
-    lines = text.count("\n")
-    print(f"  ss_inodes() on the listing text        {regex_ms:8.1f} ms   ({lines} lines, TIME-WAIT included)")
 
 
 def main() -> None:

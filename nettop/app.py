@@ -24,7 +24,8 @@ from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import Footer, Log, Static
 
-from nettop.changes import RowKey, SnapshotDiff, diff, identity, index_records, row_key
+from nettop.changes import RowKey, SnapshotDiff, identity, row_key
+from nettop.digest import Digester
 from nettop.errors import NettopError
 from nettop.events import Event, event_text, events_of
 from nettop.export import write_export
@@ -32,13 +33,13 @@ from nettop.filterquery import Query, QuickFilters, parse_query
 from nettop.kill import KillRefused, terminate_owner
 from nettop.model import Connection, Snapshot
 from nettop.policy import Policy
-from nettop.policy_view import PLACEHOLDER_SOURCE, PolicyState, judge
+from nettop.policy_view import PLACEHOLDER_SOURCE, PolicyState
 from nettop.screens.confirm import ConfirmScreen
 from nettop.screens.details import DetailsScreen
 from nettop.screens.export import ExportScreen
 from nettop.screens.help import HelpScreen
 from nettop.sources import Source
-from nettop.view import COLUMN_KEYS, NEW_HIGHLIGHT_SECONDS, PROTO_CYCLE, Counts, RowsModel, tally
+from nettop.view import COLUMN_KEYS, NEW_HIGHLIGHT_SECONDS, PROTO_CYCLE, Counts, RowsModel
 from nettop.widgets.conn_table import ConnectionTable
 from nettop.widgets.filter_bar import FilterBar
 
@@ -52,16 +53,6 @@ EVENT_LOG_LINES, EVENTS_PER_TICK = 1000, 200
 def _look(record: Connection) -> tuple[object, ...]:
     """What a baseline compares: the state and the owners' pids."""
     return (record.state, tuple(owner.pid for owner in record.owners))
-
-
-def _digest(
-    snapshot: Snapshot, previous: RecordIndex, policy: Policy | None = None
-) -> tuple[RecordIndex, SnapshotDiff, Counts, PolicyState | None]:
-    """Key, diff, count and judge a snapshot: O(records) work, done in the poller's thread, not the UI's."""
-    verdict = judge(policy, snapshot.records) if policy is not None else None
-    rows = snapshot.records + verdict.placeholders if verdict is not None else snapshot.records
-    index = index_records(rows)
-    return index, diff(previous, index), tally(snapshot.records), verdict
 
 
 class TextLine(Static):
@@ -201,19 +192,18 @@ class NettopApp(App[None]):
     @work(exclusive=True, group="poller")
     async def poll(self) -> None:
         """Collect, post, sleep; forever. One collection at a time, never on the UI's time."""
-        previous: RecordIndex = {}
+        digester = Digester(self.policy)
         while True:
             started = time.monotonic()
             message: Message
             try:
                 snapshot = await self.source.collect()
-                index, change, counted, verdict = await asyncio.to_thread(_digest, snapshot, previous, self.policy)
+                index, change, counted, verdict = await asyncio.to_thread(digester.digest, snapshot)
             except NettopError as error:
                 message = CollectionFailed(str(error))
             except Exception as error:  # a bug must not stop the viewer: say it and keep polling
                 message = CollectionFailed(f"{type(error).__name__}: {error}")
             else:
-                previous = index
                 message = SnapshotReady(snapshot, index, change, counted, verdict)
             elapsed = time.monotonic() - started
             # Said with this very snapshot: the next one may be a long interval away.
@@ -303,7 +293,7 @@ class NettopApp(App[None]):
     def update_summary(self, shown: int, closing: int = 0) -> None:
         """Counts first, then when and how the data was read: what must fit at 80 columns comes first."""
         c = self.counts
-        states = " ".join(f"{state}:{n}" for state, n in sorted(c.by_state.items(), key=lambda kv: -kv[1])[:5])
+        states = " ".join(f"{state}:{n}" for state, n in sorted(c.by_state.items(), key=lambda kv: (-kv[1], kv[0]))[:5])
         protos = " ".join(f"{proto}:{n}" for proto, n in sorted(c.by_proto.items()))
         parts = [f"[b]{shown}[/b]/{c.total} shown" + (f" +{closing} closed" if closing else "")]
         parts.append(f"listen {c.listeners}")

@@ -31,19 +31,29 @@ def row_key(record: Connection, distinct: int = 0) -> RowKey:
     return (*identity(record), distinct)
 
 
-def index_records(records: Iterable[Connection]) -> dict[RowKey, Connection]:
-    """Key every record by its row key."""
+def _first_key(record: Connection) -> RowKey:
+    """The row key of a record that no other shares its key with (see ``index_records``)."""
+    inode = record.inode
+    # A listener: what ``Connection.is_listener`` says, inlined for speed.
+    listener = inode and (record.state is _LISTEN or (record.proto is _UDP and record.remote_ip is None))
+    return (*record[:6], record.interface, inode if listener else 0)
+
+
+def index_records(records: Iterable[Connection], shared: set[RowKey] | None = None) -> dict[RowKey, Connection]:
+    """Key every record by its row key; ``shared`` is given the keys that several records had."""
     index: dict[RowKey, Connection] = {}
     duplicates: dict[RowKey, list[Connection]] = {}
     for record in records:
         inode = record.inode
-        # A listener: what ``Connection.is_listener`` says, inlined for speed.
+        # _first_key, inlined: this runs for every socket.
         listener = inode and (record.state is _LISTEN or (record.proto is _UDP and record.remote_ip is None))
         key = (*record[:6], record.interface, inode if listener else 0)
         if key in index:
             duplicates.setdefault(key, [index[key]]).append(record)
         else:
             index[key] = record
+    if shared is not None:
+        shared.update(duplicates)
     for key, group in duplicates.items():
         del index[key]
         group.sort(key=lambda r: (r.inode or 0, r.raw))
@@ -110,6 +120,65 @@ def diff(before: Mapping[RowKey, Connection], after: Mapping[RowKey, Connection]
         if fields:
             changed[key] = Change(old, new, fields)
     return SnapshotDiff(opened, closed, changed)
+
+
+def diff_delta(
+    before: Mapping[RowKey, Connection],
+    after: Mapping[RowKey, Connection],
+    removed: Iterable[Connection],
+    added: Iterable[Connection],
+) -> SnapshotDiff:
+    """``diff(before, after)`` when ``after`` is ``before`` less ``removed`` plus ``added`` (see ``LiveIndex``):
+    only the keys those touch can differ, so only they are compared."""
+    opened: dict[RowKey, Connection] = {}
+    changed: dict[RowKey, Change] = {}
+    for new in added:
+        key = _first_key(new)
+        old = before.get(key)
+        if old is None:
+            opened[key] = new
+        elif not (old.state is new.state and old.owners == new.owners):
+            fields = changed_fields(old, new)
+            if fields:
+                changed[key] = Change(old, new, fields)
+    closed = {key: record for key, record in ((_first_key(r), r) for r in removed) if key not in after}
+    return SnapshotDiff(opened, closed, changed)
+
+
+class LiveIndex:
+    """``index_records`` of a live source's snapshots, kept up to date from what each one removed and added
+    (``RecordDelta``): the work follows the change, not the number of sockets.
+
+    Keys that several records share get ordinals that depend on the whole group, so a change that touches
+    such a key, or makes one, is answered by indexing everything again (rare: they are duplicates that only
+    odd kernels or captures show).
+    """
+
+    def __init__(self) -> None:
+        self.index: dict[RowKey, Connection] = {}
+        self._shared: set[RowKey] = set()
+
+    def rebuild(self, records: Iterable[Connection]) -> dict[RowKey, Connection]:
+        self._shared = set()
+        self.index = index_records(records, self._shared)
+        return self.index
+
+    def update(self, removed: Iterable[Connection], added: Iterable[Connection]) -> dict[RowKey, Connection] | None:
+        """The index less ``removed`` plus ``added``, as a new dict (the last one may still be read elsewhere);
+        None when only ``rebuild`` can tell."""
+        index, shared = self.index.copy(), self._shared
+        for record in removed:
+            key = _first_key(record)
+            if key in shared or index.get(key) is not record:
+                return None
+            del index[key]
+        for record in added:
+            key = _first_key(record)
+            if key in shared or key in index:
+                return None
+            index[key] = record
+        self.index = index
+        return index
 
 
 def diff_records(before: Iterable[Connection], after: Iterable[Connection]) -> SnapshotDiff:

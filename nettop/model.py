@@ -162,6 +162,15 @@ class ParseResult:
         return f"ParseResult(format={self.format!r}, records={len(self.records)}, issues={len(self.issues)})"
 
 
+class RecordDelta(NamedTuple):
+    """What a snapshot removed and added against the one taken at ``since`` by the same source: the records
+    that went and the ones that came, a record that changed being in both (as it was, and as it is)."""
+
+    since: float
+    removed: tuple[Connection, ...]
+    added: tuple[Connection, ...]
+
+
 @dataclass(frozen=True, slots=True)
 class Snapshot:
     """Every socket seen at one moment, and how that moment was read."""
@@ -176,6 +185,8 @@ class Snapshot:
     issues: tuple[ParseIssue, ...] = ()
     #: Things the user should know about the whole snapshot (a fallback taken, owners hidden).
     notes: tuple[str, ...] = field(default=())
+    #: What changed since the source's previous snapshot, when the source knows (a live ``ss`` does).
+    delta: RecordDelta | None = None
 
     def __repr__(self) -> str:
         return (

@@ -12,18 +12,17 @@ collection without an event loop (see ``runner`` for why).
 from __future__ import annotations
 
 import os
-import re
 import sys
 import threading
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
 
 from nettop import platforms
 from nettop.enrich import Enricher
 from nettop.errors import CommandError, NettopError, SourceUnavailable
-from nettop.model import OwnerResolver, ParseResult, Snapshot
+from nettop.model import OwnerResolver, ParseResult, RecordDelta, Snapshot
 from nettop.parsers import netstat_linux, parse_text, ss
 from nettop.platforms import Steps
 from nettop.procfs import IncrementalSocketScanner, SocketOwners, scan_socket_owners
@@ -31,6 +30,8 @@ from nettop.runner import DEFAULT_TIMEOUT, BlockingRunner, Runner, run_command, 
 
 #: A multi-command listing: runs its commands through the runner, returns the parse and notes.
 StepsFunction = Callable[[Runner, float], Awaitable[Steps]]
+#: A collection's parse, its notes for the user, and what changed since the last one (when known).
+Collected = tuple[ParseResult, tuple[str, ...], RecordDelta | None]
 
 
 class Source(Protocol):
@@ -49,24 +50,13 @@ class ListingCommand:
     argv: tuple[str, ...]
     parse: Callable[[str, OwnerResolver | None], ParseResult]
     owners_from_proc: bool = False
-    #: For a source collected again and again: a parse that reuses the records of lines seen in the last one.
-    parse_again: Callable[[str, OwnerResolver | None, ss.LineMemo], ParseResult] | None = None
-    #: The non-zero socket inodes in the command's text, read without parsing it, so that collections after
-    #: the first can rescan /proc incrementally. None: every collection scans all of /proc beside the command.
-    live_inodes: Callable[[str], set[int]] | None = None
+    #: For a source collected again and again: a reader that parses only the lines that changed, and says
+    #: what did, so that /proc is rescanned incrementally. None: every collection reads the whole text and
+    #: scans all of /proc beside the command.
+    live_reader: Callable[[], ss.LiveListing] | None = None
     #: Platforms that need more than one command (macOS tcp+udp+lsof, Windows netstat+tasklist): runs them
     #: all through the runner and parses; ``argv`` is then only the main command, for messages.
     steps: StepsFunction | None = None
-
-
-#: ``ino:N`` in ``ss -e`` output; N = 0 (no file: TIME_WAIT and the like) is left out. The pattern opens with
-#: a literal so that ``re`` can skip ahead (30 times faster than a look-behind for the space).
-_SS_INODE = re.compile(r" ino:([1-9][0-9]*)")
-
-
-def ss_inodes(text: str) -> set[int]:
-    """The non-zero socket inodes of ``ss -e`` text."""
-    return set(map(int, _SS_INODE.findall(text)))
 
 
 LINUX_COMMANDS: dict[str, ListingCommand] = {
@@ -75,8 +65,7 @@ LINUX_COMMANDS: dict[str, ListingCommand] = {
         ("ss", "-tunae"),
         lambda text, owners: ss.parse(text, owners_for=owners),
         owners_from_proc=True,
-        parse_again=lambda text, owners, memo: ss.parse(text, owners_for=owners, memo=memo),
-        live_inodes=ss_inodes,
+        live_reader=ss.LiveListing,
     ),
     "netstat": ListingCommand(
         "netstat",
@@ -113,7 +102,9 @@ class CommandSource:
         self._complete_owners = complete_owners
         self._scanner = IncrementalSocketScanner(proc_root)
         self._collected = False
-        self._memo = ss.LineMemo()
+        #: The live reader of the command in use, and when the snapshot it last read was taken.
+        self._reader: tuple[str, ss.LiveListing] | None = None
+        self._last_taken: float | None = None
         self.name = self._commands[0].name
 
     async def collect(self) -> Snapshot:
@@ -121,11 +112,11 @@ class CommandSource:
         errors: list[NettopError] = []
         for index, command in enumerate(self._commands):
             try:
-                result, notes = await self._collect_with(command)
+                collected = await self._collect_with(command)
             except CommandError as error:
                 errors.append(error)
                 continue
-            return self._snapshot(index, command, result, notes, errors, started, clock)
+            return self._snapshot(index, command, collected, errors, started, clock)
         raise SourceUnavailable(errors)
 
     def collect_blocking(self) -> Snapshot:
@@ -147,29 +138,30 @@ class CommandSource:
                 errors.append(error)
                 continue
             owners = scan.result() if command.owners_from_proc and scan is not None else None
-            result, notes = self._finish(command, text, owners)
-            return self._snapshot(index, command, result, notes, errors, started, clock)
+            return self._snapshot(index, command, self._finish(command, text, owners), errors, started, clock)
         raise SourceUnavailable(errors)
 
     def _snapshot(
         self,
         index: int,
         command: ListingCommand,
-        result: ParseResult,
-        notes: tuple[str, ...],
+        collected: Collected,
         errors: list[NettopError],
         started: float,
         clock: float,
     ) -> Snapshot:
+        result, notes, delta = collected
         if index:
             # Stick to the command that worked, so a missing ss is not retried every tick.
             self._commands = self._commands[index:]
             notes = (f"fell back to {command.name}: {errors[-1]}", *notes)
         self.name = command.name
         self._collected = True
-        return Snapshot(result.records, started, time.perf_counter() - clock, command.name, result.issues, notes)
+        self._last_taken = started
+        duration = time.perf_counter() - clock
+        return Snapshot(result.records, started, duration, command.name, result.issues, notes, delta)
 
-    async def _collect_with(self, command: ListingCommand) -> tuple[ParseResult, tuple[str, ...]]:
+    async def _collect_with(self, command: ListingCommand) -> Collected:
         import asyncio  # here, not at the top: see ``runner``
 
         if command.steps is not None:
@@ -177,12 +169,11 @@ class CommandSource:
             if self._complete_owners:
                 records = await asyncio.to_thread(self._enricher.complete, result.records)
                 result = ParseResult(records, result.issues, result.format)
-            return result, notes
+            return result, notes, None
         listing = self._runner(command.argv, self._timeout)
         if not command.owners_from_proc:
             return await asyncio.to_thread(self._finish, command, await listing, None)
-        live_inodes = command.live_inodes
-        if live_inodes is None or not self._collected:
+        if command.live_reader is None or not self._collected:
             # A first collection may be the only one (`nettop list`): a plain full scan, beside the command, so
             # that it adds no wall time. netstat gets this every time: its inodes are not cheap to pick out.
             text, owners = await asyncio.gather(listing, asyncio.to_thread(scan_socket_owners, self._proc_root))
@@ -190,38 +181,44 @@ class CommandSource:
         if not self._scanner.primed:
             # Collected again, so a live view: prime the incremental scanner, its first scan also beside the command.
             text, owners = await asyncio.gather(listing, asyncio.to_thread(self._scanner.scan))
-            return await asyncio.to_thread(self._prime_and_finish, command, text, owners, live_inodes)
+            return await asyncio.to_thread(self._read_live, command, text, owners)
         # From then on, the listing first: its inodes tell the scanner which cached fds it can trust.
-        return await asyncio.to_thread(self._rescan_and_finish, command, await listing, live_inodes)
+        return await asyncio.to_thread(self._read_live, command, await listing, None)
 
-    def _rescan_and_finish(
-        self, command: ListingCommand, text: str, live_inodes: Callable[[str], set[int]]
-    ) -> tuple[ParseResult, tuple[str, ...]]:
-        return self._finish(command, text, self._scanner.scan(live_inodes(text)))
+    def _read_live(self, command: ListingCommand, text: str, primed: SocketOwners | None) -> Collected:
+        """Read a live view's tick: only the lines that changed, then /proc for only the fds that may have."""
+        assert command.live_reader is not None
+        if self._reader is None or self._reader[0] != command.name:
+            self._reader = (command.name, command.live_reader())
+        uid = os.geteuid()
+        scanned: list[SocketOwners] = []
 
-    def _prime_and_finish(
-        self, command: ListingCommand, text: str, owners: SocketOwners, live_inodes: Callable[[str], set[int]]
-    ) -> tuple[ParseResult, tuple[str, ...]]:
-        # The scanner's first scan ran blind, beside the command: tell it what the listing held.
-        self._scanner.note_listing(live_inodes(text))
-        return self._finish(command, text, owners)
+        def owners_of(live: set[int]) -> tuple[OwnerResolver, Collection[int] | None]:
+            if primed is not None:  # the scan ran blind, beside the command: tell it what the listing held
+                self._scanner.note_listing(live)
+                owners = primed
+            else:
+                owners = self._scanner.scan(live)
+            scanned.append(owners)
+            return self._enricher.resolver(owners.pids_by_inode, uid == 0, uid), owners.changed
 
-    def _finish(
-        self, command: ListingCommand, text: str, owners: SocketOwners | None
-    ) -> tuple[ParseResult, tuple[str, ...]]:
+        result, changes = self._reader[1].read(text, owners_of)
+        delta = None
+        if changes is not None and self._last_taken is not None:
+            delta = RecordDelta(self._last_taken, tuple(changes[0]), tuple(changes[1]))
+        return result, _owner_notes(scanned[0] if scanned else None, uid), delta
+
+    def _finish(self, command: ListingCommand, text: str, owners: SocketOwners | None) -> Collected:
         """Parse, attaching and enriching owners as it goes: CPU work, run in a thread off the event loop."""
         uid = os.geteuid()
-        root = uid == 0
-        resolver = self._enricher.resolver(owners.pids_by_inode, root, uid) if owners is not None else None
-        if self._collected and command.parse_again is not None:
-            # A live view: most lines repeat from the last tick (the memo's lines are ss's, the only user).
-            result = command.parse_again(text, resolver, self._memo)
-        else:
-            result = command.parse(text, resolver)
-        notes: tuple[str, ...] = ()
-        if not root and (owners is None or owners.denied):
-            notes = ("not root: sockets of other users' processes are shown without owners",)
-        return result, notes
+        resolver = self._enricher.resolver(owners.pids_by_inode, uid == 0, uid) if owners is not None else None
+        return command.parse(text, resolver), _owner_notes(owners, uid), None
+
+
+def _owner_notes(owners: SocketOwners | None, uid: int) -> tuple[str, ...]:
+    if uid != 0 and (owners is None or owners.denied):
+        return ("not root: sockets of other users' processes are shown without owners",)
+    return ()
 
 
 T = TypeVar("T")

@@ -226,6 +226,27 @@ def tally(records: Iterable[Connection]) -> Counts:
     )
 
 
+def recount(counts: Counts, removed: Iterable[Connection], added: Iterable[Connection]) -> Counts:
+    """``counts`` less ``removed`` plus ``added``: ``tally`` of a snapshot known by what changed in it."""
+    gone, came = tally(removed), tally(added)
+
+    def moved(before: Mapping[str, int], less: Mapping[str, int], more: Mapping[str, int]) -> dict[str, int]:
+        after = dict(before)
+        for name, n in less.items():
+            after[name] = after.get(name, 0) - n
+        for name, n in more.items():
+            after[name] = after.get(name, 0) + n
+        return {name: n for name, n in after.items() if n}
+
+    return Counts(
+        counts.total - gone.total + came.total,
+        counts.listeners - gone.listeners + came.listeners,
+        counts.not_permitted - gone.not_permitted + came.not_permitted,
+        moved(counts.by_state, gone.by_state, came.by_state),
+        moved(counts.by_proto, gone.by_proto, came.by_proto),
+    )
+
+
 def _tie_break(record: Connection) -> str:
     remote = ip_sort_key(record.remote_ip)
     return f"{record.local_port or 0:05d}{remote}\0{record.remote_port or 0:05d}{ip_sort_key(record.local_ip)}"

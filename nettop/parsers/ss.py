@@ -22,6 +22,8 @@ Output: ``ParseResult`` with one ``Connection`` a socket line and one ``ParseIss
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Collection, Iterable
+from typing import Any
 
 from nettop.errors import NotASocketTable
 from nettop.model import Connection, Owner, OwnerResolver, OwnerStatus, ParseIssue, ParseResult, Proto, State
@@ -35,6 +37,8 @@ OTHER_NETIDS = frozenset(
     {"nl", "u_str", "u_dgr", "u_seq", "p_raw", "p_dgr", "v_str", "v_dgr", "icmp6", "sctp", "mptcp", "xdp", "tipc"}
 )
 
+#: ``timer:(timewait,59sec,0)`` and the like: what changes in a line from one second to the next by itself.
+_TIMER = re.compile(r" timer:\([^)\n]*\)")
 _USER = re.compile(r'\("(.*?)",(?:pid=)?(\d+),(?:fd=)?\d+\)')
 _WILDCARD_PEER_HOSTS = frozenset({"0.0.0.0", "::", "*"})
 
@@ -67,73 +71,141 @@ def looks_like_header(line: str) -> bool:
     return "Recv-Q" in line and "Local" in line and "Address:Port" in line
 
 
-class LineMemo:
-    """The records of the previous parse by line, for a source that lists the same sockets every tick.
-
-    Most lines of a busy server repeat from one tick to the next; a repeated line is not parsed again,
-    only its owners are asked for again (a socket can change hands). ``timer:(…)`` counts down every
-    second, so it is left out of the key, and such a record keeps the raw line it was first read from
-    (rebuilding 10,000 TIME_WAIT records a tick for a timer was the parser's largest cost). Holds exactly
-    the lines of the last parse.
-    """
-
-    def __init__(self) -> None:
-        self.records: dict[str, Connection] = {}
-
-
-def _memo_key(line: str) -> str:
-    at = line.find(" timer:(")
-    if at < 0:
-        return line
-    return line[:at] + line[line.find(")", at) + 1 :]
-
-
 def parse(
     text: str,
     proto_hint: Proto | None = None,
     source: str = FORMAT,
     owners_for: OwnerResolver | None = None,
-    memo: LineMemo | None = None,
 ) -> ParseResult:
     """Parse ss output. ``proto_hint`` names the protocol when the output has no Netid column;
-    ``owners_for`` gives the owners of lines that show none (live sources find them by inode);
-    ``memo`` reuses the records of lines seen in the previous parse with the same memo."""
+    ``owners_for`` gives the owners of lines that show none (live sources find them by inode)."""
     lines = text.splitlines()
+    found = _layout(lines)
+    if found is None:
+        return ParseResult((), (), FORMAT)
+    start, has_netid, has_state = found
+    rows = range(start, len(lines))
+    older = older_wildcards(text)
+    records, issues = _parse_rows(lines, rows, has_netid, has_state, proto_hint, source, owners_for, older)
+    return ParseResult(tuple(records), tuple(issues), FORMAT)
+
+
+def _layout(lines: list[str]) -> tuple[int, bool, bool] | None:
+    """Where the rows start, and whether they have Netid and State columns; None for no text at all."""
     first = next((i for i, line in enumerate(lines) if line.strip()), None)
     if first is None:
-        return ParseResult((), (), FORMAT)
+        return None
     header = lines[first]
     if looks_like_header(header):
-        has_netid = header.lstrip().startswith("Netid")
-        has_state = "State" in header.split()
-        start = first + 1
-    else:
-        # -H: no header, so read the layout off the first row.
-        tokens = header.split()
-        has_netid = tokens[0] in NETIDS or tokens[0] in OTHER_NETIDS
-        rest = tokens[1:] if has_netid else tokens
-        has_state = bool(rest) and rest[0].upper() in STATE_WORDS
-        if not has_netid and not has_state:
-            raise NotASocketTable(f"not ss output: the first line has no ss header and no socket row: {header!r}")
-        start = first
-    older = older_wildcards(text)
-    return _parse_rows(lines, start, has_netid, has_state, proto_hint, source, owners_for, memo, older)
+        return first + 1, header.lstrip().startswith("Netid"), "State" in header.split()
+    # -H: no header, so read the layout off the first row.
+    tokens = header.split()
+    has_netid = tokens[0] in NETIDS or tokens[0] in OTHER_NETIDS
+    rest = tokens[1:] if has_netid else tokens
+    has_state = bool(rest) and rest[0].upper() in STATE_WORDS
+    if not has_netid and not has_state:
+        raise NotASocketTable(f"not ss output: the first line has no ss header and no socket row: {header!r}")
+    return first, has_netid, has_state
+
+
+#: For each live socket inode: its owners and why they are what they are (see ``OwnerResolver``); and the
+#: inodes whose holders changed since the last call (None: any may have).
+LiveOwners = Callable[[set[int]], tuple[OwnerResolver, Collection[int] | None]]
+#: The records that went and the records that came, a changed line being in both.
+LineChanges = tuple[list[Connection], list[Connection]]
+
+
+class LiveListing:
+    """ss text read again and again (a live view), with work in proportion to what changed, not to its size.
+
+    A busy server's listing repeats most of its lines from one tick to the next. A line seen in the last
+    read gives back the same record, unless the scan says its socket changed hands; only new lines are
+    parsed. What went and what came is handed out as well, so that keying, diffing and counting can follow
+    the change alone.
+
+    ``timer:(…)`` counts down every second (``ss -e`` prints it for TIME-WAIT sockets), so lines are compared
+    without it, and such a record keeps the raw line it was first read from: a server's thousands of
+    TIME-WAIT lines would otherwise all be new every tick.
+    """
+
+    def __init__(self, source: str = FORMAT) -> None:
+        self._source = source
+        #: The records of the last read by line, owners attached.
+        self._records: dict[str, Connection] = {}
+        #: The non-zero inodes among them.
+        self._live: set[int] = set()
+        #: The columns and the wildcard dialect of the last read: a change of either reads everything afresh.
+        self._shape: tuple[bool, bool, bool] | None = None
+
+    def read(self, text: str, owners: LiveOwners) -> tuple[ParseResult, LineChanges | None]:
+        """Parse ``text``; ``owners`` is asked once, given the inodes the text shows.
+
+        Returns the records, and the records that went and came since the last read (None for the first read,
+        or when the text's layout changed, and so the whole text was read afresh).
+        """
+        lines = text.splitlines()
+        # One regex pass over the text, not one search per line: the same lines, less their timers.
+        keys = _TIMER.sub("", text).splitlines() if " timer:(" in text else lines
+        found = _layout(lines)
+        start, has_netid, has_state = found if found is not None else (len(lines), False, False)
+        older = older_wildcards(text)
+        first = (has_netid, has_state, older) != self._shape
+        if first:
+            self._records, self._live, self._shape = {}, set(), (has_netid, has_state, older)
+        known, live = self._records, self._live
+        rows = keys[start:]
+        records: list[Connection | None] = list(map(known.get, rows))
+        new_rows = [start + i for i, record in enumerate(records) if record is None]
+        parsed, issues = _parse_rows(lines, new_rows, has_netid, has_state, None, self._source, None, older, True)
+        present = set(rows)
+        gone = [known.pop(line) for line in known.keys() - present]
+        for record in gone:
+            if record.inode is not None:
+                live.discard(record.inode)
+        for _, record in parsed:
+            if record.inode is not None:
+                live.add(record.inode)
+        resolver, changed = owners(set(live))  # a copy: the caller may keep it, and this one changes
+        removed: list[Connection] = gone
+        added: list[Connection] = []
+        for at, record in parsed:
+            if not record.owners:  # owners printed in the line (ss -p) are the line's
+                record = _reowned(record, resolver)
+            records[at - start] = known[keys[at]] = record
+            added.append(record)
+        # Sockets whose lines stayed but whose holders changed (a fork, an fd passed on, a holder gone): rare,
+        # so the walk over every record is made only when there is one.
+        stale = set(live) if changed is None else live.intersection(changed)
+        stale.difference_update(record.inode for _, record in parsed)
+        if stale:
+            for i, record in enumerate(records):
+                if record is None or record.inode not in stale or "users:(" in record.raw:
+                    continue
+                owned = _reowned(record, resolver)
+                if owned is not record:
+                    records[i] = known[rows[i]] = owned
+                    removed.append(record)
+                    added.append(owned)
+        result = ParseResult(tuple(filter(None, records)), tuple(issues), FORMAT)
+        return result, None if first else (removed, added)
 
 
 def _parse_rows(
     lines: list[str],
-    start: int,
+    rows: Iterable[int],
     has_netid: bool,
     has_state: bool,
     proto_hint: Proto | None,
     source: str,
     owners_for: OwnerResolver | None,
-    memo: LineMemo | None = None,
     older: bool = False,
-) -> ParseResult:
+    numbered: bool = False,
+) -> tuple[list[Any], list[ParseIssue]]:
+    """The records of ``lines[i]`` for each i in ``rows`` (with ``numbered``, as ``(i, record)`` pairs), and
+    the lines that could not be read."""
     # One loop with local names and per-parse caches: this runs for every socket of a busy server.
     fixed = 4 + has_netid + has_state
-    records: list[Connection] = []
+    records: list[Any] = []
     issues: list[ParseIssue] = []
     cache = _Cache()
     local_cells, peer_cells, owner_lists = cache.local_cells, cache.peer_cells, cache.owner_lists
@@ -141,23 +213,10 @@ def _parse_rows(
     known, not_reported, unknown_state = OwnerStatus.KNOWN, OwnerStatus.NOT_REPORTED, State.UNKNOWN
     new = tuple.__new__  # Connection(...) less its Python-level __new__
     append = records.append
-    previous: dict[str, Connection] = memo.records if memo is not None else {}
-    seen: dict[str, Connection] = {}
-    for index in range(start, len(lines)):
+    for index in rows:
         line = lines[index]
         if not line or line[0] in " \t":
             continue  # blank, or a -i continuation line
-        if memo is not None:
-            timer = line.find(" timer:(")
-            memo_key = line if timer < 0 else line[:timer] + line[line.find(")", timer) + 1 :]  # see _memo_key
-            record = previous.get(memo_key)
-            if record is not None:
-                # No inode, no owner to look for (TIME_WAIT); owners printed in the line are in the key.
-                if owners_for is not None and record.inode is not None and "users:(" not in line:
-                    record = _reowned(record, owners_for)
-                seen[memo_key] = record
-                append(record)
-                continue
         parts = line.split(None, fixed)
         try:
             if len(parts) < fixed:
@@ -249,12 +308,8 @@ def _parse_rows(
                 line,
             ),
         )
-        if memo is not None:
-            seen[memo_key] = record
-        append(record)
-    if memo is not None:
-        memo.records = seen
-    return ParseResult(tuple(records), tuple(issues), FORMAT)
+        append((index, record) if numbered else record)
+    return records, issues
 
 
 def _reowned(record: Connection, owners_for: OwnerResolver) -> Connection:
