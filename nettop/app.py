@@ -25,9 +25,9 @@ from textual.screen import Screen
 from textual.widgets import Footer, Log, Static
 
 from nettop.changes import RowKey, SnapshotDiff, identity, row_key
-from nettop.digest import Digester
+from nettop.digest import Digest, Digester
 from nettop.errors import NettopError
-from nettop.events import Event, event_text, events_of
+from nettop.events import event_text, events_of
 from nettop.export import write_export
 from nettop.filterquery import Query, QuickFilters, parse_query
 from nettop.kill import KillRefused, terminate_owner
@@ -55,6 +55,22 @@ def _look(record: Connection) -> tuple[object, ...]:
     return (record.state, tuple(owner.pid for owner in record.owners))
 
 
+def _event_lines(change: SnapshotDiff, taken_at: float) -> list[str]:
+    """The event log's lines for one refresh: made in the poller's thread (hundreds a tick on a busy server)."""
+    events = [
+        e for e in events_of(change, taken_at) if e.connection is None or e.connection.source != PLACEHOLDER_SOURCE
+    ]
+    lines = [event_text(event) for event in events[:EVENTS_PER_TICK]]
+    if len(events) > EVENTS_PER_TICK:
+        lines.append(f"… and {len(events) - EVENTS_PER_TICK} more in this refresh")
+    return lines
+
+
+def _digested(digester: Digester, snapshot: Snapshot) -> tuple[Digest, list[str]]:
+    digest = digester.digest(snapshot)
+    return digest, _event_lines(digest.change, snapshot.taken_at)
+
+
 class TextLine(Static):
     """A line of text that repaints only when its text changes (a layout pass costs the whole screen)."""
 
@@ -79,8 +95,10 @@ class SnapshotReady(Message):
         change: SnapshotDiff,
         tally: Counts,
         verdict: PolicyState | None = None,
+        event_lines: list[str] | None = None,
     ) -> None:
         self.snapshot = snapshot
+        self.event_lines = event_lines or []
         self.verdict = verdict
         self.index = index
         self.change = change
@@ -198,13 +216,13 @@ class NettopApp(App[None]):
             message: Message
             try:
                 snapshot = await self.source.collect()
-                index, change, counted, verdict = await asyncio.to_thread(digester.digest, snapshot)
+                (index, change, counted, verdict), lines = await asyncio.to_thread(_digested, digester, snapshot)
             except NettopError as error:
                 message = CollectionFailed(str(error))
             except Exception as error:  # a bug must not stop the viewer: say it and keep polling
                 message = CollectionFailed(f"{type(error).__name__}: {error}")
             else:
-                message = SnapshotReady(snapshot, index, change, counted, verdict)
+                message = SnapshotReady(snapshot, index, change, counted, verdict, lines)
             elapsed = time.monotonic() - started
             # Said with this very snapshot: the next one may be a long interval away.
             self.slow = elapsed > self.interval
@@ -229,7 +247,7 @@ class NettopApp(App[None]):
 
     def _apply(self, message: SnapshotReady) -> None:
         if self.model.started:  # the first snapshot is what was there, not what happened
-            self.log_events(events_of(message.change, message.snapshot.taken_at))
+            self.log_lines(message.event_lines)
         self.snapshot = message.snapshot
         self.counts = message.tally
         self.error = None
@@ -244,11 +262,7 @@ class NettopApp(App[None]):
         self.verdict = verdict
         self.model.offending = verdict.offending
 
-    def log_events(self, events: list[Event]) -> None:
-        events = [e for e in events if e.connection is None or e.connection.source != PLACEHOLDER_SOURCE]
-        lines = [event_text(event) for event in events[:EVENTS_PER_TICK]]
-        if len(events) > EVENTS_PER_TICK:
-            lines.append(f"… and {len(events) - EVENTS_PER_TICK} more in this refresh")
+    def log_lines(self, lines: list[str]) -> None:
         if lines:
             self.query_one("#events", Log).write_lines(lines)
 

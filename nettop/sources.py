@@ -173,13 +173,13 @@ class CommandSource:
         listing = self._runner(command.argv, self._timeout)
         if not command.owners_from_proc:
             return await asyncio.to_thread(self._finish, command, await listing, None)
-        if command.live_reader is None or not self._collected:
-            # A first collection may be the only one (`nettop list`): a plain full scan, beside the command, so
-            # that it adds no wall time. netstat gets this every time: its inodes are not cheap to pick out.
+        if command.live_reader is None:
+            # netstat: its whole text each time, and all of /proc beside it, so that the scan adds no wall time.
             text, owners = await asyncio.gather(listing, asyncio.to_thread(scan_socket_owners, self._proc_root))
             return await asyncio.to_thread(self._finish, command, text, owners)
         if not self._scanner.primed:
-            # Collected again, so a live view: prime the incremental scanner, its first scan also beside the command.
+            # The first scan reads everything anyway: beside the command, like netstat's. The records it gives
+            # are the live reader's from the start, so that a view holds one copy of each, not two.
             text, owners = await asyncio.gather(listing, asyncio.to_thread(self._scanner.scan))
             return await asyncio.to_thread(self._read_live, command, text, owners)
         # From then on, the listing first: its inodes tell the scanner which cached fds it can trust.
