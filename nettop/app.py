@@ -30,6 +30,7 @@ from nettop.errors import NettopError
 from nettop.events import event_text, events_of
 from nettop.export import write_export
 from nettop.filterquery import Query, QuickFilters, parse_query
+from nettop.gcpause import paused_gc
 from nettop.kill import KillRefused, terminate_owner
 from nettop.model import Connection, Snapshot
 from nettop.policy import Policy
@@ -67,8 +68,9 @@ def _event_lines(change: SnapshotDiff, taken_at: float) -> list[str]:
 
 
 def _digested(digester: Digester, snapshot: Snapshot) -> tuple[Digest, list[str]]:
-    digest = digester.digest(snapshot)
-    return digest, _event_lines(digest.change, snapshot.taken_at)
+    with paused_gc():
+        digest = digester.digest(snapshot)
+        return digest, _event_lines(digest.change, snapshot.taken_at)
 
 
 class TextLine(Static):

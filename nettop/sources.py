@@ -22,6 +22,7 @@ from typing import Generic, Protocol, TypeVar
 from nettop import platforms
 from nettop.enrich import Enricher
 from nettop.errors import CommandError, NettopError, SourceUnavailable
+from nettop.gcpause import paused_gc
 from nettop.model import OwnerResolver, ParseResult, RecordDelta, Snapshot
 from nettop.parsers import netstat_linux, parse_text, ss
 from nettop.platforms import Steps
@@ -202,7 +203,8 @@ class CommandSource:
             scanned.append(owners)
             return self._enricher.resolver(owners.pids_by_inode, uid == 0, uid), owners.changed
 
-        result, changes = self._reader[1].read(text, owners_of)
+        with paused_gc():
+            result, changes = self._reader[1].read(text, owners_of)
         delta = None
         if changes is not None and self._last_taken is not None:
             delta = RecordDelta(self._last_taken, tuple(changes[0]), tuple(changes[1]))

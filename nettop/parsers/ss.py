@@ -123,9 +123,9 @@ class LiveListing:
     parsed. What went and what came is handed out as well, so that keying, diffing and counting can follow
     the change alone.
 
-    ``timer:(…)`` counts down every second (``ss -e`` prints it for TIME-WAIT sockets), so lines are compared
-    without it, and such a record keeps the raw line it was first read from: a server's thousands of
-    TIME-WAIT lines would otherwise all be new every tick.
+    ``timer:(…)`` counts down every second (``ss -e`` prints it for TIME-WAIT sockets): it is taken out of the
+    text before anything else, so that a server's thousands of TIME-WAIT lines are not all new every tick. A
+    live record's raw line is the line less its timer (which would be stale a second later anyway).
     """
 
     def __init__(self, source: str = FORMAT) -> None:
@@ -143,9 +143,9 @@ class LiveListing:
         Returns the records, and the records that went and came since the last read (None for the first read,
         or when the text's layout changed, and so the whole text was read afresh).
         """
+        if " timer:(" in text:
+            text = _TIMER.sub("", text)  # one pass over the text, not one search per line
         lines = text.splitlines()
-        # One regex pass over the text, not one search per line: the same lines, less their timers.
-        keys = _TIMER.sub("", text).splitlines() if " timer:(" in text else lines
         found = _layout(lines)
         start, has_netid, has_state = found if found is not None else (len(lines), False, False)
         older = older_wildcards(text)
@@ -153,7 +153,7 @@ class LiveListing:
         if first:
             self._records, self._live, self._shape = {}, set(), (has_netid, has_state, older)
         known, live = self._records, self._live
-        rows = keys[start:]
+        rows = lines[start:]
         records: list[Connection | None] = list(map(known.get, rows))
         new_rows = [start + i for i, record in enumerate(records) if record is None]
         parsed, issues = _parse_rows(lines, new_rows, has_netid, has_state, None, self._source, None, older, True)
@@ -171,7 +171,7 @@ class LiveListing:
         for at, record in parsed:
             if not record.owners:  # owners printed in the line (ss -p) are the line's
                 record = _reowned(record, resolver)
-            records[at - start] = known[keys[at]] = record
+            records[at - start] = known[lines[at]] = record
             added.append(record)
         # Sockets whose lines stayed but whose holders changed (a fork, an fd passed on, a holder gone): rare,
         # so the walk over every record is made only when there is one.
