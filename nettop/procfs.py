@@ -145,6 +145,7 @@ class IncrementalSocketScanner:
 
     def __init__(self, proc_root: str = "/proc", full_every: int = 60) -> None:
         self._proc_root = proc_root
+        self._me = os.getpid()
         self._full_every = max(1, full_every)
         self._procs: dict[int, _Fds] = {}
         #: Kept from scan to scan and changed only where a process's sockets did: rebuilding it cost more than
@@ -260,7 +261,9 @@ class IncrementalSocketScanner:
                 continue
             dir_fd, names = opened
             pid = int(entry)
-            cached = self._procs.get(pid)
+            # Our own fds are read whole every time: the scan's directory, the listing's output file and its
+            # pipes come and go, and a socket that takes one of their numbers must not be taken for them.
+            cached = self._procs.get(pid) if pid != self._me else None
             try:
                 if closed is None or cached is None or cached.start_time != start_time:
                     fds, reused = self._read_fds(dir_fd, start_time, names, None, frozenset())
