@@ -29,25 +29,27 @@ class SocketOwners:
     changed: set[int] | None = None
 
 
-def _open_fd_dir(fd_dir: str, owners: SocketOwners) -> tuple[int, list[str]] | None:
-    """A process's fd directory, opened, and its fd numbers; None when it cannot be read (counted in
-    ``owners.denied`` when not allowed). The caller closes the descriptor.
+def _open_fd_dir(fd_dir: str, owners: SocketOwners) -> int | None:
+    """A process's fd directory, opened; None when it cannot be (counted in ``owners.denied`` when not allowed).
+    The caller closes it.
 
     Links are then read relative to it (``readlinkat``): resolving ``/proc/<pid>/fd/`` again for every fd was a
     sixth of a scan's time.
     """
     try:
-        dir_fd = os.open(fd_dir, os.O_RDONLY | os.O_DIRECTORY)
+        return os.open(fd_dir, os.O_RDONLY | os.O_DIRECTORY)
     except PermissionError:
         owners.denied += 1
         return None
     except OSError:
         return None  # exited, or a kernel thread
+
+
+def _fd_names(dir_fd: int) -> list[str] | None:
     try:
-        return dir_fd, os.listdir(dir_fd)
+        return os.listdir(dir_fd)
     except OSError:
-        os.close(dir_fd)
-        return None
+        return None  # exited
 
 
 def scan_socket_owners(proc_root: str = "/proc") -> SocketOwners:
@@ -58,13 +60,12 @@ def scan_socket_owners(proc_root: str = "/proc") -> SocketOwners:
     for entry in os.listdir(proc_root):
         if not entry.isdigit():
             continue
-        opened = _open_fd_dir(f"{proc_root}/{entry}/fd", owners)
-        if opened is None:
+        dir_fd = _open_fd_dir(f"{proc_root}/{entry}/fd", owners)
+        if dir_fd is None:
             continue
-        dir_fd, fds = opened
         pid = int(entry)
         try:
-            for fd in fds:
+            for fd in _fd_names(dir_fd) or ():
                 try:
                     target = readlink(fd, dir_fd=dir_fd)
                 except OSError:
@@ -256,25 +257,23 @@ class IncrementalSocketScanner:
             start_time = _read_start_time(f"{root}/{entry}/stat")
             if start_time is None:
                 continue  # exited
-            opened = _open_fd_dir(f"{root}/{entry}/fd", owners)
-            if opened is None:
+            dir_fd = _open_fd_dir(f"{root}/{entry}/fd", owners)
+            if dir_fd is None:
                 continue
-            dir_fd, names = opened
             pid = int(entry)
             # Our own fds are read whole every time: the scan's directory, the listing's output file and its
             # pipes come and go, and a socket that takes one of their numbers must not be taken for them.
             cached = self._procs.get(pid) if pid != self._me else None
+            if cached is not None and (closed is None or cached.start_time != start_time):
+                cached = None
             try:
-                if closed is None or cached is None or cached.start_time != start_time:
-                    fds, reused = self._read_fds(dir_fd, start_time, names, None, frozenset())
-                elif names == cached.names and closed.isdisjoint(cached.sockets):
-                    fds, reused = cached, len(names)  # the same fd numbers, none on a closed socket: nothing to read
-                else:
-                    fds, reused = self._read_fds(dir_fd, start_time, names, cached, closed)
+                found = self._fds_of(dir_fd, start_time, cached, closed or frozenset())
             finally:
                 os.close(dir_fd)
-            trusted += reused
-            procs[pid] = fds
+            if found is not None:
+                fds, reused = found
+                trusted += reused
+                procs[pid] = fds
         self._apply(procs, owners.changed)  # type: ignore[arg-type]
         return owners, trusted
 
@@ -297,6 +296,53 @@ class IncrementalSocketScanner:
                 _drop_owner(by_inode, inode, pid)
             changed.update(before[pid].sockets)
         self._procs = procs
+
+    def _fds_of(
+        self, dir_fd: int, start_time: int, cached: _Fds | None, closed: set[int] | frozenset[int]
+    ) -> tuple[_Fds, int] | None:
+        """One process's fds, from ``cached`` where it can be trusted; None when the process has exited.
+
+        Listing a server's thousands of fds was the largest part of a rescan. Linux 6.2 and later give the
+        number of open fds as the size of the fd directory: when it is what the cache holds, the fds are taken
+        to be the same ones, and only those on closed sockets are read again (a server reuses the lowest free
+        numbers for its next connections). If they were not the same (one file closed, one socket opened), the
+        new socket shows in the listing with no owner, and the scanner's suspects (see the class) re-read
+        everything a tick later.
+        """
+        if cached is not None and os.fstat(dir_fd).st_size == len(cached.names):
+            hit = closed.intersection(cached.sockets)
+            if not hit:
+                return cached, len(cached.names)
+            swapped = self._reread(dir_fd, cached, hit)
+            if swapped is not None:
+                return swapped
+        names = _fd_names(dir_fd)
+        if names is None:
+            return None
+        if cached is None:
+            return self._read_fds(dir_fd, start_time, names, None, frozenset())
+        if names == cached.names and closed.isdisjoint(cached.sockets):
+            return cached, len(names)  # the same fd numbers, none on a closed socket: nothing to read
+        return self._read_fds(dir_fd, start_time, names, cached, closed)
+
+    def _reread(self, dir_fd: int, cached: _Fds, hit: set[int] | frozenset[int]) -> tuple[_Fds, int] | None:
+        """``cached`` with the fds on the ``hit`` sockets read again; None if one of them is gone."""
+        inodes = dict(cached.inodes)
+        stale = [name for name, inode in inodes.items() if inode in hit]
+        for name in stale:
+            try:
+                target = os.readlink(name, dir_fd=dir_fd)
+            except PermissionError:
+                target = ""
+            except OSError:
+                return None  # that number is free now: the fd list changed, list it
+            inode = int(target[8:-1]) if target.startswith("socket:[") else 0
+            if inode and inode != inodes[name]:
+                self._found_now.add(inode)
+            inodes[name] = inode
+        self.last_readlinks += len(stale)
+        sockets = list(dict.fromkeys(filter(None, inodes.values())))
+        return _Fds(cached.start_time, cached.names, inodes, sockets), len(cached.names) - len(stale)
 
     def _read_fds(
         self,
