@@ -106,12 +106,16 @@ def _numeric(number: int | None) -> str:
 
 
 def _service(record: Connection) -> str:
-    port = record.local_port if record.is_listener or record.remote_port is None else record.remote_port
-    return service_name(port, record.proto.value)
+    # ``is_listener`` inlined: this is also a sort key, run for every row of a re-sort.
+    proto, remote_port = record.proto, record.remote_port
+    if remote_port is None or (record.state is State.LISTEN if proto is Proto.TCP else record.remote_ip is None):
+        return service_name(record.local_port, proto)
+    return service_name(remote_port, proto)
 
 
 COLUMNS: tuple[Column, ...] = (
-    Column("proto", "Proto", lambda r: f"{r.proto.value}{r.family}", lambda r: f"{r.proto.value}{r.family}", 6),
+    # Sort keys use enum members as the strings they are: ``.value`` is a property, slow over 25,000 rows.
+    Column("proto", "Proto", lambda r: f"{r.proto.value}{r.family}", lambda r: r.proto + str(r.family), 6),
     Column(
         "local",
         "Local address",
@@ -132,7 +136,7 @@ COLUMNS: tuple[Column, ...] = (
         max_width=41,
     ),
     Column("rport", "Port", lambda r: port_text(r.remote_port), lambda r: _numeric(r.remote_port), 5, align_right=True),
-    Column("state", "State", _state_text, lambda r: r.state.value, 11),
+    Column("state", "State", _state_text, lambda r: str.__str__(r.state), 11),
     Column("pid", "PID", owner_pids, lambda r: _numeric(r.pid), 7, align_right=True),
     Column("program", "Program", owner_names, lambda r: (r.program or "~").lower(), 8, flex=True, max_width=24),
     Column("user", "User", lambda r: r.user or "", lambda r: r.user or "~", 9, min_screen=96),
