@@ -125,6 +125,10 @@ class _Fds:
     #: The distinct socket inodes among ``inodes``.
     sockets: list[int]
 
+    @classmethod
+    def of(cls, start_time: int, names: list[str], inodes: dict[str, int]) -> _Fds:
+        return cls(start_time, names, inodes, list(dict.fromkeys(filter(None, inodes.values()))))
+
 
 class IncrementalSocketScanner:
     """``scan_socket_owners`` for repeated scans: readlink only the fds that may have changed since the last one.
@@ -329,20 +333,28 @@ class IncrementalSocketScanner:
         """``cached`` with the fds on the ``hit`` sockets read again; None if one of them is gone."""
         inodes = dict(cached.inodes)
         stale = [name for name, inode in inodes.items() if inode in hit]
-        for name in stale:
+        if self._relink(dir_fd, stale, inodes):
+            return None  # a number is free now: the fd list changed, list it
+        return _Fds.of(cached.start_time, cached.names, inodes), len(cached.names) - len(stale)
+
+    def _relink(self, dir_fd: int, names: Iterable[str], inodes: dict[str, int]) -> list[str]:
+        """Read the links of ``names`` into ``inodes`` (0: not a socket); returns the names that are gone."""
+        gone: list[str] = []
+        readlink, found_now = os.readlink, self._found_now
+        for name in names:
+            self.last_readlinks += 1
             try:
-                target = os.readlink(name, dir_fd=dir_fd)
+                target = readlink(name, dir_fd=dir_fd)
             except PermissionError:
-                target = ""
+                target = ""  # a listable fd dir with unreadable links (ptrace rules): as good as no socket
             except OSError:
-                return None  # that number is free now: the fd list changed, list it
+                gone.append(name)  # closed since it was listed
+                continue
             inode = int(target[8:-1]) if target.startswith("socket:[") else 0
-            if inode and inode != inodes[name]:
-                self._found_now.add(inode)
+            if inode and inode != inodes.get(name):
+                found_now.add(inode)
             inodes[name] = inode
-        self.last_readlinks += len(stale)
-        sockets = list(dict.fromkeys(filter(None, inodes.values())))
-        return _Fds(cached.start_time, cached.names, inodes, sockets), len(cached.names) - len(stale)
+        return gone
 
     def _read_fds(
         self,
@@ -365,31 +377,18 @@ class IncrementalSocketScanner:
             present = set(names)
             for name in inodes.keys() - present:
                 del inodes[name]  # closed
-            to_read = present.difference(inodes)
+            new = present.difference(inodes)
             hit = closed.intersection(cached.sockets)
             if hit:
-                to_read.update(name for name, inode in inodes.items() if inode in hit)
-        readlinks = 0
-        readlink, found_now = os.readlink, self._found_now
-        for name in to_read:
-            readlinks += 1
-            was = inodes.get(name)
-            try:
-                target = readlink(name, dir_fd=dir_fd)
-            except PermissionError:
-                target = ""  # a listable fd dir with unreadable links (ptrace rules): as good as no socket
-            except OSError:
-                inodes.pop(name, None)  # closed since the listdir
-                continue
-            inode = int(target[8:-1]) if target.startswith("socket:[") else 0
-            if inode and inode != was:
-                found_now.add(inode)
-            inodes[name] = inode
-        self.last_readlinks += readlinks
-        sockets = list(dict.fromkeys(filter(None, inodes.values())))
+                new.update(name for name, inode in inodes.items() if inode in hit)
+            to_read = new
+        before = self.last_readlinks
+        for name in self._relink(dir_fd, to_read, inodes):
+            inodes.pop(name, None)
+        readlinks = self.last_readlinks - before
         # Some closed mid-scan: the next scan must not take the listed names as all cached.
         cached_names = names if len(inodes) == len(names) else [name for name in names if name in inodes]
-        return _Fds(start_time, cached_names, inodes, sockets), len(names) - readlinks
+        return _Fds.of(start_time, cached_names, inodes), len(names) - readlinks
 
 
 def _add_owner(by_inode: dict[int, list[int]], inode: int, pid: int) -> None:
