@@ -208,7 +208,7 @@ def _parse_rows(
     records: list[Any] = []
     issues: list[ParseIssue] = []
     cache = _Cache()
-    local_cells, peer_cells, owner_lists = cache.local_cells, cache.peer_cells, cache.owner_lists
+    local_hosts, peer_hosts, owner_lists = cache.local_hosts, cache.peer_hosts, cache.owner_lists
     netids, state_words = NETIDS, STATE_WORDS
     known, not_reported, unknown_state = OwnerStatus.KNOWN, OwnerStatus.NOT_REPORTED, State.UNKNOWN
     new = tuple.__new__  # Connection(...) less its Python-level __new__
@@ -244,10 +244,25 @@ def _parse_rows(
             if proto is None:
                 # No Netid column and no hint: a stateless row is datagram, anything else stream.
                 proto = Proto.UDP if state is State.UNCONNECTED else Proto.TCP
-            local_host, local_port, interface, family, v6only = local_cells.get(local) or _local_cell(
-                local, proto, local_cells, older
-            )
-            remote_ip, remote_port, peer_says_dual = peer_cells.get(peer) or _peer_cell(peer, proto, peer_cells, older)
+            # Cells are cached by their host part: hosts repeat on every line, host:port pairs seldom do.
+            host, _, port = local.rpartition(":")
+            cell = local_hosts.get(host)
+            if cell is not None and port.isdigit():
+                local_host, interface, family, v6only = cell
+                local_port = int(port)
+            else:
+                local_host, local_port, interface, family, v6only = _local_cell(local, proto, older)
+                if port.isdigit():
+                    local_hosts[host] = (local_host, interface, family, v6only)
+            host, _, port = peer.rpartition(":")
+            peer_cell = peer_hosts.get(host)
+            if peer_cell is not None and port.isdigit():
+                remote_ip, peer_says_dual = peer_cell
+                remote_port: int | None = int(port)
+            else:
+                remote_ip, remote_port, peer_says_dual = _peer_cell(peer, proto, older)
+                if port.isdigit():
+                    peer_hosts[host] = (remote_ip, peer_says_dual)
             if peer_says_dual:
                 v6only = False
             if state is unknown_state and proto is Proto.UDP:
@@ -333,8 +348,9 @@ def _split(text: str, proto: Proto) -> tuple[str, int | None, str | None, str]:
     return host, port, interface, port_text
 
 
-def _local_cell(text: str, proto: Proto, cache: dict[str, _LocalCell], older: bool = False) -> _LocalCell:
-    """(host, port, interface, family, v6only) of a local address cell, converted once per parse."""
+def _local_cell(text: str, proto: Proto, older: bool = False) -> _LocalCell:
+    """(host, port, interface, family, v6only) of a local address cell; all but the port follow from the text
+    before the last ``:``."""
     host, port, interface, _ = _split(text, proto)
     # Newer ss prints the IPv6 any address as `*` only on a socket that is not v6only; older ss so printed the
     # IPv4 any address.
@@ -342,12 +358,12 @@ def _local_cell(text: str, proto: Proto, cache: dict[str, _LocalCell], older: bo
         cell: _LocalCell = ("0.0.0.0", port, interface, 4, None) if older else ("::", port, interface, 6, False)
     else:
         cell = (host, port, interface, 6 if ":" in host else 4, None)
-    cache[text] = cell
     return cell
 
 
-def _peer_cell(text: str, proto: Proto, cache: dict[str, _PeerCell], older: bool = False) -> _PeerCell:
-    """(remote ip, remote port, whether it shows a dual-stack socket) of a peer cell; None for a wildcard."""
+def _peer_cell(text: str, proto: Proto, older: bool = False) -> _PeerCell:
+    """(remote ip, remote port, whether it shows a dual-stack socket) of a peer cell; None for a wildcard. With a
+    numeric port, all but the port follow from the text before the last ``:``."""
     host, port, _, port_text = _split(text, proto)
     dual = host == "*" and not older
     if port_text == "*" and host in _WILDCARD_PEER_HOSTS:
@@ -356,7 +372,6 @@ def _peer_cell(text: str, proto: Proto, cache: dict[str, _PeerCell], older: bool
         cell = ("0.0.0.0" if older else "::", port, dual)
     else:
         cell = (host, port, False)
-    cache[text] = cell
     return cell
 
 
@@ -391,14 +406,14 @@ def _owners(rest: str, cache: _Cache) -> tuple[tuple[Owner, ...], str]:
 class _Cache:
     """What one parse converts once and reuses: owners, owner lists and address cells."""
 
-    __slots__ = ("local_cells", "owner_lists", "owners", "peer_cells")
+    __slots__ = ("local_hosts", "owner_lists", "owners", "peer_hosts")
 
     def __init__(self) -> None:
         self.owners: dict[tuple[str, int], Owner] = {}
         self.owner_lists: dict[str, tuple[Owner, ...]] = {}
-        # One listener's address recurs on every connection it accepted: convert each cell once.
-        self.local_cells: dict[str, _LocalCell] = {}
-        self.peer_cells: dict[str, _PeerCell] = {}
+        # By the text before the port: what a local or peer cell says but its port (see _local_cell).
+        self.local_hosts: dict[str, tuple[str, str | None, int, bool | None]] = {}
+        self.peer_hosts: dict[str, tuple[str | None, bool]] = {}
 
 
 def _number_after(text: str, label: str) -> int | None:
