@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from nettop.errors import CommandError, NettopError
 from nettop.model import Connection, ParseResult
-from nettop.parsers import lsof, netstat_bsd, sockstat, windows
 from nettop.runner import Runner
 
 Steps = tuple[ParseResult, tuple[str, ...]]
@@ -39,7 +38,10 @@ def joined(results: list[ParseResult]) -> ParseResult:
 
 
 async def macos_netstat(runner: Runner, timeout: float) -> Steps:
-    import asyncio  # imported only where used: one-shot commands on Linux never need it (see runner)
+    # Imported where used, as every import here: Linux never needs them (see runner and nettop.parsers).
+    import asyncio
+
+    from nettop.parsers import lsof, netstat_bsd
 
     tcp, udp = await asyncio.gather(runner(MACOS_NETSTAT_TCP, timeout), runner(MACOS_NETSTAT_UDP, timeout))
     result = joined([netstat_bsd.parse(tcp), netstat_bsd.parse(udp)])
@@ -54,11 +56,15 @@ async def macos_netstat(runner: Runner, timeout: float) -> Steps:
 
 
 async def macos_lsof(runner: Runner, timeout: float) -> Steps:
+    from nettop.parsers import lsof
+
     return lsof.parse(await runner(LSOF, timeout)), ()
 
 
 async def windows_netstat(runner: Runner, timeout: float) -> Steps:
     import asyncio
+
+    from nettop.parsers import windows
 
     listing, names = await asyncio.gather(runner(WINDOWS_NETSTAT, timeout), _tasklist(runner, timeout))
     mapping, notes = names
@@ -66,6 +72,8 @@ async def windows_netstat(runner: Runner, timeout: float) -> Steps:
 
 
 async def _tasklist(runner: Runner, timeout: float) -> tuple[dict[int, str], tuple[str, ...]]:
+    from nettop.parsers import windows
+
     try:
         return windows.parse_tasklist(await runner(TASKLIST, timeout)), ()
     except CommandError as error:
@@ -73,6 +81,8 @@ async def _tasklist(runner: Runner, timeout: float) -> tuple[dict[int, str], tup
 
 
 async def freebsd_sockstat(runner: Runner, timeout: float) -> Steps:
+    from nettop.parsers import sockstat
+
     try:
         text = await runner(SOCKSTAT, timeout)
     except CommandError:
@@ -82,4 +92,6 @@ async def freebsd_sockstat(runner: Runner, timeout: float) -> Steps:
 
 
 async def freebsd_netstat(runner: Runner, timeout: float) -> Steps:
+    from nettop.parsers import netstat_bsd
+
     return netstat_bsd.parse(await runner(FREEBSD_NETSTAT, timeout)), ("FreeBSD netstat shows no owners",)

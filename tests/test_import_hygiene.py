@@ -19,12 +19,14 @@ def test_core_modules_do_not_load_textual() -> None:
 
 
 @pytest.mark.skipif(shutil.which("ss") is None, reason="needs ss (iproute2); .ci/run installs it")
-def test_one_shot_list_runs_without_asyncio() -> None:
-    """`nettop list` collects without an event loop: asyncio's import alone is a sixth of its time budget."""
+def test_one_shot_list_loads_neither_asyncio_nor_other_platforms_parsers() -> None:
+    """`nettop list` collects without an event loop (asyncio's import alone is a sixth of its time budget),
+    and loads the parsers of Linux's tools alone."""
     code = (
         "import io, sys, nettop.cli; sys.stdout = io.TextIOWrapper(io.BytesIO());"
         "code = nettop.cli.main(['list', '--format', 'json', '--listening']);"
-        "print(code, 'asyncio' in sys.modules, file=sys.stderr)"
+        "parsers = sorted(m.rpartition('.')[2] for m in sys.modules if m.startswith('nettop.parsers.'));"
+        "print(code, 'asyncio' in sys.modules, *parsers, file=sys.stderr)"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert done.stderr.splitlines()[-1] == "0 False"
+    assert done.stderr.splitlines()[-1] == "0 False common netstat_linux ss"
