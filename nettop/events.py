@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from nettop.changes import RowKey, SnapshotDiff, diff, index_records
+from nettop.changes import SnapshotDiff
+from nettop.digest import Digester
 from nettop.errors import NettopError
 from nettop.export import endpoint_text, record_to_dict
 from nettop.model import Connection, Snapshot
@@ -70,7 +71,8 @@ async def watch(
     """Collect every ``interval`` seconds and yield what changed; a failed collection is an ERROR event and
     the stream goes on. ``keep`` selects connections: a change is kept when either side passes.
     ``on_baseline`` is told of the first snapshot, against which the first events are found."""
-    previous: dict[RowKey, Connection] | None = None
+    digester = Digester()  # keys and diffs from each snapshot's delta when it has one
+    baseline_taken = False
     while True:
         started = time.monotonic()
         try:
@@ -78,14 +80,15 @@ async def watch(
         except NettopError as error:
             yield Event(ERROR, time.time(), message=str(error))
         else:
-            current = index_records(snapshot.records)
-            if previous is None and on_baseline is not None:
-                on_baseline(snapshot)
-            if previous is not None:
-                for event in events_of(diff(previous, current), snapshot.taken_at):
+            change = (await asyncio.to_thread(digester.digest, snapshot)).change
+            if not baseline_taken:
+                baseline_taken = True
+                if on_baseline is not None:
+                    on_baseline(snapshot)
+            else:
+                for event in events_of(change, snapshot.taken_at):
                     if keep is None or _kept(event, keep):
                         yield event
-            previous = current
         await asyncio.sleep(max(interval - (time.monotonic() - started), 0.0))
 
 
