@@ -117,30 +117,55 @@ async def run_command(argv: Sequence[str], timeout: float = DEFAULT_TIMEOUT) -> 
         return _output(argv, process.returncode, _written(out), stderr)
 
 
-def run_command_blocking(argv: Sequence[str], timeout: float = DEFAULT_TIMEOUT) -> str:
-    """``run_command`` for a caller without an event loop."""
-    executable = _executable(argv)
-    with _output_file() as out:
+class BlockingRun:
+    """A command started without an event loop; ``output`` waits for it. Started early, it runs while the
+    caller does other work (``nettop list`` imports the rest of nettop meanwhile)."""
+
+    def __init__(self, argv: Sequence[str]) -> None:
+        self.argv = tuple(argv)
+        self._done = False
+        executable = _executable(argv)
+        self._out = _output_file()
         try:
-            process = subprocess.Popen(
+            self._process = subprocess.Popen(
                 [executable, *argv[1:]],
                 stdin=subprocess.DEVNULL,
-                stdout=out,
+                stdout=self._out,
                 stderr=subprocess.PIPE,
                 env=command_env(),
             )
         except (FileNotFoundError, PermissionError) as error:
+            self._out.close()
             raise CommandNotFound(argv, str(error)) from None
-        with process:
+
+    def output(self, timeout: float = DEFAULT_TIMEOUT) -> str:
+        """Its standard output, once it has exited; ``timeout`` counts from now."""
+        self._done = True
+        process = self._process
+        with self._out as out, process:
             try:
                 _, stderr = process.communicate(timeout=timeout)
             except BaseException as error:  # the timeout, or Ctrl-C: either way the child must not outlive us
-                process.kill()
-                process.wait()
+                self.cancel()
                 if isinstance(error, subprocess.TimeoutExpired):
-                    raise CommandTimeout(argv, timeout) from None
+                    raise CommandTimeout(self.argv, timeout) from None
                 raise
-        return _output(argv, process.returncode, _written(out), stderr)
+            return _output(self.argv, process.returncode, _written(out), stderr)
+
+    def cancel(self) -> None:
+        """Kill and reap it, unless its output was taken: not needed after all."""
+        if self._done and self._process.returncode is not None:
+            return
+        self._done = True
+        with contextlib.suppress(ProcessLookupError):
+            self._process.kill()
+        self._process.wait()
+        self._out.close()
+
+
+def run_command_blocking(argv: Sequence[str], timeout: float = DEFAULT_TIMEOUT) -> str:
+    """``run_command`` for a caller without an event loop."""
+    return BlockingRun(argv).output(timeout)
 
 
 async def _kill(process: asyncio.subprocess.Process) -> None:

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
 
 from nettop import platforms
+from nettop.commands import LINUX_NETSTAT, LINUX_SS
 from nettop.enrich import Enricher
 from nettop.errors import CommandError, NettopError, SourceUnavailable
 from nettop.gcpause import paused_gc
@@ -27,7 +28,7 @@ from nettop.model import OwnerResolver, ParseResult, RecordDelta, Snapshot
 from nettop.parsers import netstat_linux, parse_text, ss
 from nettop.platforms import Steps
 from nettop.procfs import IncrementalSocketScanner, SocketOwners, scan_socket_owners
-from nettop.runner import DEFAULT_TIMEOUT, BlockingRunner, Runner, run_command, run_command_blocking
+from nettop.runner import DEFAULT_TIMEOUT, BlockingRun, BlockingRunner, Runner, run_command, run_command_blocking
 
 #: A multi-command listing: runs its commands through the runner, returns the parse and notes.
 StepsFunction = Callable[[Runner, float], Awaitable[Steps]]
@@ -63,14 +64,14 @@ class ListingCommand:
 LINUX_COMMANDS: dict[str, ListingCommand] = {
     "ss": ListingCommand(
         "ss",
-        ("ss", "-tunae"),
+        LINUX_SS,
         lambda text, owners: ss.parse(text, owners_for=owners),
         owners_from_proc=True,
         live_reader=ss.LiveListing,
     ),
     "netstat": ListingCommand(
         "netstat",
-        ("netstat", "-tunaeW"),
+        LINUX_NETSTAT,
         lambda text, owners: netstat_linux.parse(text, owners_for=owners, wide=True),
         owners_from_proc=True,
     ),
@@ -120,26 +121,39 @@ class CommandSource:
             return self._snapshot(index, command, collected, errors, started, clock)
         raise SourceUnavailable(errors)
 
-    def collect_blocking(self) -> Snapshot:
-        """``collect`` for one-shot commands: no event loop, and the /proc scan in a thread beside the command."""
+    def collect_blocking(self, started: BlockingRun | None = None) -> Snapshot:
+        """``collect`` for one-shot commands: no event loop, and the /proc scan in a thread beside the command.
+
+        ``started``: the first command, already running (``nettop list`` starts it before its imports); used
+        if it is what this source would run first, else killed.
+        """
         run = self._blocking_runner
         if run is None or any(command.steps is not None for command in self._commands):
+            if started is not None:
+                started.cancel()
             import asyncio  # the platforms with several commands run them concurrently
 
             return asyncio.run(self.collect())
-        started, clock = time.time(), time.perf_counter()
+        if started is not None and started.argv != self._commands[0].argv:
+            started.cancel()
+            started = None
+        started_at, clock = time.time(), time.perf_counter()
         errors: list[NettopError] = []
         scan: _InThread[SocketOwners] | None = None
         for index, command in enumerate(self._commands):
             if command.owners_from_proc and scan is None:
                 scan = _InThread(scan_socket_owners, self._proc_root)  # one scan serves a fallback command too
             try:
-                text = run(command.argv, self._timeout)
+                text = (
+                    started.output(self._timeout)
+                    if started is not None and index == 0
+                    else run(command.argv, self._timeout)
+                )
             except CommandError as error:
                 errors.append(error)
                 continue
             owners = scan.result() if command.owners_from_proc and scan is not None else None
-            return self._snapshot(index, command, self._finish(command, text, owners), errors, started, clock)
+            return self._snapshot(index, command, self._finish(command, text, owners), errors, started_at, clock)
         raise SourceUnavailable(errors)
 
     def _snapshot(

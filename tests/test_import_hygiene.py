@@ -30,3 +30,13 @@ def test_one_shot_list_loads_neither_asyncio_nor_other_platforms_parsers() -> No
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stderr.splitlines()[-1] == "0 False common netstat_linux ss"
+
+
+def test_the_cli_starts_light() -> None:
+    """`nettop list` starts ss after importing only the CLI: the parsers, psutil and orjson load while it runs."""
+    code = (
+        "import sys, nettop.cli; nettop.cli.build_parser().parse_args(['list', '--state', 'listen']);"
+        "print(sorted(m for m in ('psutil', 'orjson', 'nettop.sources', 'nettop.parsers.ss') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

@@ -12,7 +12,9 @@ from pathlib import Path
 import psutil
 import pytest
 
+from nettop.commands import LINUX_SS
 from nettop.model import Connection, OwnerStatus, Proto, Snapshot, State
+from nettop.runner import BlockingRun
 from nettop.sources import CommandSource, platform_source
 from tests.sockets import PROBE_NAME, LoopbackSockets, open_loopback_sockets
 
@@ -125,4 +127,18 @@ async def test_fallback_to_netstat_when_ss_is_missing(
     snap = await collect(platform_source("auto"), blocking)
     assert snap.source == "netstat"
     assert snap.notes and snap.notes[0].startswith("fell back to netstat: command not found: ss")
+    find(snap, Proto.TCP, ("127.0.0.1", sockets.child_port))
+
+
+def test_a_command_started_early_is_used_or_else_killed(sockets: LoopbackSockets) -> None:
+    """`nettop list` starts ss before its imports; the source takes that run if it would run ss first."""
+    need("ss")
+    need("netstat")
+    early = BlockingRun(LINUX_SS)
+    snap = platform_source("auto").collect_blocking(early)
+    assert snap.source == "ss" and early._process.returncode == 0
+    find(snap, Proto.TCP, ("127.0.0.1", sockets.child_port))
+    unwanted = BlockingRun(LINUX_SS)
+    snap = platform_source("netstat").collect_blocking(unwanted)
+    assert snap.source == "netstat" and unwanted._process.returncode is not None, "killed and reaped"
     find(snap, Proto.TCP, ("127.0.0.1", sockets.child_port))

@@ -181,3 +181,10 @@ def test_choices_and_platforms() -> None:
         platform_source("lsof", platform="linux")
     with pytest.raises(NettopError, match="'sunos5' is not supported"):
         platform_source("auto", platform="sunos5")
+
+
+def test_the_cli_knows_every_source_name() -> None:
+    """`--source` choices come from nettop.commands, which the CLI reads without importing the sources."""
+    from nettop.commands import SOURCE_NAMES
+
+    assert tuple(sorted({name for commands in PLATFORM_COMMANDS.values() for name in commands})) == SOURCE_NAMES
