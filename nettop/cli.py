@@ -17,8 +17,9 @@ from typing import TYPE_CHECKING
 
 from nettop import __version__
 from nettop.commands import LINUX_SS, SOURCE_NAMES
+from nettop.early import EarlyListing
 from nettop.errors import CommandError, NettopError
-from nettop.runner import DEFAULT_TIMEOUT, BlockingRun
+from nettop.runner import DEFAULT_TIMEOUT
 
 if TYPE_CHECKING:
     from nettop.model import Snapshot
@@ -207,28 +208,28 @@ def report(snapshot: Snapshot) -> None:
             print(f"  ... and {count - SHOWN_ISSUES} more", file=sys.stderr)
 
 
-def start_listing(args: argparse.Namespace) -> BlockingRun | None:
-    """For a one-shot listing on Linux: start ``ss`` now, so that it runs while the rest of nettop is imported
-    (about 100 ms, a quarter of what ``ss -tunap`` takes at 10,000 connections). None: not this time (another
-    command or platform, or ``ss`` is missing; the source then falls back and says so)."""
+def start_listing(args: argparse.Namespace) -> EarlyListing | None:
+    """For a one-shot listing on Linux: start ``ss`` and the /proc scan now, so that they run while the rest of
+    nettop is imported (see ``nettop.early``). None: not this time (another command or platform, or ``ss`` is
+    missing; the source then falls back and says so)."""
     if args.command not in ("list", "policy") or args.from_file is not None or args.source not in ("auto", "ss"):
         return None
     if not sys.platform.startswith("linux"):
         return None
     try:
-        return BlockingRun(LINUX_SS)
+        return EarlyListing.start(LINUX_SS)
     except CommandError:
         return None
 
 
-def collect_once(args: argparse.Namespace, started: BlockingRun | None) -> Snapshot:
+def collect_once(args: argparse.Namespace, started: EarlyListing | None) -> Snapshot:
     from nettop.sources import CommandSource
 
     source = source_from(args)
     return source.collect_blocking(started) if isinstance(source, CommandSource) else source.collect_blocking()
 
 
-def run_list(args: argparse.Namespace, started: BlockingRun | None = None) -> int:
+def run_list(args: argparse.Namespace, started: EarlyListing | None = None) -> int:
     from nettop.export import json_bytes, to_csv, to_table
     from nettop.query import filter_records
 
@@ -326,7 +327,7 @@ def run_check(args: argparse.Namespace) -> int:
     return result.exit_code
 
 
-def run_policy_init(args: argparse.Namespace, started: BlockingRun | None = None) -> int:
+def run_policy_init(args: argparse.Namespace, started: EarlyListing | None = None) -> int:
     from nettop.check_output import policy_from_listeners
 
     snapshot = collect_once(args, started)

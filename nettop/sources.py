@@ -13,14 +13,14 @@ from __future__ import annotations
 
 import os
 import sys
-import threading
 import time
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
-from typing import Generic, Protocol, TypeVar
+from typing import Protocol
 
 from nettop import platforms
 from nettop.commands import LINUX_NETSTAT, LINUX_SS
+from nettop.early import EarlyListing, InThread
 from nettop.enrich import Enricher
 from nettop.errors import CommandError, NettopError, SourceUnavailable
 from nettop.gcpause import paused_gc
@@ -28,7 +28,7 @@ from nettop.model import OwnerResolver, ParseResult, RecordDelta, Snapshot
 from nettop.parsers import netstat_linux, parse_text, ss
 from nettop.platforms import Steps
 from nettop.procfs import IncrementalSocketScanner, SocketOwners, scan_socket_owners
-from nettop.runner import DEFAULT_TIMEOUT, BlockingRun, BlockingRunner, Runner, run_command, run_command_blocking
+from nettop.runner import DEFAULT_TIMEOUT, BlockingRunner, Runner, run_command, run_command_blocking
 
 #: A multi-command listing: runs its commands through the runner, returns the parse and notes.
 StepsFunction = Callable[[Runner, float], Awaitable[Steps]]
@@ -121,34 +121,34 @@ class CommandSource:
             return self._snapshot(index, command, collected, errors, started, clock)
         raise SourceUnavailable(errors)
 
-    def collect_blocking(self, started: BlockingRun | None = None) -> Snapshot:
+    def collect_blocking(self, early: EarlyListing | None = None) -> Snapshot:
         """``collect`` for one-shot commands: no event loop, and the /proc scan in a thread beside the command.
 
-        ``started``: the first command, already running (``nettop list`` starts it before its imports); used
-        if it is what this source would run first, else killed.
+        ``early``: the first command and the scan, already under way (``nettop list`` starts them before its
+        imports); taken if that is what this source would run first, else the command is killed.
         """
         run = self._blocking_runner
+        usable = early is not None and early.run.argv == self._commands[0].argv and early.proc_root == self._proc_root
+        if early is not None and not usable:
+            early.cancel()
+            early = None
         if run is None or any(command.steps is not None for command in self._commands):
-            if started is not None:
-                started.cancel()
+            if early is not None:
+                early.cancel()
             import asyncio  # the platforms with several commands run them concurrently
 
             return asyncio.run(self.collect())
-        if started is not None and started.argv != self._commands[0].argv:
-            started.cancel()
-            started = None
         started_at, clock = time.time(), time.perf_counter()
         errors: list[NettopError] = []
-        scan: _InThread[SocketOwners] | None = None
+        scan = early.owners if early is not None else None
         for index, command in enumerate(self._commands):
             if command.owners_from_proc and scan is None:
-                scan = _InThread(scan_socket_owners, self._proc_root)  # one scan serves a fallback command too
+                scan = InThread(scan_socket_owners, self._proc_root)  # one scan serves a fallback command too
             try:
-                text = (
-                    started.output(self._timeout)
-                    if started is not None and index == 0
-                    else run(command.argv, self._timeout)
-                )
+                if early is not None and index == 0:
+                    text = early.run.output(self._timeout)
+                else:
+                    text = run(command.argv, self._timeout)
             except CommandError as error:
                 errors.append(error)
                 continue
@@ -235,32 +235,6 @@ def _owner_notes(owners: SocketOwners | None, uid: int) -> tuple[str, ...]:
     if uid != 0 and (owners is None or owners.denied):
         return ("not root: sockets of other users' processes are shown without owners",)
     return ()
-
-
-T = TypeVar("T")
-
-
-class _InThread(Generic[T]):
-    """A call running in a thread of its own (``concurrent.futures`` is another 15 ms of imports)."""
-
-    def __init__(self, call: Callable[..., T], *args: object) -> None:
-        self._call, self._args = call, args
-        self._value: T | None = None
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        try:
-            self._value = self._call(*self._args)
-        except BaseException as error:  # handed to the caller of result()
-            self._error = error
-
-    def result(self) -> T:
-        self._thread.join()
-        if self._error is not None:
-            raise self._error
-        return self._value  # type: ignore[return-value]
 
 
 class TextSource:

@@ -13,8 +13,8 @@ import psutil
 import pytest
 
 from nettop.commands import LINUX_SS
+from nettop.early import EarlyListing
 from nettop.model import Connection, OwnerStatus, Proto, Snapshot, State
-from nettop.runner import BlockingRun
 from nettop.sources import CommandSource, platform_source
 from tests.sockets import PROBE_NAME, LoopbackSockets, open_loopback_sockets
 
@@ -134,11 +134,12 @@ def test_a_command_started_early_is_used_or_else_killed(sockets: LoopbackSockets
     """`nettop list` starts ss before its imports; the source takes that run if it would run ss first."""
     need("ss")
     need("netstat")
-    early = BlockingRun(LINUX_SS)
+    early = EarlyListing.start(LINUX_SS)
     snap = platform_source("auto").collect_blocking(early)
-    assert snap.source == "ss" and early._process.returncode == 0
-    find(snap, Proto.TCP, ("127.0.0.1", sockets.child_port))
-    unwanted = BlockingRun(LINUX_SS)
+    assert snap.source == "ss" and early.run._process.returncode == 0
+    child = find(snap, Proto.TCP, ("127.0.0.1", sockets.child_port))
+    assert child.pid == sockets.child.pid, "the early scan's owners are attached"
+    unwanted = EarlyListing.start(LINUX_SS)
     snap = platform_source("netstat").collect_blocking(unwanted)
-    assert snap.source == "netstat" and unwanted._process.returncode is not None, "killed and reaped"
+    assert snap.source == "netstat" and unwanted.run._process.returncode is not None, "killed and reaped"
     find(snap, Proto.TCP, ("127.0.0.1", sockets.child_port))
