@@ -51,20 +51,26 @@ class Enricher:
 
     def resolver(self, pids_by_inode: Mapping[int, list[int]], root: bool, my_uid: int) -> OwnerResolver:
         """An ``OwnerResolver`` over one /proc scan, for a parser to call once per socket line."""
-        # Thousands of sockets share a handful of owner lists: look each pid up once, build each tuple once.
+        # Thousands of sockets share a handful of pid lists (the scan shares them, see SocketOwners): answer
+        # each list once, by identity, and look each pid up once.
         owner_tuples: dict[tuple[int, ...], tuple[Owner, ...]] = {}
+        by_list: dict[int, tuple[tuple[Owner, ...], OwnerStatus]] = {}
         known, gone = OwnerStatus.KNOWN, OwnerStatus.GONE
 
         def resolve(inode: int | None, state: State, uid: int | None) -> tuple[tuple[Owner, ...], OwnerStatus]:
             pids = pids_by_inode.get(inode) if inode is not None else None
             if not pids:
                 return (), unowned_status(inode, state, uid, root, my_uid)
-            key = tuple(pids)
-            owners = owner_tuples.get(key)
-            if owners is None:
-                found = (self.lookup(pid) for pid in key)
-                owners = owner_tuples[key] = tuple(owner for owner in found if owner is not None)
-            return owners, known if owners else gone
+            # id() is sound: pids_by_inode keeps every list alive as long as this resolver.
+            answer = by_list.get(id(pids))
+            if answer is None:
+                key = tuple(pids)
+                owners = owner_tuples.get(key)
+                if owners is None:
+                    found = (self.lookup(pid) for pid in key)
+                    owners = owner_tuples[key] = tuple(owner for owner in found if owner is not None)
+                answer = by_list[id(pids)] = (owners, known if owners else gone)
+            return answer
 
         return resolve
 

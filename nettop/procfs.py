@@ -21,7 +21,11 @@ from dataclasses import dataclass, field
 
 @dataclass(slots=True)
 class SocketOwners:
-    """Which pids hold each socket inode, and how many processes' fds could not be read."""
+    """Which pids hold each socket inode, and how many processes' fds could not be read.
+
+    The pid lists are shared (all the sockets a process alone holds have one list) and never changed, so
+    that a parser can ask for owners once per list rather than once per socket.
+    """
 
     pids_by_inode: dict[int, list[int]] = field(default_factory=dict)
     #: Processes whose fd table was not readable (another user's, without root).
@@ -66,6 +70,7 @@ def scan_socket_owners(proc_root: str = "/proc") -> SocketOwners:
         if dir_fd is None:
             continue
         pid = int(entry)
+        alone = [pid]
         try:
             for fd in _fd_names(dir_fd) or ():
                 try:
@@ -76,9 +81,9 @@ def scan_socket_owners(proc_root: str = "/proc") -> SocketOwners:
                     inode = int(target[8:-1])
                     pids = by_inode.get(inode)
                     if pids is None:
-                        by_inode[inode] = [pid]
+                        by_inode[inode] = alone
                     elif pids[-1] != pid:
-                        pids.append(pid)
+                        by_inode[inode] = [*pids, pid]  # a new list: the one it had is shared
         finally:
             os.close(dir_fd)
     return owners
@@ -158,6 +163,8 @@ class IncrementalSocketScanner:
         #: Kept from scan to scan and changed only where a process's sockets did: rebuilding it cost more than
         #: the scan itself at 20,000 sockets.
         self._by_inode: dict[int, list[int]] = {}
+        #: Each pid's one-pid list, shared by the sockets it alone holds.
+        self._alone: dict[int, list[int]] = {}
         #: The previous listing's inodes, and those of them the previous scan left unowned; None: unknown.
         self._listed: set[int] | frozenset[int] | None = None
         self._unowned: set[int] | frozenset[int] | None = None
@@ -295,7 +302,7 @@ class IncrementalSocketScanner:
             for inode in old_sockets - new_sockets:
                 _drop_owner(by_inode, inode, pid)
             for inode in new_sockets - old_sockets:
-                _add_owner(by_inode, inode, pid)
+                _add_owner(by_inode, inode, pid, self._alone)
             changed |= old_sockets ^ new_sockets
         for pid in before.keys() - procs.keys():  # exited
             for inode in before[pid].sockets:
@@ -393,11 +400,14 @@ class IncrementalSocketScanner:
         return _Fds.of(start_time, cached_names, inodes), len(names) - readlinks
 
 
-def _add_owner(by_inode: dict[int, list[int]], inode: int, pid: int) -> None:
-    # Lists are replaced, not changed, so that a copy of the map handed out stays as it was; kept sorted, as a
-    # full scan (which walks /proc in pid order) makes them.
+def _add_owner(by_inode: dict[int, list[int]], inode: int, pid: int, alone: dict[int, list[int]]) -> None:
+    # Lists are replaced, not changed, so that a copy of the map handed out stays as it was, and shared (see
+    # SocketOwners); kept sorted, as a full scan (which walks /proc in pid order) makes them.
     pids = by_inode.get(inode)
-    by_inode[inode] = [pid] if pids is None else sorted({*pids, pid})
+    if pids is None:
+        by_inode[inode] = alone.get(pid) or alone.setdefault(pid, [pid])
+    else:
+        by_inode[inode] = sorted({*pids, pid})
 
 
 def _drop_owner(by_inode: dict[int, list[int]], inode: int, pid: int) -> None:

@@ -322,3 +322,24 @@ async def test_a_live_source_collected_again_and_again_follows_a_reused_fd() -> 
 def pids_on(snapshot: Snapshot, port: int) -> list[int]:
     (record,) = (r for r in snapshot.records if r.proto is Proto.TCP and r.local_port == port and r.remote_ip is None)
     return [owner.pid for owner in record.owners]
+
+
+def test_a_process_alone_shares_one_pid_list_and_a_shared_socket_gets_its_own() -> None:
+    """The resolver answers once per pid list (by identity): sharing must never mix two sockets' holders."""
+    me = os.getpid()
+    with socket.socket() as first, socket.socket() as second, socket.socket() as inherited:
+        for sock in (first, second, inherited):
+            sock.bind(("127.0.0.1", 0))
+            sock.listen(1)
+        child = subprocess.Popen(
+            [sys.executable, "-c", "import sys; sys.stdin.read()"],
+            stdin=subprocess.PIPE,
+            pass_fds=[inherited.fileno()],
+        )
+        try:
+            by_inode = scan_socket_owners().pids_by_inode
+            ino = {name: os.fstat(s.fileno()).st_ino for name, s in (("a", first), ("b", second), ("c", inherited))}
+            assert by_inode[ino["a"]] == [me] and by_inode[ino["a"]] is by_inode[ino["b"]]
+            assert by_inode[ino["c"]] == sorted([me, child.pid])
+        finally:
+            child.communicate(b"")
