@@ -230,14 +230,14 @@ def collect_once(args: argparse.Namespace, started: EarlyListing | None) -> Snap
 
 
 def run_list(args: argparse.Namespace, started: EarlyListing | None = None) -> int:
-    from nettop.export import json_bytes_two_cores, to_csv, to_table
+    from nettop.export import json_bytes, to_csv, to_table
     from nettop.query import filter_records
 
     snapshot = collect_once(args, started)
     records = filter_records(snapshot.records, record_filter_from(args))
     if args.format == "json":
         sys.stdout.flush()
-        sys.stdout.buffer.write(json_bytes_two_cores(records) + b"\n")
+        sys.stdout.buffer.write(json_bytes(records) + b"\n")
     else:
         sys.stdout.write(to_csv(records) if args.format == "csv" else to_table(records))
     sys.stdout.flush()

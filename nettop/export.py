@@ -10,7 +10,6 @@ import csv
 import io
 import json
 import os
-import sys
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -115,41 +114,6 @@ def json_bytes(records: Iterable[Connection], indent: int | None = None) -> byte
     if orjson is not None and indent in (None, 2):
         return orjson.dumps(rows, option=orjson.OPT_INDENT_2 if indent else 0)
     return json.dumps(rows, indent=indent, ensure_ascii=False).encode()
-
-
-#: Below this many records a second process costs more than it saves.
-TWO_CORES_FROM = 5000
-
-
-def json_bytes_two_cores(records: Sequence[Connection]) -> bytes:
-    """``json_bytes(records)``, with a forked child encoding the second half meanwhile (Linux).
-
-    Encoding 20,000 records is 60-100 ms of Python on one core, the largest part of ``nettop list`` after its
-    parse, while the other core idles. The child has the records already (fork shares them) and hands back
-    bytes through a pipe; if it fails, the parent encodes everything itself.
-    """
-    if len(records) < TWO_CORES_FROM or orjson is None or not sys.platform.startswith("linux"):
-        return json_bytes(records)
-    half = len(records) // 2
-    read_fd, write_fd = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child: encode, write, and leave without running the parent's exit handlers or flushes
-        code = 1
-        try:
-            os.close(read_fd)
-            with os.fdopen(write_fd, "wb") as pipe:
-                pipe.write(json_bytes(records[half:]))
-            code = 0
-        finally:
-            os._exit(code)
-    os.close(write_fd)
-    first = json_bytes(records[:half])
-    with os.fdopen(read_fd, "rb") as pipe:
-        second = pipe.read()
-    _, status = os.waitpid(pid, 0)
-    if status != 0 or not second.startswith(b"["):
-        return json_bytes(records)
-    return first[:-1] + b"," + second[1:]
 
 
 def to_csv(records: Iterable[Connection]) -> str:

@@ -162,27 +162,3 @@ def test_a_broken_viewer_policy_is_bad_usage(tmp_path: Path) -> None:
     policy.write_text("[[forbid]]\nport = 70000\n")
     done = nettop("--policy", str(policy))
     assert done.returncode == 2 and f"--policy: {policy}:2" in done.stderr and "port" in done.stderr
-
-
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="two cores are used on Linux only")
-def test_json_of_many_records_encoded_on_two_cores_is_the_same_json(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Past TWO_CORES_FROM records a forked child encodes half: byte for byte what one process writes."""
-    import os
-
-    from nettop.export import TWO_CORES_FROM, json_bytes, json_bytes_two_cores
-    from tests.scripted import conn
-
-    forks: list[int] = []
-    real_fork = os.fork
-
-    def fork() -> int:
-        pid = real_fork()
-        forks.append(pid)
-        return pid
-
-    monkeypatch.setattr(os, "fork", fork)
-    records = [conn(1024 + i % 60000, 443, pid=i % 7 + 1) for i in range(TWO_CORES_FROM + 3)]
-    both = json_bytes_two_cores(records)
-    assert len(forks) == 1, "the second half was encoded by a child"
-    assert both == json_bytes(records)
-    assert len(json.loads(both)) == TWO_CORES_FROM + 3
