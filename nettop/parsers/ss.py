@@ -209,6 +209,7 @@ def _parse_rows(
     issues: list[ParseIssue] = []
     cache = _Cache()
     local_hosts, peer_hosts, owner_lists = cache.local_hosts, cache.peer_hosts, cache.owner_lists
+    local_cells, peer_cells = cache.local_cells, cache.peer_cells
     netids, state_words = NETIDS, STATE_WORDS
     known, not_reported, unknown_state = OwnerStatus.KNOWN, OwnerStatus.NOT_REPORTED, State.UNKNOWN
     new = tuple.__new__  # Connection(...) less its Python-level __new__
@@ -251,7 +252,10 @@ def _parse_rows(
                 local_host, interface, family, v6only = cell
                 local_port = int(port)
             else:
-                local_host, local_port, interface, family, v6only = _local_cell(local, proto, older)
+                whole = local_cells.get(local)  # a `*` or named port: cached whole
+                if whole is None:
+                    whole = local_cells[local] = _local_cell(local, proto, older)
+                local_host, local_port, interface, family, v6only = whole
                 if port.isdigit():
                     local_hosts[host] = (local_host, interface, family, v6only)
             host, _, port = peer.rpartition(":")
@@ -260,7 +264,10 @@ def _parse_rows(
                 remote_ip, peer_says_dual = peer_cell
                 remote_port: int | None = int(port)
             else:
-                remote_ip, remote_port, peer_says_dual = _peer_cell(peer, proto, older)
+                whole_peer = peer_cells.get(peer)
+                if whole_peer is None:
+                    whole_peer = peer_cells[peer] = _peer_cell(peer, proto, older)
+                remote_ip, remote_port, peer_says_dual = whole_peer
                 if port.isdigit():
                     peer_hosts[host] = (remote_ip, peer_says_dual)
             if peer_says_dual:
@@ -406,7 +413,7 @@ def _owners(rest: str, cache: _Cache) -> tuple[tuple[Owner, ...], str]:
 class _Cache:
     """What one parse converts once and reuses: owners, owner lists and address cells."""
 
-    __slots__ = ("local_hosts", "owner_lists", "owners", "peer_hosts")
+    __slots__ = ("local_cells", "local_hosts", "owner_lists", "owners", "peer_cells", "peer_hosts")
 
     def __init__(self) -> None:
         self.owners: dict[tuple[str, int], Owner] = {}
@@ -414,6 +421,9 @@ class _Cache:
         # By the text before the port: what a local or peer cell says but its port (see _local_cell).
         self.local_hosts: dict[str, tuple[str, str | None, int, bool | None]] = {}
         self.peer_hosts: dict[str, tuple[str | None, bool]] = {}
+        # Whole cells whose port is not a number (`*`, a service name): a listener's, on many lines.
+        self.local_cells: dict[str, _LocalCell] = {}
+        self.peer_cells: dict[str, _PeerCell] = {}
 
 
 def _number_after(text: str, label: str) -> int | None:
