@@ -3,8 +3,8 @@
 On Linux the listing is asked for inodes (``ss -tunae``, ``netstat -tunaeW``) and the owners are found by
 one linear ``/proc/*/fd`` scan that runs alongside it (see ``procfs``): ``-p`` costs both tools a
 quadratic walk that triples their time at 20,000 sockets. A source collected again and again (the live
-viewer's ticks) soon runs ``ss`` first and then rescans only the fds that may have changed, given the inodes
-it listed (``IncrementalSocketScanner``).
+viewer's ticks) reads only the ``ss`` lines that changed (``ss.LiveListing``) and then rescans only the fds
+that may have changed, given the inodes listed (``IncrementalSocketScanner``).
 The runner is injectable so tests can script it. One-shot commands take ``collect_blocking``: the same
 collection without an event loop (see ``runner`` for why).
 """
@@ -103,7 +103,6 @@ class CommandSource:
         #: Ask psutil about the pids a multi-step listing gives; off when the listing is not of this machine.
         self._complete_owners = complete_owners
         self._scanner = IncrementalSocketScanner(proc_root)
-        self._collected = False
         #: The live reader of the command in use, and when the snapshot it last read was taken.
         self._reader: tuple[str, ss.LiveListing] | None = None
         self._last_taken: float | None = None
@@ -128,13 +127,13 @@ class CommandSource:
         imports); taken if that is what this source would run first, else the command is killed.
         """
         run = self._blocking_runner
-        usable = early is not None and early.run.argv == self._commands[0].argv and early.proc_root == self._proc_root
-        if early is not None and not usable:
+        blocking = run is not None and all(command.steps is None for command in self._commands)
+        if early is not None and not (
+            blocking and early.run.argv == self._commands[0].argv and early.proc_root == self._proc_root
+        ):
             early.cancel()
             early = None
-        if run is None or any(command.steps is not None for command in self._commands):
-            if early is not None:
-                early.cancel()
+        if run is None or not blocking:
             import asyncio  # the platforms with several commands run them concurrently
 
             return asyncio.run(self.collect())
@@ -171,7 +170,6 @@ class CommandSource:
             self._commands = self._commands[index:]
             notes = (f"fell back to {command.name}: {errors[-1]}", *notes)
         self.name = command.name
-        self._collected = True
         self._last_taken = started
         duration = time.perf_counter() - clock
         return Snapshot(result.records, started, duration, command.name, result.issues, notes, delta)
