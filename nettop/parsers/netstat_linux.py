@@ -51,6 +51,7 @@ import socket
 from functools import lru_cache
 from typing import NamedTuple
 
+from nettop.gcpause import paused_gc
 from nettop.model import Connection, Owner, OwnerResolver, OwnerStatus, ParseIssue, ParseResult, Proto, State
 from nettop.parsers.common import STATE_WORDS, netstat_without_header, port_number, split_host_port
 
@@ -133,6 +134,7 @@ def read_header(line: str) -> Layout:
     )
 
 
+@paused_gc()  # thousands of new tuples and no cycles: see gcpause
 def parse(
     text: str, source: str = "netstat", owners_for: OwnerResolver | None = None, *, wide: bool | None = None
 ) -> ParseResult:

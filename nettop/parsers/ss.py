@@ -26,6 +26,7 @@ from collections.abc import Callable, Collection, Iterable
 from typing import Any
 
 from nettop.errors import NotASocketTable
+from nettop.gcpause import paused_gc
 from nettop.model import Connection, Owner, OwnerResolver, OwnerStatus, ParseIssue, ParseResult, Proto, State
 from nettop.parsers.common import STATE_WORDS, port_number, split_host_port
 
@@ -71,6 +72,7 @@ def looks_like_header(line: str) -> bool:
     return "Recv-Q" in line and "Local" in line and "Address:Port" in line
 
 
+@paused_gc()  # thousands of new tuples and no cycles: see gcpause
 def parse(
     text: str,
     proto_hint: Proto | None = None,
@@ -205,46 +207,48 @@ def _parse_rows(
     the lines that could not be read."""
     # One loop with local names and per-parse caches: this runs for every socket of a busy server.
     fixed = 4 + has_netid + has_state
+    # Rows of older layouts get placeholders for the columns they lack, so that every row unpacks alike.
+    pad, pad_at = [""] * (6 - fixed), int(has_netid)
+    netids = NETIDS if has_netid else {"": proto_hint}
+    state_words = STATE_WORDS if has_state else {"": State.UNKNOWN}
     records: list[Any] = []
     issues: list[ParseIssue] = []
     cache = _Cache()
     local_hosts, peer_hosts, owner_lists = cache.local_hosts, cache.peer_hosts, cache.owner_lists
     local_cells, peer_cells = cache.local_cells, cache.peer_cells
-    netids, state_words = NETIDS, STATE_WORDS
     known, not_reported, unknown_state = OwnerStatus.KNOWN, OwnerStatus.NOT_REPORTED, State.UNKNOWN
+    udp = Proto.UDP
     new = tuple.__new__  # Connection(...) less its Python-level __new__
     append = records.append
     for index in rows:
         line = lines[index]
-        if not line or line[0] in " \t":
-            continue  # blank, or a -i continuation line
         parts = line.split(None, fixed)
         try:
-            if len(parts) < fixed:
-                raise ValueError(f"expected at least {fixed} columns, found {len(parts)}")
-            proto = proto_hint
-            col = 0
-            if has_netid:
-                netid = parts[0]
-                proto = netids.get(netid)
-                if proto is None:
-                    reason = "not an internet socket" if netid in OTHER_NETIDS else "unknown socket type"
-                    raise ValueError(f"{reason} ({netid!r}); skipped")
-                col = 1
-            if has_state:
-                word = parts[col]
-                state = state_words.get(word) or state_words.get(word.upper())
-                if state is None:
-                    raise ValueError(f"unknown state {word!r}")
-                col += 1
+            if len(parts) <= fixed:
+                if len(parts) < fixed:
+                    if not line or line[0] in " \t":
+                        continue  # blank, or a -i continuation line
+                    raise ValueError(f"expected at least {fixed} columns, found {len(parts)}")
+                parts.append("")
+            if pad:
+                parts[pad_at:pad_at] = pad
+            netid, word, recv_q, send_q, local, peer, rest = parts
+            proto = netids.get(netid)
+            if proto is None and has_netid:
+                reason = "not an internet socket" if netid in OTHER_NETIDS else "unknown socket type"
+                raise ValueError(f"{reason} ({netid!r}); skipped")
+            state = state_words.get(word) or state_words.get(word.upper())
+            if state is None:
+                raise ValueError(f"unknown state {word!r}")
+            if recv_q == "0" and send_q == "0":  # most queues are empty: skip the checks and int()
+                recv_size = send_size = 0
+            elif recv_q.isdigit() and send_q.isdigit():
+                recv_size, send_size = int(recv_q), int(send_q)
             else:
-                state = unknown_state
-            recv_q, send_q, local, peer = parts[col], parts[col + 1], parts[col + 2], parts[col + 3]
-            if not (recv_q.isdigit() and send_q.isdigit()):
                 raise ValueError(f"queue sizes {recv_q!r} {send_q!r} are not numbers")
             if proto is None:
                 # No Netid column and no hint: a stateless row is datagram, anything else stream.
-                proto = Proto.UDP if state is State.UNCONNECTED else Proto.TCP
+                proto = udp if state is State.UNCONNECTED else Proto.TCP
             # Cells are cached by their host part: hosts repeat on every line, host:port pairs seldom do.
             host, _, port = local.rpartition(":")
             cell = local_hosts.get(host)
@@ -272,34 +276,32 @@ def _parse_rows(
                     peer_hosts[host] = (remote_ip, peer_says_dual)
             if peer_says_dual:
                 v6only = False
-            if state is unknown_state and proto is Proto.UDP:
+            if state is unknown_state and proto is udp:
                 state = State.UNCONNECTED if remote_ip is None else State.ESTABLISHED
 
             owners: tuple[Owner, ...] = ()
             inode = uid = None
-            rest = parts[fixed] if len(parts) > fixed else ""
             if rest:
-                if rest.startswith("users:("):
-                    # Most lines repeat an owner list already read (only the fd differs): see _owners.
-                    stop = rest.find("))")
-                    head, sep, fd = rest[8:stop].rpartition(",fd=")
-                    known_owners = owner_lists.get(head) if sep and stop > 0 else None
+                if rest[:7] == "users:(":
+                    # Most lines repeat a one-owner list already read, but for the fd: see _owners.
+                    head, _, tail = rest.partition(",fd=")
+                    fd, _, after = tail.partition("))")
+                    known_owners = owner_lists.get(head)
                     if known_owners is not None and fd.isdigit():
-                        owners, rest = known_owners, rest[stop + 2 :]
+                        owners, rest = known_owners, after
                     else:
                         owners, rest = _owners(rest, cache)
-                at = rest.find("ino:")
-                if at >= 0:
+                if "ino:" in rest:
                     # -e: `uid:N` (printed only when not 0) `ino:N` (0 for no file) `v6only:0|1`.
-                    end = rest.find(" ", at)
-                    digits = rest[at + 4 : end] if end >= 0 else rest[at + 4 :]
+                    digits = rest.partition("ino:")[2].partition(" ")[0]
                     inode = int(digits) or None if digits.isdigit() else None
                     if inode is not None:
                         uid = _number_after(rest, "uid:") if "uid:" in rest else 0
                     if "v6only:" in rest:
                         v6only = _number_after(rest, "v6only:") == 1
         except ValueError as error:
-            issues.append(ParseIssue(index + 1, line, str(error)))
+            if line[0] not in " \t":  # else a -i continuation line, which no column check lets through
+                issues.append(ParseIssue(index + 1, line, str(error)))
             continue
         if owners:
             status = known
@@ -320,8 +322,8 @@ def _parse_rows(
                 owners,
                 status,
                 interface,
-                0 if recv_q == "0" else int(recv_q),  # most queues are empty: skip int()
-                0 if send_q == "0" else int(send_q),
+                recv_size,
+                send_size,
                 inode,
                 uid,
                 v6only,
@@ -384,15 +386,16 @@ def _peer_cell(text: str, proto: Proto, older: bool = False) -> _PeerCell:
 
 def _owners(rest: str, cache: _Cache) -> tuple[tuple[Owner, ...], str]:
     """Read ``users:((...),...)``; return the owners and the text after the list."""
-    # A process's owner text recurs on every socket it holds, with only the fd changing: key on the
-    # text before ",fd=" and skip the regex. ss cuts names at ")", so the first "))" ends the list.
-    stop = rest.find("))")
-    head, sep, fd = rest[8:stop].rpartition(",fd=") if stop > 0 else ("", "", "")
-    cacheable = bool(sep) and fd.isdigit() and "),(" not in head
+    # A process's owner text recurs on every socket it holds, with only the fd changing: a one-owner list is
+    # remembered by its text before ",fd=", so that the next socket of that process skips the regex. ss cuts
+    # names at ")", so the first "))" ends the list.
+    head, _, tail = rest.partition(",fd=")
+    fd, _, after = tail.partition("))")
+    cacheable = fd.isdigit()  # not so for several owners, whose first fd is followed by "),("
     if cacheable:
         owners = cache.owner_lists.get(head)
         if owners is not None:
-            return owners, rest[stop + 2 :]
+            return owners, after
     found = []
     end = 7
     for match in _USER.finditer(rest):
@@ -405,7 +408,7 @@ def _owners(rest: str, cache: _Cache) -> tuple[tuple[Owner, ...], str]:
     if not found:
         raise ValueError("unreadable users:(...) owner list")
     owners = tuple(found)
-    if cacheable:
+    if cacheable and len(owners) == 1:
         cache.owner_lists[head] = owners
     return owners, rest[end + 1 :]
 
