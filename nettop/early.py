@@ -1,15 +1,20 @@
 """A one-shot listing started before the rest of nettop is imported.
 
 ``nettop list`` spends about 100 ms importing the parsers, psutil and orjson. Started first, ``ss`` runs
-meanwhile in its own process and the ``/proc`` scan in a thread (which gets the interpreter whenever the
-imports wait on a file): at 10,000 connections both are done about when the imports are.
+meanwhile in its own process and the ``/proc`` scan in a child process of its own (see ``ScanInChild``): at
+10,000 connections ``ss`` is done about when the imports are, and the scan about when its text is parsed.
 """
 
 from __future__ import annotations
 
+import contextlib
+import marshal
+import os
+import select
+import signal
 import threading
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Generic, NamedTuple, TypeVar
+from typing import TYPE_CHECKING, Generic, NamedTuple, NoReturn, TypeVar
 
 from nettop.runner import BlockingRun
 
@@ -35,32 +40,110 @@ class InThread(Generic[T]):
         except BaseException as error:  # handed to the caller of result()
             self._error = error
 
+    def done(self) -> bool:
+        return not self._thread.is_alive()
+
     def result(self) -> T:
         self._thread.join()
         if self._error is not None:
             raise self._error
         return self._value  # type: ignore[return-value]
 
+    def cancel(self) -> None:
+        """Nothing to stop: the call ends by itself, and its thread does not keep the program alive."""
 
-def scan_owners(proc_root: str) -> SocketOwners:
-    from nettop.procfs import scan_socket_owners  # imported in the scan's thread, beside the other imports
 
-    return scan_socket_owners(proc_root)
+def scan_owners(proc_root: str, skip: str | None = None) -> SocketOwners:
+    from nettop.procfs import scan_socket_owners  # imported where the scan runs, beside the other imports
+
+    return scan_socket_owners(proc_root, skip)
+
+
+class ScanInChild:
+    """The /proc scan in a forked child process, its result sent back through a pipe.
+
+    A scan is mostly ``readlink`` calls. In a thread, each return from one waits for the interpreter lock while
+    the main thread works, so the main thread could not parse the listing meanwhile; a child runs on the other
+    core. Forked before any thread is started, so that no lock is held by a thread the child lacks.
+    """
+
+    def __init__(self, proc_root: str) -> None:
+        """Raises OSError when no pipe or process can be made."""
+        self._proc_root = proc_root
+        read_end, write_end = os.pipe()
+        try:
+            pid = os.fork()
+        except OSError:
+            os.close(read_end)
+            os.close(write_end)
+            raise
+        if pid == 0:
+            _scan_for_parent(proc_root, read_end, write_end)
+        os.close(write_end)
+        self._pid: int | None = pid
+        self._read_end = read_end
+
+    def done(self) -> bool:
+        """Whether the scan is over (the child writes only then), so that ``result`` will not wait long."""
+        return self._pid is None or bool(select.select([self._read_end], [], [], 0)[0])
+
+    def result(self) -> SocketOwners:
+        """The scan's result; scanned here instead when the child failed."""
+        from nettop.procfs import SocketOwners
+
+        pid, self._pid = self._pid, None
+        if pid is None:
+            raise RuntimeError("the scan's result was already taken")
+        with os.fdopen(self._read_end, "rb") as pipe:
+            data = pipe.read()
+        _, status = os.waitpid(pid, 0)
+        if status == 0 and data:
+            pids_by_inode, denied = marshal.loads(data)
+            return SocketOwners(pids_by_inode, denied)
+        return scan_owners(self._proc_root)
+
+    def cancel(self) -> None:
+        """Kill and reap the child, unless its result was taken."""
+        pid, self._pid = self._pid, None
+        if pid is None:
+            return
+        os.close(self._read_end)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+
+
+def _scan_for_parent(proc_root: str, read_end: int, write_end: int) -> NoReturn:
+    """The child's whole life: scan, send the result (marshal keeps the shared pid lists shared), exit."""
+    code = 1
+    try:
+        os.close(read_end)
+        owners = scan_owners(proc_root, str(os.getpid()))  # the child's fds are copies of the parent's
+        with os.fdopen(write_end, "wb") as pipe:
+            pipe.write(marshal.dumps((owners.pids_by_inode, owners.denied)))
+        code = 0
+    finally:
+        os._exit(code)  # not a SystemExit: no atexit handlers, no flush of buffers copied from the parent
 
 
 class EarlyListing(NamedTuple):
     """The command and the ``/proc`` scan, both under way."""
 
     run: BlockingRun
-    owners: InThread[SocketOwners]
+    owners: ScanInChild | InThread[SocketOwners]
     proc_root: str
 
     @classmethod
     def start(cls, argv: tuple[str, ...], proc_root: str = "/proc") -> EarlyListing:
         """Start both; raises ``CommandNotFound`` when the command is missing (nothing is left running)."""
         run = BlockingRun(argv)
-        return cls(run, InThread(scan_owners, proc_root), proc_root)
+        try:
+            scan: ScanInChild | InThread[SocketOwners] = ScanInChild(proc_root)
+        except OSError:  # no process to spare (a ulimit): the thread's scan is slower, not wrong
+            scan = InThread(scan_owners, proc_root)
+        return cls(run, scan, proc_root)
 
     def cancel(self) -> None:
-        """Not needed after all (or something failed before it was read): kill and reap the command."""
+        """Not needed after all (or something failed before it was read): kill and reap the command and the scan."""
         self.run.cancel()
+        self.owners.cancel()

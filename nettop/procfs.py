@@ -58,13 +58,16 @@ def _fd_names(dir_fd: int) -> list[str] | None:
         return None  # exited
 
 
-def scan_socket_owners(proc_root: str = "/proc") -> SocketOwners:
-    """Read every process's fd links once; a process that exits mid-scan is simply skipped."""
+def scan_socket_owners(proc_root: str = "/proc", skip: str | None = None) -> SocketOwners:
+    """Read every process's fd links once; a process that exits mid-scan is simply skipped.
+
+    ``skip``: a pid (as /proc names it) not to read, such as a forked scanner's own: it holds copies of its
+    parent's sockets, which it does not own."""
     owners = SocketOwners()
     by_inode = owners.pids_by_inode
     readlink = os.readlink
     for entry in os.listdir(proc_root):
-        if not entry.isdigit():
+        if not entry.isdigit() or entry == skip:
             continue
         dir_fd = _open_fd_dir(f"{proc_root}/{entry}/fd", owners)
         if dir_fd is None:

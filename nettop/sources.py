@@ -20,8 +20,8 @@ from typing import Protocol
 
 from nettop import platforms
 from nettop.commands import LINUX_NETSTAT, LINUX_SS
-from nettop.early import EarlyListing, InThread
-from nettop.enrich import Enricher
+from nettop.early import EarlyListing, InThread, ScanInChild
+from nettop.enrich import Enricher, attach_owners
 from nettop.errors import CommandError, NettopError, SourceUnavailable
 from nettop.gcpause import paused_gc
 from nettop.model import OwnerResolver, ParseResult, RecordDelta, Snapshot
@@ -151,8 +151,14 @@ class CommandSource:
             except CommandError as error:
                 errors.append(error)
                 continue
-            owners = scan.result() if command.owners_from_proc and scan is not None else None
-            return self._snapshot(index, command, self._finish(command, text, owners), errors, started_at, clock)
+            if isinstance(scan, ScanInChild) and command.owners_from_proc and not scan.done():
+                # The scan is still under way, in a process of its own: parse meanwhile, attach its owners after.
+                parsed = command.parse(text, None)
+                collected = self._with_owners(parsed, scan.result())
+            else:
+                owners = scan.result() if command.owners_from_proc and scan is not None else None
+                collected = self._finish(command, text, owners)
+            return self._snapshot(index, command, collected, errors, started_at, clock)
         raise SourceUnavailable(errors)
 
     def _snapshot(
@@ -227,6 +233,13 @@ class CommandSource:
         uid = os.geteuid()
         resolver = self._enricher.resolver(owners.pids_by_inode, uid == 0, uid) if owners is not None else None
         return command.parse(text, resolver), _owner_notes(owners, uid), None
+
+    def _with_owners(self, parsed: ParseResult, owners: SocketOwners) -> Collected:
+        """A parse made without owners, with the scan's attached."""
+        uid = os.geteuid()
+        resolver = self._enricher.resolver(owners.pids_by_inode, uid == 0, uid)
+        records = attach_owners(parsed.records, resolver)
+        return ParseResult(records, parsed.issues, parsed.format), _owner_notes(owners, uid), None
 
 
 def _owner_notes(owners: SocketOwners | None, uid: int) -> tuple[str, ...]:
