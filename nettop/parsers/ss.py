@@ -249,31 +249,32 @@ def _parse_rows(
             if proto is None:
                 # No Netid column and no hint: a stateless row is datagram, anything else stream.
                 proto = udp if state is State.UNCONNECTED else Proto.TCP
-            # Cells are cached by their host part: hosts repeat on every line, host:port pairs seldom do.
-            host, _, port = local.rpartition(":")
-            cell = local_hosts.get(host)
-            if cell is not None and port.isdigit():
-                local_host, interface, family, v6only = cell
-                local_port = int(port)
-            else:
-                whole = local_cells.get(local)  # a `*` or named port: cached whole
-                if whole is None:
-                    whole = local_cells[local] = _local_cell(local, proto, older)
-                local_host, local_port, interface, family, v6only = whole
-                if port.isdigit():
-                    local_hosts[host] = (local_host, interface, family, v6only)
-            host, _, port = peer.rpartition(":")
-            peer_cell = peer_hosts.get(host)
-            if peer_cell is not None and port.isdigit():
-                remote_ip, peer_says_dual = peer_cell
-                remote_port: int | None = int(port)
-            else:
-                whole_peer = peer_cells.get(peer)
-                if whole_peer is None:
-                    whole_peer = peer_cells[peer] = _peer_cell(peer, proto, older)
-                remote_ip, remote_port, peer_says_dual = whole_peer
-                if port.isdigit():
-                    peer_hosts[host] = (remote_ip, peer_says_dual)
+            # Cells are cached whole (a server's address, a client's server, a listener's wildcard repeat on
+            # many lines) and, for a new cell, by the text before the port (a host repeats on every line).
+            whole = local_cells.get(local)
+            if whole is None:
+                host, _, port = local.rpartition(":")
+                cell = local_hosts.get(host)
+                if cell is not None and port.isdigit():
+                    whole = (cell[0], int(port), cell[1], cell[2], cell[3])
+                else:
+                    whole = _local_cell(local, proto, older)
+                    if port.isdigit():
+                        local_hosts[host] = (whole[0], whole[2], whole[3], whole[4])
+                local_cells[local] = whole
+            local_host, local_port, interface, family, v6only = whole
+            whole_peer = peer_cells.get(peer)
+            if whole_peer is None:
+                host, _, port = peer.rpartition(":")
+                peer_cell = peer_hosts.get(host)
+                if peer_cell is not None and port.isdigit():
+                    whole_peer = (peer_cell[0], int(port), peer_cell[1])
+                else:
+                    whole_peer = _peer_cell(peer, proto, older)
+                    if port.isdigit():
+                        peer_hosts[host] = (whole_peer[0], whole_peer[2])
+                peer_cells[peer] = whole_peer
+            remote_ip, remote_port, peer_says_dual = whole_peer
             if peer_says_dual:
                 v6only = False
             if state is unknown_state and proto is udp:
@@ -424,7 +425,7 @@ class _Cache:
         # By the text before the port: what a local or peer cell says but its port (see _local_cell).
         self.local_hosts: dict[str, tuple[str, str | None, int, bool | None]] = {}
         self.peer_hosts: dict[str, tuple[str | None, bool]] = {}
-        # Whole cells whose port is not a number (`*`, a service name): a listener's, on many lines.
+        # Whole cells, as converted.
         self.local_cells: dict[str, _LocalCell] = {}
         self.peer_cells: dict[str, _PeerCell] = {}
 
