@@ -158,6 +158,22 @@ def test_old_iproute_forms_and_bad_lines_are_reported_not_fatal() -> None:
     ]
 
 
+def test_a_name_holding_characters_that_splitlines_would_break_at_stays_on_its_line() -> None:
+    # A process may name itself anything but "/" and NUL; ss prints the name as it is.
+    names = ["form\x0cfeed", "nel\x85x", "sep\u2028x", "grp\x1dx"]
+    rows = [
+        f'tcp   LISTEN 0      5      127.0.0.1:{8000 + i}   0.0.0.0:*   users:(("{name}",pid={100 + i},fd=3))'
+        for i, name in enumerate(names)
+    ]
+    text = "Netid State  Recv-Q Send-Q Local Address:Port Peer Address:Port Process\r\n"
+    text += "\r\n".join(rows) + "\r\ntcp   BOGUS  0      0      127.0.0.1:1   127.0.0.1:2\r\n"
+    result = ss.parse(text)
+    assert [(r.local_port, r.pid, r.program) for r in result.records] == [
+        (8000 + i, 100 + i, name) for i, name in enumerate(names)
+    ]
+    assert [(i.line_no, i.text) for i in result.issues] == [(6, "tcp   BOGUS  0      0      127.0.0.1:1   127.0.0.1:2")]
+
+
 def test_not_ss_text_is_rejected() -> None:
     with pytest.raises(NotASocketTable):
         ss.parse("Kernel IP routing table\nDestination Gateway Genmask Flags\n")

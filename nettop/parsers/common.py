@@ -46,6 +46,21 @@ STATE_WORDS: dict[str, State] = {
 }
 
 
+def text_lines(text: str) -> list[str]:
+    """The lines of a tool's output, split at line ends alone (``\n``, ``\r\n``).
+
+    Not ``str.splitlines``, which also splits at ``\x0b``, ``\x1c``-``\x1e``, ``\x85`` and ``\u2028``: a
+    program name holding one would be cut in two and every later line number would be off. It also costs
+    a socket listing's long lines four times the instructions of ``split``.
+    """
+    if "\r" in text:
+        text = text.replace("\r\n", "\n")
+    lines = text.split("\n")
+    if not lines[-1]:
+        lines.pop()  # the text's last line end
+    return lines
+
+
 def parse_state(word: str) -> State | None:
     """The state a tool's word names, or None when the word is not a state at all."""
     return STATE_WORDS.get(word.upper())

@@ -53,7 +53,7 @@ from typing import NamedTuple
 
 from nettop.gcpause import paused_gc
 from nettop.model import Connection, Owner, OwnerResolver, OwnerStatus, ParseIssue, ParseResult, Proto, State
-from nettop.parsers.common import STATE_WORDS, netstat_without_header, port_number, split_host_port
+from nettop.parsers.common import STATE_WORDS, netstat_without_header, port_number, split_host_port, text_lines
 
 FORMAT = "netstat-linux"
 
@@ -143,7 +143,7 @@ def parse(
     ``owners_for`` gives the owners of lines that show none (live sources find them by inode). ``wide`` says
     whether the output was made with ``-W``; None infers it (see the module docstring on truncation).
     """
-    lines = text.splitlines()
+    lines = text_lines(text)
     for index, line in enumerate(lines):
         if line[:5] == "Proto" and looks_like_header(line):
             return _parse_rows(lines, index, source, owners_for, wide)

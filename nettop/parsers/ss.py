@@ -28,7 +28,7 @@ from typing import Any
 from nettop.errors import NotASocketTable
 from nettop.gcpause import paused_gc
 from nettop.model import Connection, Owner, OwnerResolver, OwnerStatus, ParseIssue, ParseResult, Proto, State
-from nettop.parsers.common import STATE_WORDS, port_number, split_host_port
+from nettop.parsers.common import STATE_WORDS, port_number, split_host_port, text_lines
 
 FORMAT = "ss"
 
@@ -81,7 +81,7 @@ def parse(
 ) -> ParseResult:
     """Parse ss output. ``proto_hint`` names the protocol when the output has no Netid column;
     ``owners_for`` gives the owners of lines that show none (live sources find them by inode)."""
-    lines = text.splitlines()
+    lines = text_lines(text)
     found = _layout(lines)
     if found is None:
         return ParseResult((), (), FORMAT)
@@ -147,7 +147,7 @@ class LiveListing:
         """
         if " timer:(" in text:
             text = _TIMER.sub("", text)  # one pass over the text, not one search per line
-        lines = text.splitlines()
+        lines = text_lines(text)
         found = _layout(lines)
         start, has_netid, has_state = found if found is not None else (len(lines), False, False)
         older = older_wildcards(text)
