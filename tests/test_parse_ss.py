@@ -174,6 +174,21 @@ def test_a_name_holding_characters_that_splitlines_would_break_at_stays_on_its_l
     assert [(i.line_no, i.text) for i in result.issues] == [(6, "tcp   BOGUS  0      0      127.0.0.1:1   127.0.0.1:2")]
 
 
+def test_an_owner_seen_alone_and_then_with_others_keeps_the_others() -> None:
+    # Owner lists are remembered by their text before the first ",fd=": the second line starts as the first.
+    text = """\
+Netid State  Recv-Q Send-Q Local Address:Port Peer Address:Port Process
+tcp   LISTEN 0      5      127.0.0.1:1   0.0.0.0:*   users:(("w",pid=5,fd=3))
+tcp   LISTEN 0      5      127.0.0.1:2   0.0.0.0:*   users:(("w",pid=5,fd=4),("v",pid=6,fd=4)) ino:88 sk:2
+tcp   LISTEN 0      5      127.0.0.1:3   0.0.0.0:*   users:(("w",pid=5,fd=5)) uid:1000 ino:77 sk:1 v6only:0
+"""
+    one, two, three = ss.parse(text).records
+    assert [(o.pid, o.name) for o in one.owners] == [(5, "w")]
+    assert [(o.pid, o.name) for o in two.owners] == [(5, "w"), (6, "v")]
+    assert (two.inode, two.uid) == (88, 0)
+    assert three.owners == one.owners and (three.inode, three.uid) == (77, 1000)
+
+
 def test_not_ss_text_is_rejected() -> None:
     with pytest.raises(NotASocketTable):
         ss.parse("Kernel IP routing table\nDestination Gateway Genmask Flags\n")

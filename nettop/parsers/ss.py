@@ -286,10 +286,9 @@ def _parse_rows(
                 if rest[:7] == "users:(":
                     # Most lines repeat a one-owner list already read, but for the fd: see _owners.
                     head, _, tail = rest.partition(",fd=")
-                    fd, _, after = tail.partition("))")
                     known_owners = owner_lists.get(head)
-                    if known_owners is not None and fd.isdigit():
-                        owners, rest = known_owners, after
+                    if known_owners is not None and "),(" not in tail:  # not several owners after all
+                        owners, rest = known_owners, tail
                     else:
                         owners, rest = _owners(rest, cache)
                 if "ino:" in rest:
