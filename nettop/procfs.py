@@ -2,7 +2,8 @@
 
 This replaces ``ss -p`` / ``netstat -p``: both walk a 256-bucket hash chain per socket, which grows
 quadratically (``ss -tunap`` 365 ms against ``ss -tunae`` 107 ms at 20,000 sockets on a 2-core VM). One
-readlink per open fd is linear, and it runs in a thread while the listing command runs.
+readlink per open fd is linear, and it runs while the listing command runs (in a thread, or for a one-shot
+listing in a child process: ``nettop.early``).
 
 A viewer that collects every second re-reads mostly the same links, so ``IncrementalSocketScanner`` keeps them
 between scans, readlinks only the fds that may have changed, and lists a process's fds again only when their
