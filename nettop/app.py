@@ -344,8 +344,12 @@ class NettopApp(App[None]):
             if self.snapshot.issues:
                 notes.append(f"{len(self.snapshot.issues)} unreadable lines skipped")
             hidden = self.counts.not_permitted
-            if hidden and os.geteuid() != 0:
-                notes.append(f"{hidden} socket{'s' * (hidden != 1)} without owner: not root (sudo nettop shows them)")
+            if hidden:
+                sockets = f"{hidden} socket{'s' * (hidden != 1)} without owner"
+                if os.geteuid() != 0:
+                    notes.append(f"{sockets}: not root (sudo nettop shows them)")
+                else:  # a process the kernel's ptrace rules hide (a sandbox's init, an undumpable one)
+                    notes.append(f"{sockets}: hidden even from root")
         status.show("  ·  ".join(notes) if notes else "")
 
     # --- messages from widgets ------------------------------------------------------------------

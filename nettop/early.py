@@ -98,8 +98,8 @@ class ScanInChild:
             data = pipe.read()
         _, status = os.waitpid(pid, 0)
         if status == 0 and data:
-            pids_by_inode, denied = marshal.loads(data)
-            return SocketOwners(pids_by_inode, denied)
+            pids_by_inode, denied, hidden_uids = marshal.loads(data)
+            return SocketOwners(pids_by_inode, denied, hidden_uids=hidden_uids)
         return scan_owners(self._proc_root)
 
     def cancel(self) -> None:
@@ -120,7 +120,7 @@ def _scan_for_parent(proc_root: str, read_end: int, write_end: int) -> NoReturn:
         os.close(read_end)
         owners = scan_owners(proc_root, str(os.getpid()))  # the child's fds are copies of the parent's
         with os.fdopen(write_end, "wb") as pipe:
-            pipe.write(marshal.dumps((owners.pids_by_inode, owners.denied)))
+            pipe.write(marshal.dumps((owners.pids_by_inode, owners.denied, owners.hidden_uids)))
         code = 0
     finally:
         os._exit(code)  # not a SystemExit: no atexit handlers, no flush of buffers copied from the parent

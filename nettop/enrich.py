@@ -7,7 +7,7 @@ process with another start time, so it never inherits a dead process's name. ``N
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from typing import TypeVar
 
 import psutil
@@ -49,8 +49,11 @@ class Enricher:
         self._cache[key] = owner
         return owner
 
-    def resolver(self, pids_by_inode: Mapping[int, list[int]], root: bool, my_uid: int) -> OwnerResolver:
-        """An ``OwnerResolver`` over one /proc scan, for a parser to call once per socket line."""
+    def resolver(
+        self, pids_by_inode: Mapping[int, list[int]], root: bool, my_uid: int, hidden_uids: Collection[int] = ()
+    ) -> OwnerResolver:
+        """An ``OwnerResolver`` over one /proc scan, for a parser to call once per socket line. ``hidden_uids``:
+        the users of processes whose fds the scan could not read (see ``unowned_status``)."""
         # Thousands of sockets share a handful of pid lists (the scan shares them, see SocketOwners): answer
         # each list once, by identity, and look each pid up once.
         owner_tuples: dict[tuple[int, ...], tuple[Owner, ...]] = {}
@@ -60,7 +63,7 @@ class Enricher:
         def resolve(inode: int | None, state: State, uid: int | None) -> tuple[tuple[Owner, ...], OwnerStatus]:
             pids = pids_by_inode.get(inode) if inode is not None else None
             if not pids:
-                return (), unowned_status(inode, state, uid, root, my_uid)
+                return (), unowned_status(inode, state, uid, root, my_uid, hidden_uids)
             # id() is sound: pids_by_inode keeps every list alive as long as this resolver.
             answer = by_list.get(id(pids))
             if answer is None:
@@ -125,8 +128,19 @@ def _ask(getter: Callable[[], T]) -> T | None:
         return None
 
 
-def unowned_status(inode: int | None, state: State, uid: int | None, root: bool, my_uid: int) -> OwnerStatus:
-    """Why a live socket that no visible process holds has no owner."""
-    if state is State.TIME_WAIT or inode is None or root or uid == my_uid:
-        return OwnerStatus.NO_PROCESS  # the kernel's alone, or we would have seen its holder
+def unowned_status(
+    inode: int | None, state: State, uid: int | None, root: bool, my_uid: int, hidden_uids: Collection[int] = ()
+) -> OwnerStatus:
+    """Why a live socket that no visible process holds has no owner.
+
+    No process, when it is the kernel's alone (TIME-WAIT, no inode), or when every process that could hold
+    it was read: root reads all, and a user all of their own, except processes the scan could not read
+    (``hidden_uids``: their users). Otherwise, not permitted.
+    """
+    if state is State.TIME_WAIT or inode is None:
+        return OwnerStatus.NO_PROCESS
+    if uid in hidden_uids or (uid is None and hidden_uids):
+        return OwnerStatus.NOT_PERMITTED
+    if root or uid == my_uid:
+        return OwnerStatus.NO_PROCESS  # we would have seen its holder
     return OwnerStatus.NOT_PERMITTED

@@ -14,6 +14,7 @@ again for those alone.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 from collections.abc import Collection, Iterable
@@ -30,36 +31,53 @@ class SocketOwners:
     scan of ``nettop list`` (``nettop.early``) would spend before its first readlink.
     """
 
-    __slots__ = ("changed", "denied", "pids_by_inode")
+    __slots__ = ("changed", "denied", "hidden_uids", "pids_by_inode")
 
     def __init__(
-        self, pids_by_inode: dict[int, list[int]] | None = None, denied: int = 0, changed: set[int] | None = None
+        self,
+        pids_by_inode: dict[int, list[int]] | None = None,
+        denied: int = 0,
+        changed: set[int] | None = None,
+        hidden_uids: set[int] | None = None,
     ) -> None:
         self.pids_by_inode: dict[int, list[int]] = {} if pids_by_inode is None else pids_by_inode
-        #: Processes whose fd table was not readable (another user's, without root).
+        #: Processes whose fds could not be read: another user's without root, or one the kernel's ptrace
+        #: rules hide even from root (a sandbox's init, a process that made itself undumpable).
         self.denied = denied
+        #: The users those processes run as: a socket of theirs that no visible process holds may be held by one.
+        self.hidden_uids: set[int] = set() if hidden_uids is None else hidden_uids
         #: The inodes whose holders differ from the previous scan's (``IncrementalSocketScanner``); None:
         #: unknown, as after a scan with nothing before it.
         self.changed = changed
 
     def __repr__(self) -> str:
-        return f"SocketOwners({len(self.pids_by_inode)} inodes, denied={self.denied}, changed={self.changed!r})"
+        return (
+            f"SocketOwners({len(self.pids_by_inode)} inodes, denied={self.denied}, hidden_uids={self.hidden_uids!r}, "
+            f"changed={self.changed!r})"
+        )
 
 
-def _open_fd_dir(fd_dir: str, owners: SocketOwners) -> int | None:
-    """A process's fd directory, opened; None when it cannot be (counted in ``owners.denied`` when not allowed).
+def _open_fd_dir(proc_dir: str, owners: SocketOwners) -> int | None:
+    """A process's fd directory, opened; None when it cannot be (noted in ``owners`` when not allowed).
     The caller closes it.
 
     Links are then read relative to it (``readlinkat``): resolving ``/proc/<pid>/fd/`` again for every fd was a
     sixth of a scan's time.
     """
     try:
-        return os.open(fd_dir, os.O_RDONLY | os.O_DIRECTORY)
+        return os.open(f"{proc_dir}/fd", os.O_RDONLY | os.O_DIRECTORY)
     except PermissionError:
-        owners.denied += 1
+        _note_denied(owners, proc_dir)
         return None
     except OSError:
         return None  # exited, or a kernel thread
+
+
+def _note_denied(owners: SocketOwners, proc_dir: str) -> None:
+    """A process whose fds may not be read: counted, and its user noted."""
+    owners.denied += 1
+    with contextlib.suppress(OSError):  # exited meanwhile
+        owners.hidden_uids.add(os.stat(proc_dir).st_uid)
 
 
 def _fd_names(dir_fd: int) -> list[str] | None:
@@ -80,7 +98,7 @@ def scan_socket_owners(proc_root: str = "/proc", skip: str | None = None) -> Soc
     for entry in os.listdir(proc_root):
         if not entry.isdigit() or entry == skip:
             continue
-        dir_fd = _open_fd_dir(f"{proc_root}/{entry}/fd", owners)
+        dir_fd = _open_fd_dir(f"{proc_root}/{entry}", owners)
         if dir_fd is None:
             continue
         pid = int(entry)
@@ -89,6 +107,9 @@ def scan_socket_owners(proc_root: str = "/proc", skip: str | None = None) -> Soc
             for fd in _fd_names(dir_fd) or ():
                 try:
                     target = readlink(fd, dir_fd=dir_fd)
+                except PermissionError:  # a listable fd directory with unreadable links (ptrace rules)
+                    _note_denied(owners, f"{proc_root}/{entry}")
+                    break
                 except OSError:
                     continue
                 if target.startswith("socket:["):
@@ -187,6 +208,7 @@ class IncrementalSocketScanner:
         #: after it, or UNIX sockets. Re-read once more, in case they were inet sockets that closed unlisted.
         self._young: set[int] = set()
         self._found_now: set[int] = set()  # the same, for the scan under way, before the listing is subtracted
+        self._links_denied = False  # set by _relink when a process's links may not be read
         self._since_full = 0  # scans since the last full one (which counts); 0 before any scan
         self._lock = threading.Lock()  # one scan at a time: each rewrites the cache
         #: readlink calls made by the last scan (both passes, if it needed two).
@@ -221,7 +243,7 @@ class IncrementalSocketScanner:
                 # Unowned in two listings running: maybe in an fd number the cache still maps to what it held
                 # before. Read everything once rather than answer stale.
                 again, trusted = self._pass(None)
-                owners.denied = again.denied
+                owners.denied, owners.hidden_uids = again.denied, again.hidden_uids
                 owners.changed |= again.changed  # type: ignore[operator]
                 unowned = live.difference(self._by_inode)
             self._settle(owners, live, unowned, full=not trusted)
@@ -283,7 +305,7 @@ class IncrementalSocketScanner:
             start_time = _read_start_time(f"{root}/{entry}/stat")
             if start_time is None:
                 continue  # exited
-            dir_fd = _open_fd_dir(f"{root}/{entry}/fd", owners)
+            dir_fd = _open_fd_dir(f"{root}/{entry}", owners)
             if dir_fd is None:
                 continue
             pid = int(entry)
@@ -292,10 +314,14 @@ class IncrementalSocketScanner:
             cached = self._procs.get(pid) if pid != self._me else None
             if cached is not None and (closed is None or cached.start_time != start_time):
                 cached = None
+            self._links_denied = False
             try:
                 found = self._fds_of(dir_fd, start_time, cached, closed or frozenset())
             finally:
                 os.close(dir_fd)
+            if self._links_denied:
+                _note_denied(owners, f"{root}/{entry}")
+                continue  # not cached: read again (and noted again) next time
             if found is not None:
                 fds, reused = found
                 trusted += reused
@@ -367,8 +393,9 @@ class IncrementalSocketScanner:
             self.last_readlinks += 1
             try:
                 target = readlink(name, dir_fd=dir_fd)
-            except PermissionError:
-                target = ""  # a listable fd dir with unreadable links (ptrace rules): as good as no socket
+            except PermissionError:  # a listable fd directory with unreadable links (ptrace rules)
+                self._links_denied = True
+                break
             except OSError:
                 gone.append(name)  # closed since it was listed
                 continue

@@ -219,7 +219,7 @@ class CommandSource:
             else:
                 owners = self._scanner.scan(live)
             scanned.append(owners)
-            return self._enricher.resolver(owners.pids_by_inode, uid == 0, uid), owners.changed
+            return self._resolver(owners, uid), owners.changed
 
         with paused_gc():
             result, changes = self._reader[1].read(text, owners_of)
@@ -231,20 +231,26 @@ class CommandSource:
     def _finish(self, command: ListingCommand, text: str, owners: SocketOwners | None) -> Collected:
         """Parse, attaching and enriching owners as it goes: CPU work, run in a thread off the event loop."""
         uid = os.geteuid()
-        resolver = self._enricher.resolver(owners.pids_by_inode, uid == 0, uid) if owners is not None else None
+        resolver = self._resolver(owners, uid) if owners is not None else None
         return command.parse(text, resolver), _owner_notes(owners, uid), None
+
+    def _resolver(self, owners: SocketOwners, uid: int) -> OwnerResolver:
+        return self._enricher.resolver(owners.pids_by_inode, uid == 0, uid, owners.hidden_uids)
 
     def _with_owners(self, parsed: ParseResult, owners: SocketOwners) -> Collected:
         """A parse made without owners, with the scan's attached."""
         uid = os.geteuid()
-        resolver = self._enricher.resolver(owners.pids_by_inode, uid == 0, uid)
-        records = attach_owners(parsed.records, resolver)
+        records = attach_owners(parsed.records, self._resolver(owners, uid))
         return ParseResult(records, parsed.issues, parsed.format), _owner_notes(owners, uid), None
 
 
 def _owner_notes(owners: SocketOwners | None, uid: int) -> tuple[str, ...]:
     if uid != 0 and (owners is None or owners.denied):
         return ("not root: sockets of other users' processes are shown without owners",)
+    if owners is not None and owners.denied:
+        if owners.denied == 1:
+            return ("1 process hides its fds even from root: a socket it holds is shown without owners",)
+        return (f"{owners.denied} processes hide their fds even from root: their sockets are shown without owners",)
     return ()
 
 

@@ -342,13 +342,20 @@ async def test_plus_and_minus_change_the_interval_within_bounds() -> None:
         assert app.interval == 1.0
 
 
-async def test_owners_hidden_without_root_are_pointed_out(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("nettop.app.os.geteuid", lambda: 1000)
+@pytest.mark.parametrize(
+    ("euid", "said"),
+    [
+        (1000, "1 socket without owner: not root (sudo nettop shows them)"),
+        (0, "1 socket without owner: hidden even from root"),
+    ],
+)
+async def test_owners_hidden_are_pointed_out(monkeypatch: pytest.MonkeyPatch, euid: int, said: str) -> None:
+    monkeypatch.setattr("nettop.app.os.geteuid", lambda: euid)
     hidden = conn(631, pid=None)._replace(owner_status=OwnerStatus.NOT_PERMITTED)
     app, source, _ = make([[*BASE, hidden]])
     async with app.run_test(size=(120, 30)) as pilot:
         await settle(pilot, app, source, 1)
-        assert "1 socket without owner: not root (sudo nettop shows them)" in str(app.query_one("#status").render())
+        assert said in str(app.query_one("#status").render())
 
 
 async def test_event_log_shows_what_opened_closed_and_changed() -> None:

@@ -48,6 +48,7 @@ def test_the_child_scan_finds_what_a_scan_here_finds(listener: socket.socket) ->
     assert reaped(pid), "the child is reaped once its result is read"
     assert owners.pids_by_inode[inode] == [os.getpid()], "the child's copies of our fds are not its sockets"
     here = scan_socket_owners()
+    assert owners.hidden_uids == here.hidden_uids, "who hid their fds comes back through the pipe too"
     mine = {i for i, pids in here.pids_by_inode.items() if pids == [os.getpid()]}
     assert {i for i in mine if owners.pids_by_inode.get(i) == [os.getpid()]} == mine
     # A process's sockets share one pid list, in the child as in a scan here: the resolver asks once per list.

@@ -51,8 +51,18 @@ def test_resolver_names_owners_and_says_why_there_are_none() -> None:
     assert resolve(None, State.TIME_WAIT, None) == ((), OwnerStatus.NO_PROCESS)
 
 
-def test_unowned_status_as_root_is_always_no_process() -> None:
+def test_unowned_status_as_root_is_no_process_unless_a_process_of_that_user_hid_its_fds() -> None:
     assert unowned_status(5, State.ESTABLISHED, 33, root=True, my_uid=0) is OwnerStatus.NO_PROCESS
+    # A sandbox's init, or an undumpable process, hides its fds even from root: its user's sockets may be its.
+    assert unowned_status(5, State.ESTABLISHED, 0, True, 0, hidden_uids={0}) is OwnerStatus.NOT_PERMITTED
+    assert unowned_status(5, State.ESTABLISHED, 33, True, 0, hidden_uids={0}) is OwnerStatus.NO_PROCESS
+    assert unowned_status(5, State.ESTABLISHED, None, True, 0, hidden_uids={0}) is OwnerStatus.NOT_PERMITTED
+    assert unowned_status(5, State.TIME_WAIT, 0, True, 0, hidden_uids={0}) is OwnerStatus.NO_PROCESS
+    # Not root: one's own sockets are one's processes', unless one of them was unreadable.
+    assert unowned_status(5, State.LISTEN, 1000, False, 1000) is OwnerStatus.NO_PROCESS
+    assert unowned_status(5, State.LISTEN, 1000, False, 1000, hidden_uids={1000}) is OwnerStatus.NOT_PERMITTED
+    resolve = Enricher().resolver({}, root=True, my_uid=0, hidden_uids={0})
+    assert resolve(300, State.LISTEN, 0) == ((), OwnerStatus.NOT_PERMITTED)
 
 
 def test_procfs_scan_finds_this_process_s_sockets() -> None:

@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import psutil
 import pytest
@@ -343,3 +344,40 @@ def test_a_process_alone_shares_one_pid_list_and_a_shared_socket_gets_its_own() 
             assert by_inode[ino["c"]] == sorted([me, child.pid])
         finally:
             child.communicate(b"")
+
+
+@pytest.fixture
+def fake_proc(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A /proc with two processes, 100 and 200, each holding one socket; 200's links may not be read (as the
+    kernel's ptrace rules answer for a sandbox's init, even to root)."""
+    for pid, inode in ((100, 5000), (200, 6000)):
+        fd_dir = tmp_path / str(pid) / "fd"
+        fd_dir.mkdir(parents=True)
+        (fd_dir / "3").symlink_to(f"socket:[{inode}]")
+        (fd_dir / "4").symlink_to("/dev/null")
+        # stat: the start time is field 22, the 20th after the parenthesised name.
+        (tmp_path / str(pid) / "stat").write_text(f"{pid} (fake) S " + " ".join(["0"] * 18 + ["777", "0", "0"]))
+    real_readlink = os.readlink
+
+    def readlink(path: str, *, dir_fd: int | None = None) -> str:
+        if dir_fd is not None and real_readlink(f"/proc/self/fd/{dir_fd}").endswith("/200/fd"):
+            raise PermissionError(13, "Permission denied")
+        return real_readlink(path, dir_fd=dir_fd)
+
+    monkeypatch.setattr(os, "readlink", readlink)
+    return tmp_path
+
+
+def test_a_process_whose_links_may_not_be_read_is_counted_with_its_user(fake_proc: Path) -> None:
+    owners = scan_socket_owners(str(fake_proc))
+    assert owners.pids_by_inode == {5000: [100]}
+    assert (owners.denied, owners.hidden_uids) == (1, {os.stat(fake_proc / "200").st_uid})
+
+
+def test_the_incremental_scanner_reports_such_a_process_on_every_scan(fake_proc: Path) -> None:
+    scanner = IncrementalSocketScanner(str(fake_proc))
+    uid = os.stat(fake_proc / "200").st_uid
+    for live in (None, {5000, 6000}, {5000, 6000}):
+        owners = scanner.scan(live)
+        assert owners.pids_by_inode == {5000: [100]}
+        assert (owners.denied, owners.hidden_uids) == (1, {uid})

@@ -7,7 +7,8 @@ from collections.abc import Sequence
 import pytest
 
 from nettop.errors import CommandFailed, CommandNotFound, CommandTimeout, NettopError, SourceUnavailable
-from nettop.sources import CommandSource, TextSource, platform_source
+from nettop.procfs import SocketOwners
+from nettop.sources import CommandSource, TextSource, _owner_notes, platform_source
 
 SS_TEXT = """\
 Netid State  Recv-Q Send-Q Local Address:Port Peer Address:Port Process
@@ -85,3 +86,15 @@ async def test_text_source_detects_and_does_not_enrich() -> None:
     (record,) = snap.records
     assert snap.source == "capture (ss)"
     assert (record.pid, record.program, record.user) == (1, "nginx", None)
+
+
+def test_owner_notes_say_why_owners_are_missing() -> None:
+    assert _owner_notes(SocketOwners(), 0) == ()
+    assert _owner_notes(SocketOwners(denied=1, hidden_uids={0}), 0) == (
+        "1 process hides its fds even from root: a socket it holds is shown without owners",
+    )
+    assert _owner_notes(SocketOwners(denied=2, hidden_uids={0}), 0)[0].startswith("2 processes hide their fds")
+    assert _owner_notes(SocketOwners(denied=3, hidden_uids={0, 1}), 1000) == (
+        "not root: sockets of other users' processes are shown without owners",
+    )
+    assert _owner_notes(SocketOwners(), 1000) == ()
