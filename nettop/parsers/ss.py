@@ -224,14 +224,15 @@ def _parse_rows(
         line = lines[index]
         parts = line.split(None, fixed)
         try:
-            if len(parts) <= fixed:
-                if len(parts) < fixed:
-                    if not line or line[0] in " \t":
-                        continue  # blank, or a -i continuation line
-                    raise ValueError(f"expected at least {fixed} columns, found {len(parts)}")
-                parts.append("")
-            if pad:
-                parts[pad_at:pad_at] = pad
+            if len(parts) != 7:  # a line without a Process column, or an older layout
+                if len(parts) <= fixed:
+                    if len(parts) < fixed:
+                        if not line or line[0] in " \t":
+                            continue  # blank, or a -i continuation line
+                        raise ValueError(f"expected at least {fixed} columns, found {len(parts)}")
+                    parts.append("")
+                if pad:
+                    parts[pad_at:pad_at] = pad
             netid, word, recv_q, send_q, local, peer, rest = parts
             proto = netids.get(netid)
             if proto is None and has_netid:
