@@ -69,6 +69,8 @@ class ScanInChild:
 
     def __init__(self, proc_root: str) -> None:
         """Raises OSError when no pipe or process can be made."""
+        import nettop.procfs  # noqa: F401  # here, not in the child: it must take no lock another thread may hold
+
         self._proc_root = proc_root
         read_end, write_end = os.pipe()
         try:
