@@ -121,7 +121,8 @@ class CommandSource:
         raise SourceUnavailable(errors)
 
     def collect_blocking(self, early: EarlyListing | None = None) -> Snapshot:
-        """``collect`` for one-shot commands: no event loop, and the /proc scan in a thread beside the command.
+        """``collect`` for one-shot commands: no event loop, and the /proc scan beside the command (in the child
+        process of an early start, else in a thread).
 
         ``early``: the first command and the scan, already under way (``nettop list`` starts them before its
         imports); taken if that is what this source would run first, else the command is killed.

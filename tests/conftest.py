@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -9,6 +11,17 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 CORPUS = REPO.parent / "shared" / "corpus"
 DATA = Path(__file__).resolve().parent / "data"
+
+
+#: For ``modules_loaded_by``: Textual and Rich, which only the viewer may load.
+TEXTUAL_OR_RICH = "m.split('.')[0] in ('textual', 'rich')"
+
+
+def modules_loaded_by(imports: str, watched: str) -> str:
+    """What a fresh interpreter prints of ``sys.modules`` after running ``imports``: the sorted names for which
+    the expression ``watched`` (over ``m``, a module name) holds."""
+    code = f"import sys; {imports}; print(sorted(m for m in sys.modules if {watched}))"
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
 
 
 def read_text(path: Path) -> str:

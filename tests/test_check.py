@@ -31,7 +31,7 @@ from nettop.model import Connection, OwnerStatus, Proto, Snapshot, State
 from nettop.parsers import parse_text
 from nettop.policy import ListenRule, PolicyError, load_policy, parse_policy
 from nettop.sources import platform_source
-from tests.conftest import DATA
+from tests.conftest import DATA, TEXTUAL_OR_RICH, modules_loaded_by
 from tests.sockets import PROBE_NAME, LoopbackSockets, open_loopback_sockets
 
 CLASSIC = DATA / "handmade" / "check-classic-netstat-plnt.out"
@@ -415,12 +415,7 @@ def test_a_failed_collection_is_an_error_in_every_format(classic_report: CheckRe
 
 
 def test_check_modules_do_not_load_textual() -> None:
-    code = (
-        "import sys, nettop.policy, nettop.check, nettop.check_output;"
-        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('textual', 'rich')))"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert out.strip() == "[]"
+    assert modules_loaded_by("import nettop.policy, nettop.check, nettop.check_output", TEXTUAL_OR_RICH) == "[]"
 
 
 # ---- collecting and waiting

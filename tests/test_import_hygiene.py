@@ -8,14 +8,12 @@ import sys
 
 import pytest
 
+from tests.conftest import TEXTUAL_OR_RICH, modules_loaded_by
+
 
 def test_core_modules_do_not_load_textual() -> None:
-    code = (
-        "import sys, nettop, nettop.cli, nettop.sources, nettop.enrich, nettop.export, nettop.query;"
-        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('textual', 'rich')))"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert out.strip() == "[]"
+    imports = "import nettop, nettop.cli, nettop.sources, nettop.enrich, nettop.export, nettop.query"
+    assert modules_loaded_by(imports, TEXTUAL_OR_RICH) == "[]"
 
 
 @pytest.mark.skipif(shutil.which("ss") is None, reason="needs ss (iproute2); .ci/run installs it")
@@ -34,9 +32,5 @@ def test_one_shot_list_loads_neither_asyncio_nor_other_platforms_parsers() -> No
 
 def test_the_cli_starts_light() -> None:
     """`nettop list` starts ss after importing only the CLI: the parsers, psutil and orjson load while it runs."""
-    code = (
-        "import sys, nettop.cli; nettop.cli.build_parser().parse_args(['list', '--state', 'listen']);"
-        "print(sorted(m for m in ('psutil', 'orjson', 'nettop.sources', 'nettop.parsers.ss') if m in sys.modules))"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert out.strip() == "[]"
+    imports = "import nettop.cli; nettop.cli.build_parser().parse_args(['list', '--state', 'listen'])"
+    assert modules_loaded_by(imports, "m in ('psutil', 'orjson', 'nettop.sources', 'nettop.parsers.ss')") == "[]"
