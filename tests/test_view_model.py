@@ -1,0 +1,114 @@
+"""The viewer's rows model under any sequence of snapshots: its order stays sorted and every shown row is in it
+exactly once (a burst of new rows with a just-closed one coming back once broke both)."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from nettop.changes import diff, index_records
+from nettop.model import Connection
+from nettop.view import CLOSED_LINGER_SECONDS, COLUMN_KEYS, RowsModel
+from tests.scripted import conn
+
+
+def snapshot_of(ports: frozenset[int]) -> list[Connection]:
+    # Port 0 is the listener everybody connects to; the others are clients, so each port is one connection.
+    return [conn(port, 9000, name=f"p{port % 7}", pid=100 + port % 7) for port in sorted(ports)]
+
+
+def check_invariants(model: RowsModel) -> None:
+    order = model.order
+    assert order == sorted(order), "the order is not sorted"
+    assert len(order) == len(set(order)), "a row is shown twice"
+    assert set(model.at_place) == set(order), "order and at_place disagree"
+    shown = {model.at_place[place] for place in order}
+    expected = {
+        key
+        for key, row in model.rows.items()
+        if model.keep is None or model.keep(row.record)  # every row the filter keeps, open or lingering
+    }
+    assert shown == expected, "a row is missing or one is shown that should not be"
+    for key in shown:
+        row = model.rows[key]
+        assert row.place is not None and model.at_place[row.place] == key
+    assert set(model.closing) <= set(model.rows)
+    assert set(model.current) <= set(model.rows)
+
+
+def keep_even(record: Connection) -> bool:
+    return (record.local_port or 0) % 2 == 0
+
+
+#: One step: the next snapshot's ports (drawn from a small universe, so that connections close and come back, in
+#: bursts large enough for the bulk path), how far the clock moves, and sometimes a new sort or filter.
+def blocks(draw_blocks: list[tuple[int, int]]) -> frozenset[int]:
+    return frozenset(port for start, length in draw_blocks for port in range(start, min(start + length, 401)))
+
+
+ports = st.one_of(
+    st.frozensets(st.integers(1, 400), max_size=40),
+    st.lists(st.tuples(st.integers(1, 400), st.integers(0, 250)), max_size=4).map(blocks),
+)
+steps = st.lists(
+    st.tuples(
+        ports,
+        st.sampled_from([0.0, 1.0, 2.0, CLOSED_LINGER_SECONDS]),
+        st.one_of(st.none(), st.tuples(st.sampled_from(COLUMN_KEYS), st.booleans())),
+    ),
+    min_size=1,
+    max_size=12,
+)
+
+
+@settings(derandomize=True, max_examples=150, deadline=None)
+@given(steps)
+def test_any_sequence_of_snapshots_keeps_the_order_sorted_and_complete(script) -> None:  # type: ignore[no-untyped-def]
+    model = RowsModel()
+    before: dict = {}
+    now = 1_000.0
+    for ports, elapsed, resort in script:
+        now += elapsed
+        after = index_records(snapshot_of(ports))
+        model.apply(after, diff(before, after), now)
+        before = after
+        check_invariants(model)
+        if resort is not None:
+            column, filtered = resort
+            model.resort(column, keep_even if filtered else None)
+            check_invariants(model)
+        model.expire(now + CLOSED_LINGER_SECONDS / 2)
+        check_invariants(model)
+
+
+def test_a_burst_with_a_just_closed_connection_coming_back() -> None:
+    """100 rows; row 50 closes; then 200 new rows and row 50 back, in one tick: the bulk path."""
+    model = RowsModel()
+    hundred = frozenset(range(101, 201))
+    first = index_records(snapshot_of(hundred))
+    model.apply(first, diff({}, first), 0.0)
+    second = index_records(snapshot_of(hundred - {150}))
+    model.apply(second, diff(first, second), 1.0)
+    assert len(model.closing) == 1
+    # The new rows come before the returning one in the snapshot, so they are appended before it is moved.
+    third = index_records(snapshot_of(frozenset(range(1, 301))))
+    change = diff(second, third)
+    assert len(change.opened) == 201  # the bulk path: > 64 and > a quarter of the shown rows
+    assert list(change.opened)[100][3] == 150
+    model.apply(third, change, 2.0)
+    check_invariants(model)
+    assert len(model.order) == 300 and not model.closing
+    ports = [model.rows[model.at_place[place]].record.local_port for place in model.order]
+    assert ports == sorted(ports)  # sorted by protocol, then local address and port
+
+
+def test_many_closed_rows_expire_in_one_pass() -> None:
+    model = RowsModel()
+    everything = index_records(snapshot_of(frozenset(range(1, 401))))
+    model.apply(everything, diff({}, everything), 0.0)
+    kept = index_records(snapshot_of(frozenset(range(1, 401, 4))))
+    model.apply(kept, diff(everything, kept), 1.0)
+    assert len(model.closing) == 300
+    assert model.expire(1.0 + CLOSED_LINGER_SECONDS)
+    check_invariants(model)
+    assert len(model.order) == 100 and not model.closing
