@@ -1,0 +1,75 @@
+"""Untrusted text made safe to show: the one place that does it for every screen and writer.
+
+Process names, command lines, users, paths, interface names, captured lines and commands' error output come
+from other users or other machines. Any local user can name a process ``ESC]0;…BEL`` (retitles the terminal
+of whoever runs nettop) or ``ESC[2J`` (clears it). ``safe`` shows such characters escaped, as htop and ps do:
+``\\x1b``, ``\\n``, ``\\u202e``; everything else is kept as it is. Its output holds no C0 or C1 control, no
+DEL, no bidirectional or invisible formatting character, no lone surrogate and no XML non-character, so it is
+also valid in XML 1.0 (JUnit) and cannot spoof what a terminal shows around it.
+
+JSON keeps exact values instead (``json_safe_bytes``): JSON's own escapes are lossless.
+
+Never build Textual or Rich markup from such text either: give widgets ``rich.text.Text`` or plain strings
+with markup off. ``safe`` escapes control characters, not markup.
+"""
+
+from __future__ import annotations
+
+import re
+
+#: What a terminal could act on or that hides what follows it: every character of Unicode's categories Cc (C0,
+#: DEL, C1: 0x9b is a one-byte CSI to some terminals), Cf (format: soft hyphen, zero-width and directional marks
+#: and overrides, invisible operators, the byte-order mark, tag characters), Cs (lone surrogates: bytes that
+#: were not UTF-8, kept by ``surrogateescape``), Zl and Zp (line and paragraph separators), as of Unicode 15;
+#: and the non-characters U+FFFE and U+FFFF, which XML refuses. A test checks the list against ``unicodedata``.
+_UNSAFE = re.compile(
+    "[\x00-\x1f\x7f-\x9f\xad\u0600-\u0605\u061c\u06dd\u070f\u0890\u0891\u08e2\u180e\u200b-\u200f"
+    "\u2028-\u202e\u2060-\u206f\ud800-\udfff\ufeff\ufff9-\ufffb\ufffe\uffff\U000110bd\U000110cd"
+    "\U00013430-\U0001343f\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0001\U000e0020-\U000e007f]"
+)
+_SHORT = {"\t": "\\t", "\n": "\\n", "\r": "\\r"}
+
+
+def _escaped(match: re.Match[str]) -> str:
+    char = match.group()
+    code = ord(char)
+    if 0xDC80 <= code <= 0xDCFF:  # a byte that was not UTF-8, as os.fsdecode and psutil keep it
+        return f"\\x{code - 0xDC00:02x}"
+    if code < 0x100:
+        return _SHORT.get(char) or f"\\x{code:02x}"
+    return f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
+
+
+def safe(text: str) -> str:
+    """``text`` with every control, formatting or invalid character shown as an escape (``\\x1b``)."""
+    if text.isascii() and text.isprintable():  # nearly always: one C-level pass, no regex
+        return text
+    return _UNSAFE.sub(_escaped, text)
+
+
+def safe_or(text: str | None, default: str = "") -> str:
+    """``safe`` for a value that may be missing."""
+    return default if text is None else safe(text)
+
+
+def safe_words(words: tuple[str, ...] | list[str] | None, default: str = "") -> str:
+    """A command line (argv) as one safe line: its words joined by spaces."""
+    return safe(" ".join(words)) if words else default
+
+
+def cut(text: str, limit: int = 100) -> str:
+    """At most ``limit`` characters of ``text``, made safe, marking a cut: for quoting input in a message."""
+    return safe(text[:limit]) + ("…" if len(text) > limit else "")
+
+
+#: In UTF-8 JSON, DEL and C1 controls may stand raw inside strings (JSON escapes only what is below 0x20), and
+#: 0xc2 0x80-0x9f is the UTF-8 form of exactly U+0080-U+009F.
+_RAW_JSON_CONTROLS = re.compile(rb"\x7f|\xc2[\x80-\x9f]")
+
+
+def json_safe_bytes(data: bytes) -> bytes:
+    """UTF-8 JSON with DEL and the C1 controls written as ``\\u`` escapes too: the same values, but nothing a
+    terminal could act on when the JSON is printed (``nettop list --format json`` on a terminal)."""
+    if not _RAW_JSON_CONTROLS.search(data):
+        return data
+    return _RAW_JSON_CONTROLS.sub(lambda m: b"\\u%04x" % ord(m.group().decode()), data)
