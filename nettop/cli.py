@@ -15,7 +15,7 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from nettop import __version__
+from nettop import __version__, shutdown
 from nettop.commands import LINUX_SS, SOURCE_NAMES
 from nettop.early import EarlyListing
 from nettop.errors import CommandError, NettopError
@@ -374,6 +374,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         # They allocate tens of thousands of records (acyclic) and exit: the cycle collector's passes over them
         # were a tenth of `nettop list`'s time at 10,000 connections, and there is nothing for it to free.
         gc.disable()
+    # SIGTERM, SIGHUP raise shutdown.Terminated (exit 128 + signal), SIGINT KeyboardInterrupt: every finally runs.
+    restore_signals = shutdown.raise_on_signals()
     started = start_listing(args)
     try:
         if args.command is None:
@@ -402,3 +404,4 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         if started is not None:
             started.cancel()  # when something failed before it was read
+        restore_signals()

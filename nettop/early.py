@@ -16,7 +16,8 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Generic, NamedTuple, NoReturn, TypeVar
 
-from nettop.runner import BlockingRun
+from nettop import shutdown
+from nettop.runner import CommandRun
 
 if TYPE_CHECKING:
     from nettop.procfs import SocketOwners
@@ -73,17 +74,19 @@ class ScanInChild:
 
         self._proc_root = proc_root
         read_end, write_end = os.pipe()
-        try:
-            pid = os.fork()
-        except OSError:
-            os.close(read_end)
+        with shutdown.deferred():  # a signal before the child is known here is raised once it is: see ``track``
+            try:
+                pid = os.fork()
+            except OSError:
+                os.close(read_end)
+                os.close(write_end)
+                raise
+            if pid == 0:
+                _scan_for_parent(proc_root, read_end, write_end)
             os.close(write_end)
-            raise
-        if pid == 0:
-            _scan_for_parent(proc_root, read_end, write_end)
-        os.close(write_end)
-        self._pid: int | None = pid
-        self._read_end = read_end
+            self._pid: int | None = pid
+            self._read_end = read_end
+            shutdown.track(self)
 
     def done(self) -> bool:
         """Whether the scan is over (the child writes only then), so that ``result`` will not wait long."""
@@ -93,12 +96,20 @@ class ScanInChild:
         """The scan's result; scanned here instead when the child failed."""
         from nettop.procfs import SocketOwners
 
-        pid, self._pid = self._pid, None
+        pid = self._pid
         if pid is None:
             raise RuntimeError("the scan's result was already taken")
-        with os.fdopen(self._read_end, "rb") as pipe:
-            data = pipe.read()
-        _, status = os.waitpid(pid, 0)
+        try:
+            with os.fdopen(self._read_end, "rb", closefd=False) as pipe:
+                data = pipe.read()
+        except BaseException:  # Ctrl-C or SIGTERM while the child scans: it must not outlive us
+            self.cancel()
+            raise
+        with shutdown.deferred():  # the child has written all: it is exiting, and is reaped before a signal acts
+            self._pid = None
+            os.close(self._read_end)
+            _, status = os.waitpid(pid, 0)
+            shutdown.untrack(self)
         if status == 0 and data:
             pids_by_inode, denied, hidden_uids = marshal.loads(data)
             return SocketOwners(pids_by_inode, denied, hidden_uids=hidden_uids)
@@ -106,19 +117,22 @@ class ScanInChild:
 
     def cancel(self) -> None:
         """Kill and reap the child, unless its result was taken."""
-        pid, self._pid = self._pid, None
-        if pid is None:
-            return
-        os.close(self._read_end)
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
-        os.waitpid(pid, 0)
+        with shutdown.deferred():  # a signal now would leave the child killed but not reaped, or not killed
+            pid, self._pid = self._pid, None
+            if pid is None:
+                return
+            os.close(self._read_end)
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            shutdown.untrack(self)
 
 
 def _scan_for_parent(proc_root: str, read_end: int, write_end: int) -> NoReturn:
     """The child's whole life: scan, send the result (marshal keeps the shared pid lists shared), exit."""
     code = 1
     try:
+        shutdown.in_forked_child()
         os.close(read_end)
         owners = scan_owners(proc_root, str(os.getpid()))  # the child's fds are copies of the parent's
         with os.fdopen(write_end, "wb") as pipe:
@@ -131,21 +145,26 @@ def _scan_for_parent(proc_root: str, read_end: int, write_end: int) -> NoReturn:
 class EarlyListing(NamedTuple):
     """The command and the ``/proc`` scan, both under way."""
 
-    run: BlockingRun
+    run: CommandRun
     owners: ScanInChild | InThread[SocketOwners]
     proc_root: str
 
     @classmethod
     def start(cls, argv: tuple[str, ...], proc_root: str = "/proc") -> EarlyListing:
         """Start both; raises ``CommandNotFound`` when the command is missing (nothing is left running)."""
-        run = BlockingRun(argv)
+        run = CommandRun(argv)
         try:
             scan: ScanInChild | InThread[SocketOwners] = ScanInChild(proc_root)
         except OSError:  # no process to spare (a ulimit): the thread's scan is slower, not wrong
             scan = InThread(scan_owners, proc_root)
+        except BaseException:  # Ctrl-C or SIGTERM (see ``shutdown``) before the caller holds anything to cancel
+            run.cancel()
+            raise
         return cls(run, scan, proc_root)
 
     def cancel(self) -> None:
         """Not needed after all (or something failed before it was read): kill and reap the command and the scan."""
-        self.run.cancel()
-        self.owners.cancel()
+        try:
+            self.run.cancel()
+        finally:
+            self.owners.cancel()

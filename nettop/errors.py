@@ -4,13 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from nettop.text import cut, safe, safe_words
+
+#: How much of a command's last line of error output a message quotes.
+QUOTED_STDERR = 300
+
 
 class NettopError(Exception):
     """Base of every error nettop reports to the user."""
 
 
 class CommandError(NettopError):
-    """Running a listing command went wrong."""
+    """Running a listing command went wrong. Messages quote the command and its error output made safe (control
+    characters escaped, see ``nettop.text``): they reach terminals, the viewer and reports as they are."""
 
     def __init__(self, argv: Sequence[str], message: str) -> None:
         self.argv = tuple(argv)
@@ -19,7 +25,7 @@ class CommandError(NettopError):
 
 class CommandNotFound(CommandError):
     def __init__(self, argv: Sequence[str], hint: str = "") -> None:
-        message = f"command not found: {argv[0]}"
+        message = f"command not found: {safe(argv[0])}"
         if hint:
             message += f" ({hint})"
         super().__init__(argv, message)
@@ -29,14 +35,35 @@ class CommandFailed(CommandError):
     def __init__(self, argv: Sequence[str], returncode: int, stderr: str) -> None:
         self.returncode = returncode
         self.stderr = stderr
-        detail = stderr.strip().splitlines()[-1] if stderr.strip() else "no error output"
-        super().__init__(argv, f"`{' '.join(argv)}` exited with status {returncode}: {detail}")
+        lines = stderr.strip().splitlines()
+        detail = cut(lines[-1].strip(), QUOTED_STDERR) if lines else "no error output"
+        super().__init__(argv, f"`{safe_words(argv)}` {_ended(returncode)}: {detail}")
+
+
+def _ended(returncode: int) -> str:
+    """How a command ended: ``exited with status 3``, or ``was killed by SIGSEGV`` (a negative return code)."""
+    if returncode >= 0:
+        return f"exited with status {returncode}"
+    import signal
+
+    try:
+        name = signal.Signals(-returncode).name
+    except ValueError:
+        name = f"signal {-returncode}"
+    return f"was killed by {name}"
 
 
 class CommandTimeout(CommandError):
     def __init__(self, argv: Sequence[str], timeout: float) -> None:
         self.timeout = timeout
-        super().__init__(argv, f"`{' '.join(argv)}` did not finish within {timeout:g} s and was killed")
+        super().__init__(argv, f"`{safe_words(argv)}` did not finish within {timeout:g} s and was killed")
+
+
+class CommandOutputTooLarge(CommandError):
+    def __init__(self, argv: Sequence[str], limit: int) -> None:
+        self.limit = limit
+        size = f"{limit / 2**20:g} MiB" if limit >= 2**20 else f"{limit} bytes"
+        super().__init__(argv, f"`{safe_words(argv)}` wrote more than {size} of output and was killed")
 
 
 class NotASocketTable(NettopError):

@@ -7,6 +7,11 @@ viewer's ticks) reads only the ``ss`` lines that changed (``ss.LiveListing``) an
 that may have changed, given the inodes listed (``IncrementalSocketScanner``).
 The runner is injectable so tests can script it. One-shot commands take ``collect_blocking``: the same
 collection without an event loop (see ``runner`` for why).
+
+In ``auto`` mode a command that fails is left for the next one, and tried again later: after ``RETRY_FIRST``
+seconds, then twice as long after each failure up to ``RETRY_MAX``, a missing command only every
+``RETRY_MISSING`` seconds. A success resets its wait; until then every snapshot's notes say which command
+stands in, and why.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ from nettop import platforms
 from nettop.commands import LINUX_NETSTAT, LINUX_SS
 from nettop.early import EarlyListing, InThread, ScanInChild
 from nettop.enrich import Enricher, attach_owners
-from nettop.errors import CommandError, NettopError, SourceUnavailable
+from nettop.errors import CommandError, CommandNotFound, NettopError, SourceUnavailable
 from nettop.gcpause import paused_gc
 from nettop.model import OwnerResolver, ParseResult, RecordDelta, Snapshot
 from nettop.parsers import netstat_linux, parse_text, ss
@@ -34,6 +39,12 @@ from nettop.runner import DEFAULT_TIMEOUT, BlockingRunner, Runner, run_command, 
 StepsFunction = Callable[[Runner, float], Awaitable[Steps]]
 #: A collection's parse, its notes for the user, and what changed since the last one (when known).
 Collected = tuple[ParseResult, tuple[str, ...], RecordDelta | None]
+
+#: Seconds before a command that failed is tried again; doubled after each failure up to ``RETRY_MAX``.
+RETRY_FIRST = 10.0
+RETRY_MAX = 320.0
+#: A missing command may be installed while a view runs, but rarely is.
+RETRY_MISSING = 600.0
 
 
 class Source(Protocol):
@@ -79,7 +90,8 @@ LINUX_COMMANDS: dict[str, ListingCommand] = {
 
 
 class CommandSource:
-    """Runs the platform's listing commands in fallback order and keeps to the first that works."""
+    """Runs the platform's listing commands in fallback order: the first that works, and now and then the ones
+    before it that failed, to return to them when they work again (see the module's docstring)."""
 
     def __init__(
         self,
@@ -90,10 +102,11 @@ class CommandSource:
         proc_root: str = "/proc",
         complete_owners: bool = True,
         blocking_runner: BlockingRunner | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if not commands:
             raise ValueError("a command source needs at least one command")
-        self._commands = list(commands)
+        self._commands = tuple(commands)
         self._runner = runner
         #: The same commands without an event loop, for ``collect_blocking``; None: it runs ``collect``.
         self._blocking_runner = blocking_runner
@@ -106,19 +119,43 @@ class CommandSource:
         #: The live reader of the command in use, and when the snapshot it last read was taken.
         self._reader: tuple[str, ss.LiveListing] | None = None
         self._last_taken: float | None = None
+        self._clock = clock
+        #: By command name, for the commands whose last run failed: its error, when it may be tried again, and
+        #: the wait after its next failure.
+        self._failed: dict[str, tuple[NettopError, float, float]] = {}
+        #: The command of the last snapshot: a live reader and the scanner's cache hold only its state.
+        self._in_use: str | None = None
         self.name = self._commands[0].name
 
     async def collect(self) -> Snapshot:
         started, clock = time.time(), time.perf_counter()
         errors: list[NettopError] = []
-        for index, command in enumerate(self._commands):
+        for command in self._to_try():
+            if command.live_reader is not None and self._in_use not in (None, command.name):
+                # Back to it after another command: what its reader and the scanner hold is stale.
+                self._reader, self._scanner = None, IncrementalSocketScanner(self._proc_root)
             try:
                 collected = await self._collect_with(command)
             except CommandError as error:
-                errors.append(error)
+                errors.append(self._note_failure(command, error))
                 continue
-            return self._snapshot(index, command, collected, errors, started, clock)
+            return self._snapshot(command, collected, started, clock)
         raise SourceUnavailable(errors)
+
+    def _to_try(self) -> list[ListingCommand]:
+        """The commands to try, in order: first those that do not wait to be tried again after a failure, then
+        those that do, for when all the others fail too."""
+        now = self._clock()
+        waiting = [c for c in self._commands if c.name in self._failed and self._failed[c.name][1] > now]
+        return [c for c in self._commands if c not in waiting] + waiting
+
+    def _note_failure(self, command: ListingCommand, error: NettopError) -> NettopError:
+        """Remember that ``command`` failed, and when to try it again."""
+        _, _, wait = self._failed.get(command.name, (error, 0.0, RETRY_FIRST))
+        if isinstance(error, CommandNotFound):
+            wait = max(wait, RETRY_MISSING)
+        self._failed[command.name] = (error, self._clock() + wait, min(wait * 2, RETRY_MAX))
+        return error
 
     def collect_blocking(self, early: EarlyListing | None = None) -> Snapshot:
         """``collect`` for one-shot commands: no event loop, and the /proc scan beside the command (in the child
@@ -141,16 +178,16 @@ class CommandSource:
         started_at, clock = time.time(), time.perf_counter()
         errors: list[NettopError] = []
         scan = early.owners if early is not None else None
-        for index, command in enumerate(self._commands):
+        for command in self._to_try():
             if command.owners_from_proc and scan is None:
                 scan = InThread(scan_socket_owners, self._proc_root)  # one scan serves a fallback command too
             try:
-                if early is not None and index == 0:
+                if early is not None and command is self._commands[0]:
                     text = early.run.output(self._timeout)
                 else:
                     text = run(command.argv, self._timeout)
             except CommandError as error:
-                errors.append(error)
+                errors.append(self._note_failure(command, error))
                 continue
             if isinstance(scan, ScanInChild) and command.owners_from_proc and not scan.done():
                 # The scan is still under way, in a process of its own: parse meanwhile, attach its owners after.
@@ -159,24 +196,18 @@ class CommandSource:
             else:
                 owners = scan.result() if command.owners_from_proc and scan is not None else None
                 collected = self._finish(command, text, owners)
-            return self._snapshot(index, command, collected, errors, started_at, clock)
+            return self._snapshot(command, collected, started_at, clock)
         raise SourceUnavailable(errors)
 
-    def _snapshot(
-        self,
-        index: int,
-        command: ListingCommand,
-        collected: Collected,
-        errors: list[NettopError],
-        started: float,
-        clock: float,
-    ) -> Snapshot:
+    def _snapshot(self, command: ListingCommand, collected: Collected, started: float, clock: float) -> Snapshot:
         result, notes, delta = collected
-        if index:
-            # Stick to the command that worked, so a missing ss is not retried every tick.
-            self._commands = self._commands[index:]
-            notes = (f"fell back to {command.name}: {errors[-1]}", *notes)
-        self.name = command.name
+        self._failed.pop(command.name, None)
+        # The commands before it failed, now or before (and wait to be tried again): say which stands in, and why.
+        preferred = self._commands[: self._commands.index(command)]
+        reasons = [self._failed[c.name][0] for c in preferred if c.name in self._failed]
+        if reasons:
+            notes = (f"fell back to {command.name}: {reasons[-1]}", *notes)
+        self.name = self._in_use = command.name
         self._last_taken = started
         duration = time.perf_counter() - clock
         return Snapshot(result.records, started, duration, command.name, result.issues, notes, delta)

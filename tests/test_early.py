@@ -149,3 +149,30 @@ def test_owners_attached_after_the_parse_equal_owners_given_during_it() -> None:
         (504, "p0", OwnerStatus.KNOWN),
     ]
     assert all(type(r) is Connection for r in after)
+
+
+def test_a_start_interrupted_before_its_scan_leaves_no_command(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ctrl-C or SIGTERM (see ``nettop.shutdown``) between starting the command and the scan: the command is
+    killed and reaped before the exception goes on."""
+
+    def interrupted(proc_root: str) -> ScanInChild:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(early, "ScanInChild", interrupted)
+    argv = ("sleep", "999.25")
+    with pytest.raises(KeyboardInterrupt):
+        EarlyListing.start(argv)
+    assert [c.pid for c in psutil.Process().children() if tuple(c.cmdline()) == argv] == []
+
+
+def test_a_cancelled_listing_leaves_neither_command_nor_scan(monkeypatch: pytest.MonkeyPatch) -> None:
+    def slow_scan(proc_root: str, skip: str | None = None) -> SocketOwners:
+        time.sleep(60)  # only in the child, which is killed long before
+        return SocketOwners()
+
+    monkeypatch.setattr(early, "scan_owners", slow_scan)
+    started = EarlyListing.start(("sleep", "999.5"))
+    assert isinstance(started.owners, ScanInChild)
+    pids = [started.run._process.pid, started.owners._pid]
+    started.cancel()
+    assert all(pid is not None and reaped(pid) for pid in pids)

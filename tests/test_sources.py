@@ -1,4 +1,5 @@
-"""Command sources through a scripted runner: fallback order, sticking to what works, clear failure."""
+"""Command sources through a scripted runner: fallback order, sticking to what works, trying a failed command
+again later, clear failure."""
 
 from __future__ import annotations
 
@@ -8,7 +9,16 @@ import pytest
 
 from nettop.errors import CommandFailed, CommandNotFound, CommandTimeout, NettopError, SourceUnavailable
 from nettop.procfs import SocketOwners
-from nettop.sources import CommandSource, TextSource, _owner_notes, platform_source
+from nettop.sources import (
+    LINUX_COMMANDS,
+    RETRY_FIRST,
+    RETRY_MAX,
+    RETRY_MISSING,
+    CommandSource,
+    TextSource,
+    _owner_notes,
+    platform_source,
+)
 
 SS_TEXT = """\
 Netid State  Recv-Q Send-Q Local Address:Port Peer Address:Port Process
@@ -98,3 +108,88 @@ def test_owner_notes_say_why_owners_are_missing() -> None:
         "not root: sockets of other users' processes are shown without owners",
     )
     assert _owner_notes(SocketOwners(), 1000) == ()
+
+
+class Clock:
+    """A clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def linux_auto(runner: ScriptedRunner, clock: Clock) -> CommandSource:
+    return CommandSource(list(LINUX_COMMANDS.values()), runner, clock=clock)
+
+
+async def test_a_failed_ss_is_tried_again_later_and_used_once_it_works() -> None:
+    runner = ScriptedRunner({"ss": CommandFailed(["ss"], 1, "Cannot open netlink socket"), "netstat": NETSTAT_TEXT})
+    clock = Clock()
+    source = linux_auto(runner, clock)
+    await source.collect()
+    clock.now += RETRY_FIRST - 1
+    waiting = await source.collect()
+    assert runner.calls[2:] == [("netstat", "-tunaeW")], "not yet"
+    assert waiting.notes[0] == "fell back to netstat: `ss` exited with status 1: Cannot open netlink socket"
+    clock.now += 1
+    runner.calls.clear()
+    await source.collect()
+    assert runner.calls == [("ss", "-tunae"), ("netstat", "-tunaeW")], "tried again, failing again"
+    clock.now += RETRY_FIRST * 2 - 1
+    runner.calls.clear()
+    await source.collect()
+    assert runner.calls == [("netstat", "-tunaeW")], "each failure doubles the wait"
+    runner.answers["ss"] = SS_TEXT
+    clock.now += 1
+    back = await source.collect()
+    assert (back.source, source.name) == ("ss", "ss")
+    assert not [note for note in back.notes if note.startswith("fell back")]
+    runner.answers["ss"] = CommandTimeout(["ss"], 10.0)
+    runner.calls.clear()
+    await source.collect()
+    clock.now += RETRY_FIRST
+    await source.collect()
+    assert runner.calls == [("ss", "-tunae"), ("netstat", "-tunaeW"), ("ss", "-tunae"), ("netstat", "-tunaeW")], (
+        "a success resets the wait"
+    )
+
+
+async def test_the_wait_grows_to_a_limit() -> None:
+    runner = ScriptedRunner({"ss": CommandFailed(["ss"], 1, "no"), "netstat": NETSTAT_TEXT})
+    clock = Clock()
+    source = linux_auto(runner, clock)
+    for _ in range(12):
+        await source.collect()
+        clock.now += RETRY_MAX
+    runner.calls.clear()
+    await source.collect()
+    assert runner.calls[0] == ("ss", "-tunae")
+
+
+async def test_a_missing_command_is_tried_again_rarely() -> None:
+    runner = ScriptedRunner({"ss": CommandNotFound(["ss"], "install iproute2"), "netstat": NETSTAT_TEXT})
+    clock = Clock()
+    source = linux_auto(runner, clock)
+    await source.collect()
+    clock.now += RETRY_MISSING - 1
+    runner.calls.clear()
+    await source.collect()
+    assert runner.calls == [("netstat", "-tunaeW")]
+    clock.now += 1
+    runner.calls.clear()
+    await source.collect()
+    assert runner.calls[0] == ("ss", "-tunae")
+
+
+async def test_a_waiting_command_is_tried_when_the_others_fail() -> None:
+    runner = ScriptedRunner({"ss": CommandFailed(["ss"], 1, "no"), "netstat": NETSTAT_TEXT})
+    clock = Clock()
+    source = linux_auto(runner, clock)
+    await source.collect()
+    runner.answers.update(ss=SS_TEXT, netstat=CommandFailed(["netstat"], 1, "no"))
+    runner.calls.clear()
+    snap = await source.collect()
+    assert runner.calls == [("netstat", "-tunaeW"), ("ss", "-tunae")]
+    assert snap.source == "ss" and not [note for note in snap.notes if note.startswith("fell back")]
