@@ -16,9 +16,11 @@ from dataclasses import replace
 from functools import partial
 from pathlib import Path
 
+from rich.text import Text
 from textual import work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
+from textual.content import Content
 from textual.message import Message
 from textual.reactive import reactive
 from textual.screen import Screen
@@ -28,23 +30,26 @@ from nettop.changes import RowKey, SnapshotDiff, identity, row_key
 from nettop.digest import Digest, Digester
 from nettop.errors import NettopError
 from nettop.events import event_text, events_of
-from nettop.export import write_export
 from nettop.filterquery import Query, QuickFilters, parse_query
 from nettop.gcpause import paused_gc
 from nettop.kill import KillRefused, terminate_owner
 from nettop.model import Connection, Snapshot
 from nettop.policy import Policy
 from nettop.policy_view import PLACEHOLDER_SOURCE, PolicyState
+from nettop.savefile import write_export
 from nettop.screens.confirm import ConfirmScreen
 from nettop.screens.details import DetailsScreen
 from nettop.screens.export import ExportScreen
 from nettop.screens.help import HelpScreen
 from nettop.sources import Source
+from nettop.text import safe
 from nettop.view import COLUMN_KEYS, NEW_HIGHLIGHT_SECONDS, PROTO_CYCLE, Counts, RowsModel
 from nettop.widgets.conn_table import ConnectionTable
 from nettop.widgets.filter_bar import FilterBar
 
 MIN_INTERVAL, MAX_INTERVAL = 0.5, 60.0
+#: A collection running this long is said to be under way in the status line (a hung command, a huge table).
+SLOW_COLLECTION_NOTICE = 2.0
 
 RecordIndex = dict[RowKey, Connection]
 #: The event log keeps this many lines, and shows at most this many events of one refresh.
@@ -74,15 +79,19 @@ def _digested(digester: Digester, snapshot: Snapshot) -> tuple[Digest, list[str]
 
 
 class TextLine(Static):
-    """A line of text that repaints only when its text changes (a layout pass costs the whole screen)."""
+    """A line of text that repaints only when its text changes (a layout pass costs the whole screen).
 
-    def __init__(self, text: str, *, id: str, fixed_height: bool) -> None:
+    It takes ``Content``, never markup: the lines quote commands' errors and file names, which may hold ``[/]``.
+    """
+
+    def __init__(self, text: Content, *, id: str, fixed_height: bool) -> None:
         super().__init__(text, id=id)
         self._text = text
         self._fixed_height = fixed_height
 
-    def show(self, text: str) -> None:
-        if text != self._text:
+    def show(self, text: Content) -> None:
+        # Content's == compares the text alone; a change of style alone (a policy turning red) repaints too.
+        if text.plain != self._text.plain or text.spans != self._text.spans:
             self._text = text
             self.update(text, layout=not self._fixed_height)
 
@@ -175,17 +184,19 @@ class NettopApp(App[None]):
         self.baseline_at = 0.0
         self.error: str | None = None
         self.slow = False
+        #: When the collection under way started (``time.monotonic``), None between collections.
+        self.collecting_since: float | None = None
         self._wake = asyncio.Event()
         self.set_reactive(NettopApp.interval, interval)
 
     # --- layout -------------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
-        yield TextLine("nettop: collecting…", id="summary", fixed_height=True)
+        yield TextLine(Content("nettop: collecting…"), id="summary", fixed_height=True)
         yield ConnectionTable(self.model, clock=self._clock, id="table")
         yield Log(id="events", max_lines=EVENT_LOG_LINES)
         yield FilterBar(id="filter-bar")
-        yield TextLine("", id="status", fixed_height=False)
+        yield TextLine(Content(), id="status", fixed_height=False)
         yield Footer()
 
     def on_mount(self) -> None:
@@ -214,7 +225,7 @@ class NettopApp(App[None]):
         """Collect, post, sleep; forever. One collection at a time, never on the UI's time."""
         digester = Digester(self.policy)
         while True:
-            started = time.monotonic()
+            started = self.collecting_since = time.monotonic()
             message: Message
             try:
                 snapshot = await self.source.collect()
@@ -226,6 +237,7 @@ class NettopApp(App[None]):
             else:
                 message = SnapshotReady(snapshot, index, change, counted, verdict, lines)
             elapsed = time.monotonic() - started
+            self.collecting_since = None
             # Said with this very snapshot: the next one may be a long interval away.
             self.slow = elapsed > self.interval
             self.post_message(message)
@@ -260,7 +272,7 @@ class NettopApp(App[None]):
     def take_verdict(self, verdict: PolicyState) -> None:
         before = self.verdict.failing if self.verdict is not None else frozenset()
         for description in sorted(verdict.failing - before):
-            self.notify(f"policy: {description}: FAILS", severity="error", timeout=10)
+            self.notify(safe(f"policy: {description}: FAILS"), severity="error", timeout=10, markup=False)
         self.verdict = verdict
         self.model.offending = verdict.offending
 
@@ -275,6 +287,8 @@ class NettopApp(App[None]):
     def _tick(self) -> None:
         if self.paused:
             return
+        if self.collecting_for() is not None:
+            self.update_status()  # the count of seconds goes on while a command hangs
         now = self._clock()
         if self.model.expire(now):
             self.show_rows()
@@ -311,46 +325,60 @@ class NettopApp(App[None]):
         c = self.counts
         states = " ".join(f"{state}:{n}" for state, n in sorted(c.by_state.items(), key=lambda kv: (-kv[1], kv[0]))[:5])
         protos = " ".join(f"{proto}:{n}" for proto, n in sorted(c.by_proto.items()))
-        parts = [f"[b]{shown}[/b]/{c.total} shown" + (f" +{closing} closed" if closing else "")]
-        parts.append(f"listen {c.listeners}")
+        closed = f" +{closing} closed" if closing else ""
+        parts = [Content.assemble((str(shown), "bold"), f"/{c.total} shown{closed}")]
+        parts.append(Content(f"listen {c.listeners}"))
         if self.verdict is not None:
             v = self.verdict
-            colour = "green" if v.passed == v.tested else "red"
-            parts.append(f"[{colour}]policy {v.passed}/{v.tested} pass[/{colour}]")
+            colour = "$text-success" if v.passed == v.tested else "$text-error"
+            parts.append(Content.styled(f"policy {v.passed}/{v.tested} pass", colour))
         if self.snapshot is not None:
             taken = time.strftime("%H:%M:%S", time.localtime(self.snapshot.taken_at))
-            parts.append(f"{self.snapshot.source} {taken} in {self.snapshot.duration * 1000:.0f}ms")
-        parts += [f"every {self.interval:g}s", protos, states]
-        self.query_one("#summary", TextLine).show(" │ ".join(p for p in parts if p))
+            # The source's name holds a --from-file path: text, not markup, and made safe.
+            parts.append(Content(f"{safe(self.snapshot.source)} {taken} in {self.snapshot.duration * 1000:.0f}ms"))
+        parts += [Content(f"every {self.interval:g}s"), Content(protos), Content(states)]
+        self.query_one("#summary", TextLine).show(Content(" │ ").join(p for p in parts if p))
+
+    def collecting_for(self) -> float | None:
+        """Seconds the collection under way has taken, once that is long enough to say; else None."""
+        since = self.collecting_since
+        if since is None:
+            return None
+        elapsed = time.monotonic() - since
+        return elapsed if elapsed >= SLOW_COLLECTION_NOTICE else None
 
     def update_status(self) -> None:
         """The status line: never claims fresh data it does not have."""
-        notes: list[str] = []
+        notes: list[Content] = []
         status = self.query_one("#status", TextLine)
         status.set_class(self.error is not None, "-error")
         if self.paused:
-            notes.append("[b]PAUSED[/b] (space to resume)")
+            notes.append(Content.assemble(("PAUSED", "bold"), " (space to resume)"))
         if self.baseline is not None:
             since = time.strftime("%H:%M:%S", time.localtime(self.baseline_at))
-            notes.append(f"[b]BASELINE[/b] {since}: only what changed since (b clears)")
+            notes.append(Content.assemble(("BASELINE", "bold"), f" {since}: only what changed since (b clears)"))
         if self.error is not None:
             since = ""
             if self.snapshot is not None:
                 since = f" since {time.strftime('%H:%M:%S', time.localtime(self.snapshot.taken_at))}"
-            notes.append(f"[b]STALE[/b]{since}: {self.error}")
-        if self.slow:
-            notes.append(f"collection is slow: it takes longer than the {self.interval:g}s interval")
+            # The error quotes a command's stderr: text, never markup, and made safe.
+            notes.append(Content.assemble(("STALE", "bold"), f"{since}: {safe(self.error)}"))
+        collecting = self.collecting_for()
+        if collecting is not None:
+            notes.append(Content(f"collecting for {collecting:.0f} s"))
+        elif self.slow:
+            notes.append(Content(f"collection is slow: it takes longer than the {self.interval:g}s interval"))
         if self.snapshot is not None:
             if self.snapshot.issues:
-                notes.append(f"{len(self.snapshot.issues)} unreadable lines skipped")
+                notes.append(Content(f"{len(self.snapshot.issues)} unreadable lines skipped"))
             hidden = self.counts.not_permitted
             if hidden:
                 sockets = f"{hidden} socket{'s' * (hidden != 1)} without owner"
                 if os.geteuid() != 0:
-                    notes.append(f"{sockets}: not root (sudo nettop shows them)")
+                    notes.append(Content(f"{sockets}: not root (sudo nettop shows them)"))
                 else:  # a process the kernel's ptrace rules hide (a sandbox's init, an undumpable one)
-                    notes.append(f"{sockets}: hidden even from root")
-        status.show("  ·  ".join(notes) if notes else "")
+                    notes.append(Content(f"{sockets}: hidden even from root"))
+        status.show(Content("  ·  ").join(notes))
 
     # --- messages from widgets ------------------------------------------------------------------
 
@@ -457,21 +485,33 @@ class NettopApp(App[None]):
         default = time.strftime("nettop-%Y%m%d-%H%M%S.json", time.localtime(self._clock()))
 
         def chosen(path: str | None) -> None:
-            if not path:
-                return
-            try:
-                written = write_export(path, records)
-            except OSError as error:
-                self.notify(f"export failed: {error.strerror or error}: {path}", severity="error")
-                return
-            self.notify(f"exported {len(records)} connections to {written}")
+            if path:
+                self._export(path, records)
 
         self.push_screen(ExportScreen(default, len(records)), chosen)
+
+    def _export(self, path: str, records: list[Connection], overwrite: bool = False) -> None:
+        """Write the export; an existing file is replaced only after a yes."""
+        try:
+            written = write_export(path, records, overwrite=overwrite)
+        except FileExistsError:
+
+            def answered(yes: bool | None) -> None:
+                if yes:
+                    self._export(path, records, overwrite=True)
+
+            self.push_screen(ConfirmScreen(Text(f"{safe(path)} exists. Replace it?")), answered)
+            return
+        except (OSError, NettopError) as error:
+            reason = error.strerror or str(error) if isinstance(error, OSError) else str(error)
+            self.notify(safe(f"export failed: {path}: {reason}"), severity="error", markup=False)
+            return
+        self.notify(safe(f"exported {len(records)} connections to {written}"), markup=False)
 
     def action_kill(self) -> None:
         row = self.query_one(ConnectionTable).cursor_record_row
         if row is None or not row.record.owners:
-            self.notify("No owner to terminate for this connection.", severity="warning")
+            self.notify("No owner to terminate for this connection.", severity="warning", markup=False)
             return
         owner = row.record.owners[0]
 
@@ -479,8 +519,9 @@ class NettopApp(App[None]):
             if not yes:
                 return
             try:
-                self.notify(terminate_owner(owner))
+                self.notify(safe(terminate_owner(owner)), markup=False)
             except KillRefused as refusal:
-                self.notify(str(refusal), severity="error")
+                self.notify(safe(str(refusal)), severity="error", markup=False)
 
-        self.push_screen(ConfirmScreen(f"Terminate pid {owner.pid} ({owner.name})?"), answered)
+        question = Text(f"Terminate pid {owner.pid} ({safe(owner.name or '?')})?")
+        self.push_screen(ConfirmScreen(question), answered)

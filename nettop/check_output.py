@@ -26,8 +26,9 @@ from nettop.check import (
     is_dual_stack,
     listener_groups,
 )
-from nettop.export import endpoint_text, record_to_dict
+from nettop.export import dump_json, endpoint_text, record_to_dict
 from nettop.model import Connection, Proto
+from nettop.text import json_safe_bytes, safe
 
 FORMATS = ("text", "json", "junit", "tap")
 
@@ -64,7 +65,8 @@ def to_text(report: CheckReport) -> str:
             lines.append(f"      reason: {assertion.reason}")
         lines += [f"      {evidence_text(e)}" for e in assertion.evidence]
     lines.append(_summary_line(report))
-    return "\n".join(lines) + "\n"
+    # Names, addresses and notes are other users' text: every line is made safe to print.
+    return "\n".join(map(safe, lines)) + "\n"
 
 
 # ---- JSON
@@ -95,27 +97,30 @@ def _assertion_to_dict(assertion: Assertion) -> dict[str, Any]:
 
 
 def to_json(report: CheckReport) -> str:
-    return json.dumps(report_to_dict(report), indent=2, ensure_ascii=False) + "\n"
+    return dump_json(report_to_dict(report), indent=2).decode() + "\n"
 
 
 # ---- JUnit XML
 
 
 def to_junit(report: CheckReport) -> str:
-    """One testsuite, one testcase per assertion; a FAIL is a <failure>, an ERROR an <error>."""
+    """One testsuite, one testcase per assertion; a FAIL is a <failure>, an ERROR an <error>. Every text is made
+    safe (``text.safe``), which also keeps the XML valid: XML 1.0 cannot hold most control characters at all."""
     s = report.summary
     suites = ET.Element("testsuites", name="nettop check", tests=str(s.tested), failures=str(s.failed),
                         errors=str(s.errors))  # fmt: skip
-    suite = ET.SubElement(suites, "testsuite", name=f"nettop check {report.policy}", tests=str(s.tested),
+    suite = ET.SubElement(suites, "testsuite", name=safe(f"nettop check {report.policy}"), tests=str(s.tested),
                           failures=str(s.failed), errors=str(s.errors), skipped="0")  # fmt: skip
     for assertion in report.assertions:
-        case = ET.SubElement(suite, "testcase", classname=f"nettop.check.{assertion.kind}", name=assertion.description)
-        details = "\n".join(evidence_text(e) for e in assertion.evidence)
+        case = ET.SubElement(
+            suite, "testcase", classname=f"nettop.check.{assertion.kind}", name=safe(assertion.description)
+        )
+        details = "\n".join(safe(evidence_text(e)) for e in assertion.evidence)
         if assertion.status is Status.FAIL:
-            failure = ET.SubElement(case, "failure", message=assertion.reason or "failed", type="policy")
+            failure = ET.SubElement(case, "failure", message=safe(assertion.reason or "failed"), type="policy")
             failure.text = details
         elif assertion.status is Status.ERROR:
-            error = ET.SubElement(case, "error", message=assertion.reason or "error", type="collection")
+            error = ET.SubElement(case, "error", message=safe(assertion.reason or "error"), type="collection")
             error.text = details
         elif details:
             ET.SubElement(case, "system-out").text = details
@@ -131,7 +136,7 @@ def to_tap(report: CheckReport) -> str:
     lines = ["TAP version 13", f"1..{len(report.assertions)}"]
     for number, assertion in enumerate(report.assertions, 1):
         # '#' opens a TAP directive (SKIP/TODO): escaped in a description.
-        description = assertion.description.replace("\\", "\\\\").replace("#", "\\#")
+        description = safe(assertion.description).replace("\\", "\\\\").replace("#", "\\#")
         ok = "ok" if assertion.status is Status.PASS else "not ok"
         lines.append(f"{ok} {number} - {description}")
         if assertion.status is not Status.PASS:
@@ -141,9 +146,10 @@ def to_tap(report: CheckReport) -> str:
 
 
 def _tap_diagnostics(assertion: Assertion) -> list[str]:
-    # JSON strings are YAML double-quoted scalars: quoting every value keeps the block valid YAML.
+    # JSON strings are YAML double-quoted scalars: quoting every value keeps the block valid YAML (made safe
+    # first: YAML refuses DEL and C1 controls, which JSON leaves raw).
     def quoted(text: str | None) -> str:
-        return json.dumps(text or "", ensure_ascii=False)
+        return json.dumps(safe(text or ""), ensure_ascii=False)
 
     block = ["  ---", f"  message: {quoted(assertion.reason)}",
              f"  severity: {'fail' if assertion.status is Status.FAIL else 'error'}",
@@ -200,5 +206,9 @@ def _bind(scope: str, members: list[Connection]) -> str | None:
 
 
 def _toml(text: str) -> str:
-    """A TOML basic string: JSON's escapes (\\", \\\\, \\n, \\uXXXX) are TOML's too."""
-    return json.dumps(text, ensure_ascii=False)
+    """A TOML basic string: JSON's escapes (\\", \\\\, \\n, \\uXXXX) are TOML's too, for DEL and C1 controls
+    as well (TOML refuses a raw DEL; a terminal acts on C1). A lone surrogate (a name that was not UTF-8) has no
+    TOML spelling at all: it is written as U+FFFD, and the rule will not match, which ``check`` then says."""
+    if any("\ud800" <= char <= "\udfff" for char in text):
+        text = "".join("\ufffd" if "\ud800" <= char <= "\udfff" else char for char in text)
+    return json_safe_bytes(json.dumps(text, ensure_ascii=False).encode()).decode()

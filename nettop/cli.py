@@ -12,7 +12,7 @@ import gc
 import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from nettop import __version__, shutdown
@@ -29,6 +29,53 @@ if TYPE_CHECKING:
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 #: How many unparsed lines to print before summing up the rest.
 SHOWN_ISSUES = 5
+#: The viewer's refresh interval, as its +/- keys allow; ``watch`` may go slower.
+VIEWER_INTERVAL = (0.5, 60.0)
+WATCH_INTERVAL = (0.1, 86_400.0)
+MAX_TIMEOUT = 3_600.0
+#: The largest pid any supported system hands out (Linux's PID_MAX_LIMIT is 2**22; Windows' are 32-bit).
+MAX_PID = 2**31 - 1
+
+
+class OutputError(NettopError):
+    """What nettop had to say could not be written (standard output closed, a full disk, a reader gone)."""
+
+    def __init__(self, reason: str, broken_pipe: bool = False) -> None:
+        self.broken_pipe = broken_pipe
+        super().__init__(f"cannot write the output: {reason}")
+
+
+def write_out(data: str | bytes) -> None:
+    """Write to standard output and flush now, so that a failure is an ``OutputError`` here, not a traceback at
+    exit's flush."""
+    out = sys.stdout
+    if out is None:  # started with it closed (`nettop list >&-`)
+        raise OutputError("standard output is closed")
+    try:
+        if isinstance(data, bytes):
+            out.flush()
+            out.buffer.write(data)
+        else:
+            out.write(data)
+        out.flush()
+    except BrokenPipeError:
+        raise OutputError("the reader went away (broken pipe)", broken_pipe=True) from None
+    except OSError as error:
+        raise OutputError(error.strerror or type(error).__name__) from None
+    except ValueError:  # closed by someone else meanwhile
+        raise OutputError("standard output is closed") from None
+
+
+def say(message: str) -> None:
+    """A message for the user on standard error, made safe to print (it may quote paths, names, stderr)."""
+    from nettop.text import safe
+
+    err = sys.stderr
+    if err is None:
+        return
+    with contextlib.suppress(OSError, ValueError):
+        err.write(safe(message) + "\n")
+        err.flush()
 
 
 def _state(text: str) -> str:
@@ -42,30 +89,33 @@ def _state(text: str) -> str:
 
 
 def _port(text: str) -> int:
-    if not text.isdigit() or not 0 <= int(text) <= 65535:
+    if not (text.isascii() and text.isdigit()) or not 0 <= int(text) <= 65535:
         raise argparse.ArgumentTypeError(f"{text!r} is not a port number (0-65535)")
     return int(text)
 
 
-def _positive(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a positive number of seconds")
-    return value
+def _seconds_between(low: float, high: float, low_included: bool = True) -> Callable[[str], float]:
+    """An argparse type: a finite number of seconds in [low, high] (or (low, high]). nan, inf and 1e-9 are
+    numbers to float() but no interval anyone means: a watch would busy-loop or never speak."""
+
+    def seconds(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+        above = value >= low if low_included else value > low
+        if not (above and value <= high):  # also false for nan
+            bound = "from" if low_included else "more than"
+            raise argparse.ArgumentTypeError(f"{text!r}: give {bound} {low:g} to {high:g} seconds")
+        return value
+
+    return seconds
 
 
-def _seconds(text: str) -> float:
-    """A duration that may be zero (``--wait 0``: check once)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
-    if not value >= 0:
-        raise argparse.ArgumentTypeError(f"must be zero or more: {text}")
-    return value
+def _pid(text: str) -> int:
+    if not (text.isascii() and text.isdigit()) or not 0 <= int(text) <= MAX_PID:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a process id (0-{MAX_PID})")
+    return int(text)
 
 
 def add_source_options(parser: argparse.ArgumentParser) -> None:
@@ -81,7 +131,10 @@ def add_source_options(parser: argparse.ArgumentParser) -> None:
         help="parse captured ss/netstat output from PATH ('-' for stdin) instead of running a command",
     )
     parser.add_argument(
-        "--timeout", type=_positive, default=DEFAULT_TIMEOUT, help="seconds before a hung command is killed"
+        "--timeout",
+        type=_seconds_between(0, MAX_TIMEOUT, low_included=False),
+        default=DEFAULT_TIMEOUT,
+        help=f"seconds before a hung command is killed (default {DEFAULT_TIMEOUT:g}, at most {MAX_TIMEOUT:g})",
     )
 
 
@@ -91,11 +144,12 @@ def add_filter_options(parser: argparse.ArgumentParser) -> None:
         "--state", type=_state, action="append", default=[], help="only this state (repeat for several)"
     )
     parser.add_argument("--port", type=_port, help="only sockets with this local or remote port")
-    parser.add_argument("--pid", type=int, help="only sockets this process holds")
+    parser.add_argument("--pid", type=_pid, help="only sockets this process holds")
     parser.add_argument("--program", help="only sockets held by a process of this exact name")
     parser.add_argument("--listening", action="store_true", help="only listening sockets (TCP LISTEN, bound UDP)")
-    parser.add_argument("-4", dest="family", action="store_const", const=4, help="only IPv4")
-    parser.add_argument("-6", dest="family", action="store_const", const=6, help="only IPv6")
+    families = parser.add_mutually_exclusive_group()
+    families.add_argument("-4", dest="family", action="store_const", const=4, help="only IPv4")
+    families.add_argument("-6", dest="family", action="store_const", const=6, help="only IPv6")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -104,7 +158,12 @@ def build_parser() -> argparse.ArgumentParser:
         description="A top-like viewer of network connections. Without a command, opens the live viewer.",
     )
     parser.add_argument("--version", action="version", version=f"nettop {__version__}")
-    parser.add_argument("--interval", type=_positive, default=2.0, help="seconds between refreshes (default 2)")
+    parser.add_argument(
+        "--interval",
+        type=_seconds_between(*VIEWER_INTERVAL),
+        default=2.0,
+        help="seconds between refreshes (default 2, from 0.5 to 60)",
+    )
     parser.add_argument("--filter", default="", metavar="QUERY", help="start with this filter (see ? in the viewer)")
     parser.add_argument(
         "--policy",
@@ -124,7 +183,12 @@ def build_parser() -> argparse.ArgumentParser:
         "The first snapshot is the baseline. Ctrl-C or a closed pipe ends it.",
     )
     watching.add_argument("--format", choices=["ndjson", "text"], default="text", help="output format")
-    watching.add_argument("--interval", type=_positive, default=2.0, help="seconds between collections")
+    watching.add_argument(
+        "--interval",
+        type=_seconds_between(*WATCH_INTERVAL),
+        default=2.0,
+        help="seconds between collections (default 2, from 0.1 to 86400)",
+    )
     add_source_options(watching)
     add_filter_options(watching)
     diffing = commands.add_parser(
@@ -148,7 +212,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     checking.add_argument(
         "--wait",
-        type=_seconds,
+        type=_seconds_between(0, 86_400.0),
         default=0.0,
         metavar="SECONDS",
         help="collect again every second until the policy passes or SECONDS have passed (a service starting)",
@@ -185,27 +249,26 @@ def source_from(args: argparse.Namespace) -> CommandSource | TextSource:
 
     if args.from_file is None:
         return platform_source(args.source, timeout=args.timeout)
-    if args.from_file == "-":
-        data = sys.stdin.buffer.read()
-        name = "stdin"
-    else:
-        with open(args.from_file, "rb") as handle:
-            data = handle.read()
-        name = args.from_file
-    return TextSource(data.decode("utf-8", "replace"), name)
+    from nettop.inputs import CAPTURE_LIMIT, read_input
+
+    data = read_input(args.from_file, CAPTURE_LIMIT, "capture")
+    return TextSource(data.decode("utf-8", "replace"), "stdin" if args.from_file == "-" else args.from_file)
 
 
 def report(snapshot: Snapshot) -> None:
-    """Tell the user, on stderr, what the snapshot could not read and anything else worth knowing."""
+    """Tell the user, on stderr, what the snapshot could not read and anything else worth knowing. The lines
+    quoted are the input's: cut short and made safe to print."""
+    from nettop.text import cut
+
     for note in snapshot.notes:
-        print(f"nettop: {note}", file=sys.stderr)
+        say(f"nettop: {note}")
     if snapshot.issues:
         count = len(snapshot.issues)
-        print(f"nettop: skipped {count} line{'s' if count > 1 else ''} that could not be parsed:", file=sys.stderr)
+        say(f"nettop: skipped {count} line{'s' if count > 1 else ''} that could not be parsed:")
         for issue in snapshot.issues[:SHOWN_ISSUES]:
-            print(f"  line {issue.line_no}: {issue.reason}: {issue.text.strip()[:100]}", file=sys.stderr)
+            say(f"  line {issue.line_no}: {cut(issue.reason, 200)}: {cut(issue.text.strip(), 100)}")
         if count > SHOWN_ISSUES:
-            print(f"  ... and {count - SHOWN_ISSUES} more", file=sys.stderr)
+            say(f"  ... and {count - SHOWN_ISSUES} more")
 
 
 def start_listing(args: argparse.Namespace) -> EarlyListing | None:
@@ -236,11 +299,9 @@ def run_list(args: argparse.Namespace, started: EarlyListing | None = None) -> i
     snapshot = collect_once(args, started)
     records = filter_records(snapshot.records, record_filter_from(args))
     if args.format == "json":
-        sys.stdout.flush()
-        sys.stdout.buffer.write(json_bytes(records) + b"\n")
+        write_out(json_bytes(records) + b"\n")
     else:
-        sys.stdout.write(to_csv(records) if args.format == "csv" else to_table(records))
-    sys.stdout.flush()
+        write_out(to_csv(records) if args.format == "csv" else to_table(records))
     report(snapshot)
     return EXIT_OK
 
@@ -253,16 +314,12 @@ def run_watch(args: argparse.Namespace) -> int:
 
     def said_baseline(snapshot: Snapshot) -> None:
         taken = time.strftime("%H:%M:%S", time.localtime(snapshot.taken_at))
-        print(f"nettop: watching from {taken} ({len(snapshot.records)} sockets); changes follow", file=sys.stderr)
-        sys.stderr.flush()
+        say(f"nettop: watching from {taken} ({len(snapshot.records)} sockets); changes follow")
 
     async def stream() -> None:
         async for event in watch(source_from(args), args.interval, record_filter.matches, said_baseline):
-            if ndjson:
-                sys.stdout.buffer.write(json_line(event_to_dict(event)))
-            else:
-                sys.stdout.write(event_text(event) + "\n")
-            sys.stdout.flush()  # one event, one line, now: a reader may be waiting for it
+            # One event, one whole line, flushed now: a reader may be waiting for it.
+            write_out(json_line(event_to_dict(event)) if ndjson else event_text(event) + "\n")
 
     import asyncio
 
@@ -272,36 +329,33 @@ def run_watch(args: argparse.Namespace) -> int:
 
 
 def json_line(value: object) -> bytes:
-    import json
+    from nettop.export import dump_json
 
-    return json.dumps(value, ensure_ascii=False).encode() + b"\n"
+    return dump_json(value) + b"\n"
 
 
 def run_diff(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
     from nettop.changes import diff_records
     from nettop.events import PAST, describe, diff_to_dict, events_of
     from nettop.export import records_from_json
+    from nettop.inputs import SNAPSHOT_LIMIT, InputError, read_input
 
     snapshots = []
     for path in (args.before, args.after):
         try:
-            text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
-            snapshots.append(records_from_json(text))
-        except (OSError, UnicodeDecodeError, ValueError) as error:
-            print(f"nettop diff: {path}: {getattr(error, 'strerror', None) or error}", file=sys.stderr)
+            snapshots.append(records_from_json(read_input(path, SNAPSHOT_LIMIT, "snapshot")))
+        except InputError as error:
+            say(f"nettop diff: {error}")
+            return EXIT_USAGE
+        except (UnicodeDecodeError, ValueError) as error:
+            say(f"nettop diff: {'stdin' if path == '-' else path}: {error}")
             return EXIT_USAGE
     change = diff_records(*snapshots)
     if args.format == "json":
-        sys.stdout.buffer.write(json_line(diff_to_dict(change)))
+        write_out(json_line(diff_to_dict(change)))
     else:
         events = events_of(change, 0.0)
-        for event in events:
-            sys.stdout.write(describe(event, PAST[event.kind]) + "\n")
-        if not events:
-            sys.stdout.write("no differences\n")
-    sys.stdout.flush()
+        write_out("".join(describe(event, PAST[event.kind]) + "\n" for event in events) or "no differences\n")
     return EXIT_OK if change.is_empty else EXIT_FAILED
 
 
@@ -313,17 +367,15 @@ def run_check(args: argparse.Namespace) -> int:
     try:
         policy = load_policy(args.policy)
         source = source_from(args)
-    except (PolicyError, NettopError, OSError) as error:
-        detail = f"{error.strerror}: {error.filename}" if isinstance(error, OSError) else error
-        print(f"nettop check: {detail}", file=sys.stderr)
+    except (PolicyError, NettopError) as error:
+        say(f"nettop check: {error}")
         return EXIT_ERROR
     # Waiting for a capture to change would be waiting for nothing.
     wait = args.wait if args.from_file is None else 0.0
     import asyncio
 
     result = asyncio.run(check_source(policy, source, wait))
-    sys.stdout.write(render(result, args.format))
-    sys.stdout.flush()
+    write_out(render(result, args.format))
     return result.exit_code
 
 
@@ -331,8 +383,7 @@ def run_policy_init(args: argparse.Namespace, started: EarlyListing | None = Non
     from nettop.check_output import policy_from_listeners
 
     snapshot = collect_once(args, started)
-    sys.stdout.write(policy_from_listeners(snapshot.records))
-    sys.stdout.flush()
+    write_out(policy_from_listeners(snapshot.records))
     report(snapshot)
     return EXIT_OK
 
@@ -350,26 +401,42 @@ def run_viewer(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
 
         try:
             policy = load_policy(args.policy)
-        except (PolicyError, OSError) as error:
-            detail = f"{error.strerror}: {error.filename}" if isinstance(error, OSError) else error
-            print(f"nettop: --policy: {detail}", file=sys.stderr)
+        except PolicyError as error:
+            say(f"nettop: --policy: {error}")
             return EXIT_USAGE
-    if not sys.stdout.isatty():
-        print("nettop: the viewer needs a terminal; for scripts use `nettop list`", file=sys.stderr)
+    if sys.stdout is None or not sys.stdout.isatty():
+        say("nettop: the viewer needs a terminal; for scripts use `nettop list`")
         return EXIT_USAGE
     from nettop.app import NettopApp  # Textual loads only here
 
-    NettopApp(source_from(args), interval=args.interval, filter_text=args.filter, policy=policy).run()
-    return EXIT_OK
+    app = NettopApp(source_from(args), interval=args.interval, filter_text=args.filter, policy=policy)
+    app.run()
+    # Textual shows a crash's traceback and sets the return code; a crash must not look like a clean quit.
+    return EXIT_FAILED if app.return_code else EXIT_OK
 
 
 #: Commands that read, print and exit.
 ONE_SHOT_COMMANDS = ("list", "diff", "policy")
+#: The exit status of a command that could not do its job: for ``check`` and ``diff``, 1 means "fails" and
+#: "different", so an I/O error there is 2.
+ERROR_EXIT = {"check": 2, "diff": 2}
+
+
+def check_usage(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
+    """Refuse, as bad usage (exit 2), what argparse alone cannot see."""
+    from nettop.commands import platform_source_names
+
+    source = getattr(args, "source", "auto")
+    if source != "auto" and getattr(args, "from_file", None) is None:
+        names = platform_source_names(sys.platform)
+        if names is not None and source not in names:
+            parser.error(f"--source {source} is not available on {sys.platform}: choose auto, {', '.join(names)}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    check_usage(args, parser)
     if args.command in ONE_SHOT_COMMANDS:
         # They allocate tens of thousands of records (acyclic) and exit: the cycle collector's passes over them
         # were a tenth of `nettop list`'s time at 10,000 connections, and there is nothing for it to free.
@@ -389,16 +456,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "policy":
             return run_policy_init(args, started)
         return run_list(args, started)
+    except OutputError as error:
+        if error.broken_pipe:
+            # The reader went away: nothing left to say, not even at exit's flush. Only a watch ends this way
+            # by design (`nettop watch | head`); for the others the output did not arrive, which is a failure.
+            with contextlib.suppress(OSError, AttributeError):
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return EXIT_OK if args.command == "watch" else ERROR_EXIT.get(args.command, EXIT_FAILED)
+        say(f"nettop: {error}")
+        return ERROR_EXIT.get(args.command, EXIT_FAILED)
     except NettopError as error:
-        print(f"nettop: {error}", file=sys.stderr)
-        return EXIT_FAILED
+        say(f"nettop: {error}")
+        return ERROR_EXIT.get(args.command, EXIT_FAILED)
     except OSError as error:
-        if isinstance(error, BrokenPipeError):
-            # The reader went away (`nettop watch | head`): nothing left to say, not even at exit's flush.
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-            return EXIT_OK
-        print(f"nettop: {error.strerror or error}: {getattr(error, 'filename', '') or ''}", file=sys.stderr)
-        return EXIT_FAILED
+        where = f" ({error.filename})" if getattr(error, "filename", None) else ""
+        say(f"nettop: {error.strerror or type(error).__name__}{where}")
+        return ERROR_EXIT.get(args.command, EXIT_FAILED)
     except KeyboardInterrupt:
         return 130
     finally:

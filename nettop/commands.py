@@ -11,5 +11,19 @@ from __future__ import annotations
 LINUX_SS = ("ss", "-tunae")
 LINUX_NETSTAT = ("netstat", "-tunaeW")
 
-#: Every ``--source`` name on some platform (``sources.PLATFORM_COMMANDS``; a test keeps the two alike).
-SOURCE_NAMES = ("lsof", "netstat", "sockstat", "ss")
+#: The ``--source`` names of each platform (``sys.platform`` prefix), in the order ``auto`` tries them: what
+#: ``sources.PLATFORM_COMMANDS`` holds (a test keeps the two alike), here without its imports, so that the
+#: command line can refuse a source the platform lacks as bad usage before anything starts.
+PLATFORM_SOURCE_NAMES: dict[str, tuple[str, ...]] = {
+    "linux": ("ss", "netstat"),
+    "darwin": ("netstat", "lsof"),
+    "win32": ("netstat",),
+    "freebsd": ("sockstat", "netstat"),
+}
+#: Every ``--source`` name on some platform.
+SOURCE_NAMES = tuple(sorted({name for names in PLATFORM_SOURCE_NAMES.values() for name in names}))
+
+
+def platform_source_names(platform: str) -> tuple[str, ...] | None:
+    """The ``--source`` names of ``platform``, or None for a platform nettop cannot collect on."""
+    return next((names for prefix, names in PLATFORM_SOURCE_NAMES.items() if platform.startswith(prefix)), None)

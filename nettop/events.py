@@ -19,6 +19,7 @@ from nettop.errors import NettopError
 from nettop.export import endpoint_text, record_to_dict
 from nettop.model import Connection, Snapshot
 from nettop.sources import Source
+from nettop.text import safe
 
 OPEN, CLOSE, CHANGE, ERROR = "open", "close", "change", "error"
 #: How ``nettop diff`` words each kind: it compares two moments, nothing "happens".
@@ -121,15 +122,16 @@ def event_text(event: Event) -> str:
     """One line for people: time, what, the connection, its owner; listeners are marked LISTENER."""
     stamp = time.strftime("%H:%M:%S", time.localtime(event.time))
     if event.connection is None:
-        return f"{stamp} error   {event.message}"
+        return f"{stamp} error   {safe(event.message)}"
     return f"{stamp} {describe(event)}"
 
 
 def describe(event: Event, label: str | None = None) -> str:
-    """What happened to which connection, without the time: ``open LISTENER tcp4 ... LISTEN 12/nginx``."""
+    """What happened to which connection, without the time: ``open LISTENER tcp4 ... LISTEN 12/nginx``. Made
+    safe to print: names and addresses may hold escape sequences."""
     record = event.connection
     if record is None:
-        return f"{event.kind} {event.message}"
+        return safe(f"{event.kind} {event.message}")
     ends = (
         f"{record.proto.value}{record.family} {endpoint_text(record.local_ip, record.local_port, record.interface)}"
         f" -> {endpoint_text(record.remote_ip, record.remote_port)}"
@@ -137,7 +139,7 @@ def describe(event: Event, label: str | None = None) -> str:
     owner = f"{record.pid}/{record.program or '?'}" if record.owners else "-"
     what = f"{label or event.kind:<6}" + (" LISTENER" if event.listener else "")
     detail = "".join(f" {name}: {before} -> {after}" for name, (before, after) in event.changes.items())
-    return f"{what} {ends} {record.state.value} {owner}{detail}"
+    return safe(f"{what} {ends} {record.state.value} {owner}{detail}")
 
 
 def diff_to_dict(change: SnapshotDiff) -> dict[str, Any]:

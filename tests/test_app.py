@@ -448,3 +448,46 @@ async def test_policy_marks_offenders_shows_missing_listeners_and_notifies() -> 
         ]
         assert live == ["scripted"], "the placeholder goes when the listener comes"
         assert app.model.offending == frozenset()
+
+
+class HangingSource(ScriptedSource):
+    """The first collection answers; the next hangs until ``release`` is set, then fails as a timeout would."""
+
+    def __init__(self, script, clock: FakeClock) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(script, clock)
+        self.release = asyncio.Event()
+
+    async def collect(self):  # type: ignore[no-untyped-def]
+        if self.collected:
+            self.collected += 1
+            await self.release.wait()
+            raise CommandFailed(["ss"], 1, "ss: killed after the timeout")
+        return await super().collect()
+
+
+async def test_a_hung_collection_is_said_while_it_hangs_then_marked_stale(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import nettop.app
+
+    monkeypatch.setattr(nettop.app, "SLOW_COLLECTION_NOTICE", 0.2)
+    clock = FakeClock()
+    source = HangingSource([BASE], clock)
+    app = NettopApp(source, interval=60, clock=clock)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settle(pilot, app, source, 2)  # the second collection is under way, and hangs
+
+        def status() -> str:
+            return str(app.query_one("#status").render())
+
+        for _ in range(100):  # the once-a-second tick says it: wait for it, not for a time
+            if "collecting for" in status():
+                break
+            await pilot.pause(0.05)
+        assert "collecting for" in status() and "STALE" not in status()
+        assert len(shown(app)) == len(BASE), "the last rows stay while it hangs"
+        source.release.set()
+        for _ in range(100):
+            if "STALE" in status():
+                break
+            await pilot.pause(0.05)
+        assert "STALE since" in status() and "killed after the timeout" in status()
+        assert "collecting for" not in status()

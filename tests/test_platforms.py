@@ -188,3 +188,9 @@ def test_the_cli_knows_every_source_name() -> None:
     from nettop.commands import SOURCE_NAMES
 
     assert tuple(sorted({name for commands in PLATFORM_COMMANDS.values() for name in commands})) == SOURCE_NAMES
+
+
+def test_each_platforms_source_names_are_its_commands_in_order() -> None:
+    from nettop.commands import PLATFORM_SOURCE_NAMES
+
+    assert {prefix: tuple(commands) for prefix, commands in PLATFORM_COMMANDS.items()} == PLATFORM_SOURCE_NAMES

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -17,9 +18,10 @@ class ConfirmScreen(ModalScreen[bool]):
         Binding("n,escape", "answer(False)", "No"),
     ]
 
-    def __init__(self, question: str) -> None:
+    def __init__(self, question: str | Text) -> None:
         super().__init__()
-        self._question = question
+        #: A plain string is shown as it is, never read as markup (it may name another user's process).
+        self._question = question if isinstance(question, Text) else Text(question)
 
     def compose(self) -> ComposeResult:
         with Vertical(id="confirm"):

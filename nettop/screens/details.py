@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 
-from rich.markup import escape
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
@@ -14,6 +14,10 @@ from textual.widgets import Static
 
 from nettop.export import endpoint_text
 from nettop.model import Connection, Owner
+from nettop.text import safe, safe_or, safe_words
+
+#: The owners' other sockets listed at most.
+OTHERS_SHOWN = 200
 
 
 def _when(start_time: float | None) -> str:
@@ -22,41 +26,57 @@ def _when(start_time: float | None) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(start_time))
 
 
-def describe(record: Connection, others: Iterable[Connection]) -> str:
-    """The details as Rich markup, every value escaped (addresses like [::1] are not markup)."""
-    local = endpoint_text(record.local_ip, record.local_port, record.interface)
-    remote = endpoint_text(record.remote_ip, record.remote_port)
+def _line(*parts: str | tuple[str, str]) -> Text:
+    """One line from plain pieces and (text, style) pairs: never markup, whatever the text holds."""
+    return Text.assemble(*parts, end="")
+
+
+def describe(record: Connection, others: Iterable[Connection]) -> Text:
+    """The details as rich Text. Names, command lines and raw lines are other users' text: they are made safe
+    (control characters escaped) and never read as markup (``[@click=...]`` stays text)."""
+    local = safe(endpoint_text(record.local_ip, record.local_port, record.interface))
+    remote = safe(endpoint_text(record.remote_ip, record.remote_port))
     lines = [
-        f"[b]{record.proto.value.upper()} (IPv{record.family})[/b]  {escape(local)}  →  {escape(remote)}",
-        f"State: [b]{record.state.value}[/b]   Recv-Q {record.recv_q}  Send-Q {record.send_q}"
-        f"   inode {record.inode if record.inode is not None else '-'}"
-        f"   uid {record.uid if record.uid is not None else '-'}"
-        + ("" if record.v6only is None else f"   v6only {'yes' if record.v6only else 'no'}"),
-        "",
+        _line((f"{record.proto.value.upper()} (IPv{record.family})", "bold"), f"  {local}  →  {remote}"),
+        _line(
+            "State: ",
+            (record.state.value, "bold"),
+            f"   Recv-Q {record.recv_q}  Send-Q {record.send_q}"
+            f"   inode {record.inode if record.inode is not None else '-'}"
+            f"   uid {record.uid if record.uid is not None else '-'}"
+            + ("" if record.v6only is None else f"   v6only {'yes' if record.v6only else 'no'}"),
+        ),
+        Text(),
     ]
     if not record.owners:
-        lines.append(f"[b]Owner[/b]: none ({escape(record.owner_status.value)})")
+        lines.append(_line(("Owner", "bold"), f": none ({record.owner_status.value})"))
     for owner in record.owners:
         lines += _owner_lines(owner)
     other_lines = [
-        f"  {o.proto.value}{o.family} {escape(endpoint_text(o.local_ip, o.local_port, o.interface))}"
-        f" → {escape(endpoint_text(o.remote_ip, o.remote_port))} {o.state.value}"
+        Text(
+            f"  {o.proto.value}{o.family} {safe(endpoint_text(o.local_ip, o.local_port, o.interface))}"
+            f" → {safe(endpoint_text(o.remote_ip, o.remote_port))} {o.state.value}"
+        )
         for o in others
     ]
-    lines += ["", f"[b]Other sockets of the owner{'s' if len(record.owners) > 1 else ''}[/b] ({len(other_lines)})"]
-    lines += other_lines[:200] or ["  none"]
-    if len(other_lines) > 200:
-        lines.append(f"  … and {len(other_lines) - 200} more")
-    lines += ["", f"[b]Raw line[/b] (from {escape(record.source or 'unknown')})", escape(record.raw or "(none)")]
-    return "\n".join(lines)
+    plural = "s" if len(record.owners) > 1 else ""
+    lines += [Text(), _line((f"Other sockets of the owner{plural}", "bold"), f" ({len(other_lines)})")]
+    lines += other_lines[:OTHERS_SHOWN] or [Text("  none")]
+    if len(other_lines) > OTHERS_SHOWN:
+        lines.append(Text(f"  … and {len(other_lines) - OTHERS_SHOWN} more"))
+    lines += [
+        Text(),
+        _line(("Raw line", "bold"), f" (from {safe(record.source or 'unknown')})"),
+        Text(safe(record.raw) if record.raw else "(none)"),
+    ]
+    return Text("\n").join(lines)
 
 
-def _owner_lines(owner: Owner) -> list[str]:
-    command = " ".join(owner.cmdline) if owner.cmdline else "unknown"
+def _owner_lines(owner: Owner) -> list[Text]:
     return [
-        f"[b]Owner[/b] pid {owner.pid}  {escape(owner.name or '?')}  user {escape(owner.user or '?')}",
-        f"  started {_when(owner.start_time)}",
-        f"  command {escape(command)}",
+        _line(("Owner", "bold"), f" pid {owner.pid}  {safe_or(owner.name, '?')}  user {safe_or(owner.user, '?')}"),
+        Text(f"  started {_when(owner.start_time)}"),
+        Text(f"  command {safe_words(owner.cmdline, 'unknown')}"),
     ]
 
 

@@ -22,6 +22,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from nettop.changes import RowKey, identity
+from nettop.text import safe
 from nettop.view import NEW_HIGHLIGHT_SECONDS, Column, Row, RowsModel, column_widths, is_placeholder, visible_columns
 
 
@@ -178,7 +179,9 @@ class ConnectionTable(ScrollView, can_focus=True):
         if index == self.cursor_row:
             cursor = self._style("conn-table--cursor")
             style = style + (cursor if self.has_focus else cursor + Style(bold=False, dim=True))
-        text = " ".join(fit(c.cell(row.record), w, c.align_right) for c, w in zip(columns, widths, strict=True))
+        # Cells hold other users' text (process names, command lines): control characters are shown escaped.
+        cells = zip(columns, widths, strict=True)
+        text = " ".join(fit(safe(c.cell(row.record)), w, c.align_right) for c, w in cells)
         return Strip([Segment(fit(text, width), style)], width)
 
     def _header(self, columns: list[Column], widths: list[int], width: int) -> Strip:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
@@ -9,6 +10,7 @@ from textual.message import Message
 from textual.widgets import Input, Label
 
 from nettop.filterquery import Query, QueryError, parse_query
+from nettop.text import safe
 
 
 class FilterBar(Horizontal):
@@ -41,7 +43,8 @@ class FilterBar(Horizontal):
         try:
             query = parse_query(event.value)
         except QueryError as bad:
-            error.update(f"✗ {bad.message} (at {bad.position + 1})")
+            # What was typed is in the message: shown as text, never read as markup (`port:[/` once crashed).
+            error.update(Text(safe(f"✗ {bad.message} (at {bad.position + 1})")))
             self.add_class("-invalid")
             return
         error.update("")
