@@ -9,6 +9,7 @@ import os
 import pwd
 import subprocess
 import sys
+import time
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -496,3 +497,79 @@ def test_cli_policy_init_round_trip_on_the_live_machine(tmp_path: Path) -> None:
     done = run_nettop("check", str(policy), "--from-file", str(capture))
     assert done.returncode == 0, done.stdout + done.stderr
     assert "0 failed, 0 errors" in done.stdout
+
+
+# --- Regressions from the input review: every policy is a Policy or a PolicyError, read in bounded time and space --
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("a = " + "[" * 10_000 + "\n", "arrays or inline tables nested too deeply"),
+        ("[[listen]]\nport = " + "{a = " * 10_000 + "\n", "arrays or inline tables nested too deeply"),
+        ("[[listen]]\nport = " + "[{a = " * 60 + "1" + "}]" * 60 + '\nproto = "tcp"\n',
+         "expected an integer, found an array of 1 item"),
+        ("[[listen]]\nport = 1" + "0" * 5000 + "\n", "TOML value that cannot be read: Exceeds the limit (4300 digits)"),
+        ('[[listen]]\nport = 22\nproto = "tcp"\nprogram_regex = "a{4294967296}"\n',
+         "invalid regular expression: the repetition number is too large"),
+        ('[[listen]]\nport = 22\nproto = "tcp"\nprogram_regex = "' + "(" * 5000 + ")" * 5000 + '"\n',
+         "invalid regular expression: groups nested too deeply"),
+    ],
+    ids=["deep-array", "deep-inline-table", "nested-but-readable", "huge-integer", "huge-repeat", "deep-regex"],
+)  # fmt: skip
+def test_deep_or_huge_toml_is_a_policy_error_naming_the_file(text: str, problem: str, tmp_path: Path) -> None:
+    path = tmp_path / "deep.toml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(PolicyError) as raised:
+        load_policy(path)
+    assert str(raised.value).startswith(f"{path}")
+    assert problem in raised.value.problem
+
+
+def test_policy_bytes_not_utf8_name_their_line_and_a_bom_is_read(tmp_path: Path) -> None:
+    path = tmp_path / "latin1.toml"
+    path.write_bytes(b'[[listen]]\nport = 22\nproto = "tcp"\nuser = "j\xf6rg"\n')
+    with pytest.raises(PolicyError) as raised:
+        load_policy(path)
+    assert str(raised.value) == f"{path}:4: not UTF-8 text (byte 0xf6)"
+    path.write_bytes(b'\xef\xbb\xbf[[listen]]\nport = 22\nproto = "tcp"\n')
+    assert load_policy(path).listen[0].port == 22
+
+
+def test_policy_lines_are_counted_as_toml_counts_them() -> None:
+    """A line separator, NEL or form feed in a comment is no line break to TOML; it was one to splitlines."""
+    text = '# a \u2028 b \x85 c\n[[listen]]\nport = 22\nproto = "tcp"\nprot = "udp"\n'
+    with pytest.raises(PolicyError) as raised:
+        parse_policy(text, "p.toml")
+    assert (raised.value.line, raised.value.key) == (5, "listen[1].prot")
+    assert parse_policy(text.replace('prot = "udp"\n', ""), "p.toml").listen[0].line == 2
+
+
+def test_policy_errors_quote_values_cut_short_and_escaped() -> None:
+    with pytest.raises(PolicyError) as raised:
+        parse_policy(f'[[listen]]\nport = 22\nproto = "\\u001b]0;owned\\u0007{"x" * 300}"\n', "p.toml")
+    message = str(raised.value)
+    assert "\x1b" not in message and "\\x1b]0;owned\\x07xxx" in message and "x" * 101 not in message
+    with pytest.raises(PolicyError) as raised:
+        parse_policy('[[listen]]\nport = 22\nproto = "tcp"\n"\\u001b[2J" = 1\n', "p.toml")
+    assert raised.value.key == "listen[1].\x1b[2J" and "\x1b" not in str(raised.value)
+
+
+def test_policy_of_twenty_thousand_rules_finds_a_late_error_on_its_line() -> None:
+    text = "".join(f'[[listen]]\nport = {1 + i % 65535}\nproto = "tcp"\n' for i in range(20_000))
+    start = time.process_time()
+    with pytest.raises(PolicyError) as raised:
+        parse_policy(text + 'bind = "nowhere"\n', "p.toml")
+    assert (raised.value.line, raised.value.key) == (60_001, "listen[20000].bind")
+    assert time.process_time() - start < 10, "20,000 tables took 21 s when each look-up rescanned every header"
+
+
+def test_cli_check_refuses_an_endless_policy_and_a_deep_one(tmp_path: Path) -> None:
+    endless = run_nettop("check", "/dev/zero", "--from-file", str(CLASSIC))
+    assert endless.returncode == 2 and "Traceback" not in endless.stderr
+    assert endless.stderr == "nettop check: /dev/zero: larger than 16 MiB; nettop reads at most 16 MiB of a policy\n"
+    deep = tmp_path / "deep.toml"
+    deep.write_text("listen = " + "[" * 10_000 + "\n")
+    done = run_nettop("check", str(deep), "--from-file", str(CLASSIC))
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert done.stderr == f"nettop check: {deep}: arrays or inline tables nested too deeply\n"

@@ -232,3 +232,41 @@ async def test_a_failed_collection_is_an_event_and_the_stream_goes_on() -> None:
     following = [await anext(stream) for _ in range(4)]
     await stream.aclose()
     assert [e.kind for e in following] == [CLOSE, CHANGE, OPEN, OPEN], "the diff after the failure, against BEFORE"
+
+
+# --- Regressions from the input review: a diff input that is not a snapshot is exit 2 with its reason ------------
+
+
+def saved_row(**changes: object) -> str:
+    row = record_to_dict(BEFORE[0])
+    row.update(changes)
+    return json.dumps([record_to_dict(BEFORE[1]), row])
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("[" * 100_000, "not JSON nettop can read: lists or objects nested too deeply"),
+        ('[{"a": ' * 50_000, "not JSON nettop can read: lists or objects nested too deeply"),
+        (saved_row(local_port=70000), "connection 1: bad value for local_port: expected an integer from 0 to 65535 "
+                                      "or null, found 70000"),
+        (saved_row(local_port="abc"), 'connection 1: bad value for local_port: expected an integer from 0 to 65535 '
+                                      'or null, found the string "abc"'),
+        (saved_row(recv_q=[1, 2]), "connection 1: bad value for recv_q"),
+        (saved_row(owners=[{"pid": 2**32}]), "connection 1: bad value for owners[0].pid: expected an integer from 0 "
+                                             "to 2147483647, found 4294967296"),
+        ('"start_time": 1e400'.join(saved_row().rsplit('"start_time": 1700000000.0', 1)),
+         "connection 1: bad value for owners[0].start_time: expected a finite number"),
+        ("[" + "1" * 5000 + "]", "not JSON: Exceeds the limit (4300 digits) for integer string conversion"),
+    ],
+    ids=["deep-lists", "deep-objects", "port-70000", "port-abc", "queue-list", "pid-2**32", "start-1e400", "digits"],
+)  # fmt: skip
+def test_diff_of_impossible_values_exits_2_naming_connection_and_field(
+    tmp_path: Path, content: str, message: str
+) -> None:
+    good = save(tmp_path / "good.json", BEFORE)
+    bad = tmp_path / "bad.json"
+    bad.write_text(content)
+    done = nettop_cli("diff", str(good), str(bad))
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert done.stderr.startswith(f"nettop diff: {bad}: {message}"), done.stderr
