@@ -1,16 +1,78 @@
-"""Helpers every parser shares: state spellings, ``addr:port`` splitting, wildcard and family rules.
+"""Helpers every parser shares: state spellings, ``addr:port`` splitting, wildcard and family rules, the one
+check that turns text into a number a record may hold (``number``), and quoting input in messages.
 
 These sit on the hot path (one call per field of every line), so they use ``str`` methods and dict
-look-ups rather than regular expressions or ``ipaddress``.
+look-ups rather than regular expressions or ``ipaddress``. Each runs in time linear in its input: parsers
+read captures from anywhere, and a line of a capture may be megabytes long.
 """
 
 from __future__ import annotations
 
+import re
 import socket
 from collections.abc import Callable, Container
 
 from nettop.errors import NotASocketTable, UnknownFormat
 from nettop.model import ParseIssue, ParseResult, Proto, State
+from nettop.text import cut
+
+#: The largest value each number of a record may hold: the range of the kernel type behind it. A capture may
+#: say anything (``port 70000``, a 30-digit inode); what lies outside makes its line an issue, so that no
+#: consumer (JSON writers take 64 bits at most) ever meets it.
+MAX_PORT = 65_535
+MAX_PID = 2**31 - 1  # pid_t
+MAX_UID = 2**32 - 1  # uid_t
+MAX_INODE = 2**64 - 1  # ino_t
+MAX_QUEUE = 2**63 - 1  # a signed 64-bit count
+_HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
+#: Digits of the largest limit (2**64-1, in decimal): longer text, less its leading zeros, is out of range unread.
+_MAX_DIGITS = 20
+
+
+def number(text: str, high: int, what: str, base: int = 10) -> int:
+    """``text`` as a number from 0 to ``high`` (at most 2**64-1); raises ValueError, naming ``what``, for anything
+    else.
+
+    The one place where a parser turns a cell into a number, so that every parser takes the same numbers: ASCII
+    digits only (hex ones with ``base=16``), so neither ``²`` (which ``str.isdigit`` accepts and ``int`` refuses)
+    nor Arabic-Indic digits (which ``int`` reads) become a number; no sign, space or ``_`` (which ``int`` takes);
+    leading zeros are read. ``int`` never sees more than 20 digits, so a long cell costs one pass. Hot loops may
+    take the obvious cases first (``"0"``, a 4-digit port), as long as what they take is plainly in range;
+    anything else comes here.
+    """
+    if base == 10:
+        if not (text.isdigit() and text.isascii()):
+            raise ValueError(f"{what} {quoted(text, 40)} is not a number")
+    elif not (text and text.isascii() and _HEX_DIGITS.issuperset(text)):
+        raise ValueError(f"{what} {quoted(text, 40)} is not a hex number")
+    significant = text.lstrip("0") or "0" if len(text) > _MAX_DIGITS else text
+    if len(significant) <= _MAX_DIGITS:
+        value = int(significant, base)
+        if value <= high:
+            return value
+    raise ValueError(f"{what} {quoted(text, 40)} is out of range (0 to {high})")
+
+
+def quoted(text: str, limit: int = 80) -> str:
+    """``text`` in quotes for a message: at most ``limit`` characters of it, made safe to print (control
+    characters such as ESC escaped; see ``nettop.text.cut``)."""
+    return f"'{cut(text, limit)}'"
+
+
+_NOT_SPACE = re.compile(r"\S")
+#: How much of a text format detection reads: its first lines are in there, however long the text.
+HEAD_CHARS = 16_384
+
+
+def head_lines(text: str, count: int, chars: int = HEAD_CHARS) -> list[str]:
+    """The first ``count`` lines of ``text`` from its first line that is not blank, within ``chars``
+    characters of it: what a detector looks at, without splitting a whole 64 MB text."""
+    found = _NOT_SPACE.search(text)
+    if found is None:
+        return []
+    start = text.rfind("\n", 0, found.start()) + 1
+    return text_lines(text[start : start + chars])[:count]
+
 
 #: Every spelling of a state seen in ss, Linux/BSD netstat and Windows netstat, upper-cased.
 STATE_WORDS: dict[str, State] = {
@@ -99,18 +161,26 @@ def split_host_port(text: str) -> tuple[str, str, str | None] | None:
 
 
 def port_number(text: str, proto: Proto) -> int | None:
-    """A port as a number; ``*`` is None; a service name (output made without -n) is looked up.
+    """A port as a number (0-65535); ``*`` is None; a service name (output made without -n) is looked up.
 
-    Raises ValueError when the text is neither a number nor a known service.
+    Raises ValueError when the text is neither a number in range nor a known service.
     """
     if text.isdigit():
-        return int(text)
+        return number(text, MAX_PORT, "port")
     if text == "*":
         return None
-    try:
-        return socket.getservbyname(text, proto.value)
-    except OSError:
-        raise ValueError(f"port {text!r} is neither a number nor a known service name") from None
+    if is_lookup_name(text):
+        try:
+            return socket.getservbyname(text, proto.value)
+        except OSError:
+            pass
+    raise ValueError(f"port {quoted(text, 40)} is neither a number nor a known service name")
+
+
+def is_lookup_name(text: str) -> bool:
+    """Whether ``text`` may be a service or protocol name worth asking the system's database about: short,
+    printable ASCII. Anything else cannot be one, and the C library is not handed NULs or megabytes."""
+    return 0 < len(text) <= 64 and text.isascii() and text.isprintable()
 
 
 def family_of(host: str, default: int = 4) -> int:
@@ -135,7 +205,12 @@ def netstat_without_header(
 
     ``tool`` names the netstat ("Linux netstat"), ``header`` how its header starts, for the messages.
     """
-    head = [(i, line.strip()) for i, line in enumerate(lines) if line.strip()][:12]
+    head = []
+    for index, line in enumerate(lines):
+        if line.strip():
+            head.append((index, line.strip()))
+            if len(head) == 12:
+                break
     if not head:
         return ParseResult((), (), format)
     for position, (index, line) in enumerate(head):
@@ -144,11 +219,11 @@ def netstat_without_header(
                 issue = ParseIssue(index + 1, lines[index], "a title with no column header after it: the output is cut")
                 return ParseResult((), (issue,), format)
             following = head[position + 1][1]
-            raise UnknownFormat(f"an internet socket table, but not {tool}'s: its header is {following[:80]!r}")
+            raise UnknownFormat(f"an internet socket table, but not {tool}'s: its header is {quoted(following)}")
         what = other_table(line)
         if what:
             raise NotASocketTable(f"this is {what}, not a list of internet sockets")
     first = head[0][1]
     if first.split(None, 1)[0] in protos:
         raise UnknownFormat(f"netstat socket lines without their header ({header}): the columns cannot be known")
-    raise UnknownFormat(f"not {tool} output: no '{header}' header; first line: {first[:80]!r}")
+    raise UnknownFormat(f"not {tool} output: no '{header}' header; first line: {quoted(first)}")

@@ -1,4 +1,8 @@
-"""Which tool wrote a text, from its header lines, and the parser for it."""
+"""Which tool wrote a text, from its header lines, and the parser for it.
+
+Detection reads a bounded head of the text (``common.head_lines``), however long the text is, and a message
+that quotes the text quotes a short, printable cut of it (``common.quoted``).
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ from collections.abc import Callable
 from nettop.errors import NotASocketTable, UnknownFormat
 from nettop.model import ParseResult
 from nettop.parsers import lsof, netstat_bsd, netstat_linux, procnet, sockstat, ss, windows
+from nettop.parsers.common import head_lines, quoted
 
 Parser = Callable[[str], ParseResult]
 
@@ -35,7 +40,7 @@ _OTHER_TABLES: tuple[tuple[str, str], ...] = (
 
 def detect_format(text: str) -> str:
     """Name the format of ``text`` from its header lines, or raise a clear error."""
-    head = [line.strip() for line in text.splitlines()[:6] if line.strip()]
+    head = [line.strip() for line in head_lines(text, 6) if line.strip()]
     if not head:
         raise UnknownFormat("the input is empty")
     for line in head:
@@ -65,7 +70,7 @@ def detect_format(text: str) -> str:
     if first in ss.NETIDS:
         return ss.FORMAT  # ss -H: rows without a header
     raise UnknownFormat(
-        f"cannot tell which tool wrote this (tried: {', '.join(PARSERS)}); first line: {head[0][:80]!r}"
+        f"cannot tell which tool wrote this (tried: {', '.join(PARSERS)}); first line: {quoted(head[0])}"
     )
 
 
@@ -75,5 +80,5 @@ def parse_text(text: str, format: str = "auto") -> ParseResult:
         format = detect_format(text)
     parser = PARSERS.get(format)
     if parser is None:
-        raise UnknownFormat(f"unknown format {format!r} (known: {', '.join(PARSERS)})")
+        raise UnknownFormat(f"unknown format {quoted(format, 40)} (known: {', '.join(PARSERS)})")
     return parser(text)

@@ -27,6 +27,8 @@ Input, one open file a line, under a header::
 - One socket held by several processes or fds (a pre-forked server's listener) is several lines with the same
   DEVICE and NAME: they become one record whose owners are every process, in the order first seen, once
   each. The record's ``raw`` is its first line.
+- Numbers are ASCII digits in range (``common.number``): a PID above 2**31-1, a DEVICE inode of 2**64 or
+  more, a port above 65535 makes its line an issue.
 
 ``owners_by_endpoint`` and ``attach_owners`` lend these owners to netstat records that have none (macOS
 netstat without ``-v``, FreeBSD netstat): see ``EndpointKey`` for what must match.
@@ -39,7 +41,18 @@ from typing import NamedTuple
 
 from nettop.errors import UnknownFormat
 from nettop.model import Connection, Owner, OwnerStatus, ParseIssue, ParseResult, Proto, State
-from nettop.parsers.common import STATE_WORDS, port_number
+from nettop.parsers.common import (
+    MAX_INODE,
+    MAX_PID,
+    MAX_QUEUE,
+    MAX_UID,
+    STATE_WORDS,
+    head_lines,
+    number,
+    port_number,
+    quoted,
+    text_lines,
+)
 
 FORMAT = "lsof"
 
@@ -78,7 +91,7 @@ def looks_like_header(line: str) -> bool:
 
 def looks_like(text: str) -> bool:
     """True when the first line that is not blank is lsof's header (``COMMAND PID … NAME``)."""
-    for line in text.splitlines()[:5]:
+    for line in head_lines(text, 5):
         if line.strip():
             return looks_like_header(line)
     return False
@@ -86,15 +99,17 @@ def looks_like(text: str) -> bool:
 
 def parse(text: str, source: str = "lsof") -> ParseResult:
     """Parse ``lsof -nP -i`` output; raises UnknownFormat when it has no lsof header."""
-    lines = text.splitlines()
+    lines = text_lines(text)
     start = next((i for i, line in enumerate(lines) if line.strip()), None)
     if start is None:
         return ParseResult((), (), FORMAT)
     if not looks_like_header(lines[start]):
         raise UnknownFormat(
-            f"not lsof output: no 'COMMAND PID USER FD TYPE … NAME' header; first line: {lines[start][:80]!r}"
+            f"not lsof output: no 'COMMAND PID USER FD TYPE … NAME' header; first line: {quoted(lines[start])}"
         )
-    records: dict[tuple[str, Proto, str], Connection] = {}
+    # Each socket's record (of its first line) and its owners by pid, in the order first seen: a socket held by
+    # thousands of processes costs one look-up a line, not a walk over those already found.
+    records: dict[tuple[str, Proto, str], tuple[Connection, dict[int, Owner]]] = {}
     issues: list[ParseIssue] = []
     owners: dict[tuple[str, str, str], Owner] = {}  # per parse: one Owner however many fds a process has
     for line_no in range(start + 2, len(lines) + 1):
@@ -111,12 +126,15 @@ def parse(text: str, source: str = "lsof") -> ParseResult:
             key = (row.device, row.proto, row.name.partition(" (")[0])
             seen = records.get(key)
             if seen is None:
-                records[key] = _record(row, owner, source, line)
-            elif all(held.pid != owner.pid for held in seen.owners):
-                records[key] = seen._replace(owners=(*seen.owners, owner))
+                records[key] = (_record(row, owner, source, line), {owner.pid: owner})
+            else:
+                seen[1].setdefault(owner.pid, owner)
         except ValueError as error:
             issues.append(ParseIssue(line_no, line, str(error)))
-    return ParseResult(tuple(records.values()), tuple(issues), FORMAT)
+    found = tuple(
+        record if len(held) == 1 else record._replace(owners=tuple(held.values())) for record, held in records.values()
+    )
+    return ParseResult(found, tuple(issues), FORMAT)
 
 
 class _Line(NamedTuple):
@@ -144,7 +162,7 @@ def _split(line: str) -> _Line | None:
     if node_at < 0:
         raise ValueError(f"no TCP/UDP protocol cell after {cells[type_at]} (another protocol, or a cut line?)")
     if not cells[1].isdigit():
-        raise ValueError(f"PID {cells[1]!r} is not a number")
+        raise ValueError(f"PID {quoted(cells[1], 40)} is not a number")
     # DEVICE and SIZE/OFF lie between TYPE and NODE; either may be blank. A lone "0t…" cell is SIZE/OFF.
     between = cells[type_at + 1 : node_at]
     device = between[0] if between and not (len(between) == 1 and between[0].startswith("0t")) else ""
@@ -156,7 +174,11 @@ def _split(line: str) -> _Line | None:
 
 
 def _owner(command: str, pid: str, user: str) -> Owner:
-    return Owner(int(pid), _command(command), None if user.isdigit() else user)
+    return Owner(number(pid, MAX_PID, "PID"), _command(command), None if _is_number(user) else user)
+
+
+def _is_number(text: str) -> bool:
+    return text.isdigit() and text.isascii()
 
 
 def _record(row: _Line, owner: Owner, source: str, line: str) -> Connection:
@@ -185,8 +207,8 @@ def _record(row: _Line, owner: Owner, source: str, line: str) -> Connection:
         local_if or remote_if,
         recv_q,
         send_q,
-        int(row.device) if row.device.isdigit() else None,
-        int(user) if user.isdigit() else None,
+        number(row.device, MAX_INODE, "DEVICE (inode)") if _is_number(row.device) else None,
+        number(user, MAX_UID, "uid") if _is_number(user) else None,
         None,
         False,
         source,
@@ -211,8 +233,6 @@ def _endpoint(text: str, proto: Proto, family: int) -> tuple[str, int | None, st
         host = _ANY[family]
     elif family == 6 and ":" not in host and host.count(".") == 3 and host.replace(".", "").isdigit():
         host = "::ffff:" + host  # an IPv4-mapped address on an IPv6 socket, as the other parsers write it
-    if port_text.isdigit():
-        return host, int(port_text), interface
     if port_text == "*":
         return host, None, interface
     return host, _service(port_text, proto), interface
@@ -235,9 +255,9 @@ def _state(text: str, proto: Proto, connected: bool) -> tuple[State, int | None,
             state = STATE_WORDS.get(value, State.UNKNOWN)
         elif label in ("QR", "QS") and value.isdigit():
             if label == "QR":
-                recv_q = int(value)
+                recv_q = number(value, MAX_QUEUE, "queue size (QR)")
             else:
-                send_q = int(value)
+                send_q = number(value, MAX_QUEUE, "queue size (QS)")
     if state is None and proto is Proto.TCP:
         state = State.UNKNOWN  # lsof shows every TCP state; none means -T without "s"
     elif state is None:
@@ -260,7 +280,7 @@ def _command(text: str) -> str:
                 continue
             except ValueError:
                 pass
-        data += text[index].encode()
+        data += text[index].encode("utf-8", "surrogatepass")  # any str: a lone surrogate too
         index += 1
     return data.decode("utf-8", "replace")
 

@@ -45,6 +45,8 @@ Input: ``netstat -an``, ``-an -p tcp|udp``, ``-anv -p tcp|udp``, ``-An``, ``-Abn
   followed by its ``tcp4/00`` subflows. ``Some tcp sockets may have been deleted.`` notes are skipped too.
   Route, interface and statistics outputs raise NotASocketTable (``other_table`` names them, for a format
   detector). Headers are read in English: run netstat with ``LC_ALL=C``.
+- Numbers are ASCII digits in range (``common.number``): a queue written ``²``, a port above 65535 or a pid
+  above 2**31-1 makes its line an issue. Lines are cut at ``\n`` alone (``common.text_lines``).
 
 Output: ``ParseResult`` with one ``Connection`` a socket line and one ``ParseIssue`` a line not read.
 """
@@ -55,7 +57,18 @@ from functools import lru_cache
 from typing import NamedTuple
 
 from nettop.model import Connection, Owner, OwnerStatus, ParseIssue, ParseResult, Proto, State
-from nettop.parsers.common import STATE_WORDS, netstat_without_header, port_number
+from nettop.parsers.common import (
+    MAX_PID,
+    MAX_PORT,
+    MAX_QUEUE,
+    STATE_WORDS,
+    head_lines,
+    netstat_without_header,
+    number,
+    port_number,
+    quoted,
+    text_lines,
+)
 
 FORMAT = "netstat-bsd"
 
@@ -167,13 +180,13 @@ def looks_like(text: str) -> bool:
     Keys on the ``(state)`` column name in parentheses and the ``Local Address``/``Foreign Address`` pair:
     Linux netstat writes ``State`` and ss ``Local Address:Port``, so neither is claimed.
     """
-    head = [line for line in text.splitlines()[:40] if line.strip()][:12]
+    head = [line for line in head_lines(text, 40) if line.strip()][:12]
     return any(looks_like_header(line) for line in head)
 
 
 def has_pids(text: str) -> bool:
     """Whether the listing shows owners (macOS ``-v``): when not, a caller should ask lsof for them."""
-    for line in text.splitlines():
+    for line in text_lines(text):
         layout = read_header(line)
         if layout is not None:
             return layout.pid_at >= 0 or layout.process_at >= 0
@@ -182,7 +195,7 @@ def has_pids(text: str) -> bool:
 
 def parse(text: str, source: str = "netstat") -> ParseResult:
     """Parse BSD netstat's internet socket table(s)."""
-    lines = text.splitlines()
+    lines = text_lines(text)
     for index, line in enumerate(lines):
         layout = read_header(line)
         if layout is not None:
@@ -281,8 +294,8 @@ class _Reader:
             raise ValueError(f"expected at least {lead + 5} columns, found {len(parts)} (a cut line?)")
         proto, family, dual = spec
         recv_q, send_q, local, peer = parts[lead + 1], parts[lead + 2], parts[lead + 3], parts[lead + 4]
-        if not (recv_q.isdigit() and send_q.isdigit()):
-            raise ValueError(f"queue sizes {recv_q!r} {send_q!r} are not numbers")
+        recv_size = 0 if recv_q == "0" else number(recv_q, MAX_QUEUE, "queue size (Recv-Q)")
+        send_size = 0 if send_q == "0" else number(send_q, MAX_QUEUE, "queue size (Send-Q)")
         rest = parts[lead + 5] if len(parts) > lead + 5 else ""
         if not family:
             family = 6 if ":" in local.rpartition(".")[0] else 4
@@ -342,8 +355,8 @@ class _Reader:
                 owners,
                 status,
                 local_if or remote_if,
-                0 if recv_q == "0" else int(recv_q),  # most queues are empty: skip int()
-                0 if send_q == "0" else int(send_q),
+                recv_size,
+                send_size,
                 None,
                 None,
                 v6only,
@@ -378,7 +391,7 @@ class _Reader:
             host = "::ffff:" + host  # an IPv4-mapped address on an IPv6 socket, as ss and psutil write it
         cut = False
         if port_text.isdigit():
-            port: int | None = int(port_text)
+            port: int | None = number(port_text, MAX_PORT, "port")
         elif port_text == "*":
             port = None
         else:
@@ -428,10 +441,8 @@ def _owner(cell: str, named: bool) -> tuple[tuple[Owner, ...], OwnerStatus]:
     if named and not cell.isdigit():  # macOS 26 leaves the name out when it has none: the pid alone
         name, colon, pid_text = cell.rpartition(":")
         if not colon:
-            raise ValueError(f"process:pid cell {cell!r} is not name:pid")
-    if not pid_text.isdigit():
-        raise ValueError(f"pid {pid_text!r} is not a number")
-    pid = int(pid_text)
+            raise ValueError(f"process:pid cell {quoted(cell)} is not name:pid")
+    pid = number(pid_text, MAX_PID, "pid")
     if pid == 0:
         return (), OwnerStatus.NO_PROCESS  # pid 0 is the kernel (kernel_task)
     return (Owner(pid, name or None),), OwnerStatus.KNOWN

@@ -38,6 +38,8 @@ Input, one socket a line, columns found from the header (which may follow an ``A
   number (``-n``) fills ``uid``; a name (``systemd-resolve``, long enough to push the Inode right, which
   whitespace tokens absorb) fills the owner's ``user``, as the socket's user is its creator's. ``Inode`` 0
   (TIME_WAIT and the like) → None.
+- Numbers are ASCII digits in range (``common.number``): a queue written ``²``, a port above 65535 or a pid
+  above 2**31-1 makes its line an issue.
 - Other tables in the same output (``Active UNIX domain sockets``, Bluetooth, IPX...) are skipped silently;
   route, interface, multicast-group and statistics outputs raise NotASocketTable. Headers are read in English:
   run netstat with ``LC_ALL=C``.
@@ -53,7 +55,21 @@ from typing import NamedTuple
 
 from nettop.gcpause import paused_gc
 from nettop.model import Connection, Owner, OwnerResolver, OwnerStatus, ParseIssue, ParseResult, Proto, State
-from nettop.parsers.common import STATE_WORDS, netstat_without_header, port_number, split_host_port, text_lines
+from nettop.parsers.common import (
+    MAX_INODE,
+    MAX_PID,
+    MAX_PORT,
+    MAX_QUEUE,
+    MAX_UID,
+    STATE_WORDS,
+    is_lookup_name,
+    netstat_without_header,
+    number,
+    port_number,
+    quoted,
+    split_host_port,
+    text_lines,
+)
 
 FORMAT = "netstat-linux"
 
@@ -179,6 +195,7 @@ def _parse_rows(
         name: (proto, family, {}, {}) for name, (proto, family) in PROTOS.items()
     }
     owners_seen: dict[str, tuple[Owner, ...]] = {}
+    queues: dict[str, int] = {}
     maybe_cut: list[int] = []  # indexes into records of lines with a cell exactly CUT_WIDTH long
     longer_than_cut = False
     flag_cut = wide is not True
@@ -205,8 +222,16 @@ def _parse_rows(
                 raise ValueError(f"expected at least 5 columns, found {len(parts)} (a cut line?)")
             proto, family, local_cells, peer_cells = spec
             recv_q, send_q, local, peer = parts[1], parts[2], parts[3], parts[4]
-            if not (recv_q.isdigit() and send_q.isdigit()):
-                raise ValueError(f"queue sizes {recv_q!r} {send_q!r} are not numbers")
+            if recv_q == "0" and send_q == "0":  # most queues are empty: skip the checks and int()
+                recv_size = send_size = 0
+            else:
+                # Sizes recur: each distinct text is checked once, by common.number.
+                recv_size = queues.get(recv_q)
+                if recv_size is None:
+                    recv_size = queues[recv_q] = number(recv_q, MAX_QUEUE, "queue size (Recv-Q)")
+                send_size = queues.get(send_q)
+                if send_size is None:
+                    send_size = queues[send_q] = number(send_q, MAX_QUEUE, "queue size (Send-Q)")
             rest = parts[5] if len(parts) == 6 else ""
 
             # State, then what follows it.
@@ -247,20 +272,18 @@ def _parse_rows(
                     raise ValueError("no User and Inode (a cut line?)")
                 user_text, inode_text = cells[0], cells[1]
                 rest = cells[2] if len(cells) == 3 else ""
-                if user_text.isdigit():
-                    uid = int(user_text)
+                if user_text.isdigit() and user_text.isascii():
+                    uid = number(user_text, MAX_UID, "uid")
                 else:
                     user = user_text
-                if not inode_text.isdigit():
-                    raise ValueError(f"inode {inode_text!r} is not a number")
-                inode = int(inode_text) or None
+                inode = number(inode_text, MAX_INODE, "inode") or None
             if has_timer:
                 cells = rest.rsplit(None, 2)
                 if len(cells) < 2 or cells[-1][:1] != "(":
                     raise ValueError("no Timer (a cut line?)")
                 rest = cells[0] if len(cells) == 3 else ""
             if has_context:
-                rest = rest.rsplit(None, 1)[0] if has_program and rest else ""
+                rest = rest.rsplit(None, 1)[0] if has_program and rest.strip() else ""
             owners: tuple[Owner, ...] = ()
             if has_program:
                 cell = rest.strip()
@@ -302,8 +325,8 @@ def _parse_rows(
                     owners,
                     status,
                     None,
-                    0 if recv_q == "0" else int(recv_q),  # most queues are empty: skip int()
-                    0 if send_q == "0" else int(send_q),
+                    recv_size,
+                    send_size,
                     inode,
                     uid,
                     None,
@@ -339,7 +362,16 @@ def _endpoint(cell: str, proto: Proto, family: int, cache: dict[str, _Endpoint],
             host = _ANY[family]
         elif family == 6 and "." in host and ":" not in host and _is_ipv4(host):
             host = "::ffff:" + host  # an IPv4-mapped address on an IPv6 socket, as ss and psutil write it
-        port = int(port_text) if port_text.isdigit() else _port(port_text, proto)
+        if (
+            port_text.isdigit()
+            and port_text.isascii()
+            and (len(port_text) < 5 or (len(port_text) == 5 and port_text <= "65535"))
+        ):
+            port = int(port_text)  # plainly in range (a 5-digit string compares as its number)
+        elif port_text.isdigit():
+            port = number(port_text, MAX_PORT, "port")
+        else:
+            port = _port(port_text, proto)  # a name
         endpoint = (host, port, width)
     cache[cell] = endpoint
     return endpoint
@@ -351,9 +383,9 @@ def _owner(cell: str, user: str | None, owners_seen: dict[str, tuple[Owner, ...]
     if not (slash and pid_text.isdigit()):
         if not cell:
             raise ValueError("no PID/Program name (a cut line?)")
-        raise ValueError(f"PID/Program name {cell!r} is not pid/name")
+        raise ValueError(f"PID/Program name {quoted(cell)} is not pid/name")
     key = cell if user is None else f"{cell}\0{user}"
-    owners = owners_seen[key] = (Owner(int(pid_text), name or None, user),)
+    owners = owners_seen[key] = (Owner(number(pid_text, MAX_PID, "pid"), name or None, user),)
     return owners
 
 
@@ -384,15 +416,17 @@ def _is_ipv4(host: str) -> bool:
 
 @lru_cache(maxsize=512)
 def _port(text: str, proto: Proto) -> int | None:
-    """A port netstat printed as a name (no -n); a raw socket's is an IP protocol. Raises ValueError."""
+    """A port, or one netstat printed as a name (no -n); a raw socket's is an IP protocol. Raises ValueError."""
     if text == "*":
         return None  # port 0: an unbound socket
-    if proto is Proto.RAW:
-        number = IP_PROTOCOLS.get(text)
-        if number is not None:
-            return number
-        try:
-            return socket.getprotobyname(text)
-        except OSError:
-            raise ValueError(f"raw socket protocol {text!r} is neither a number nor a known protocol") from None
+    if proto is Proto.RAW and not text.isdigit():
+        protocol = IP_PROTOCOLS.get(text)
+        if protocol is not None:
+            return protocol
+        if is_lookup_name(text):
+            try:
+                return socket.getprotobyname(text)
+            except OSError:
+                pass
+        raise ValueError(f"raw socket protocol {quoted(text, 40)} is neither a number nor a known protocol")
     return port_number(text, proto)

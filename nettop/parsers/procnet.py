@@ -12,6 +12,8 @@ Input::
 - ``st`` is the kernel's state number (0A LISTEN, 01 ESTABLISHED, 06 TIME_WAIT, ...); a UDP socket is 07
   (unconnected) or 01 (connected). Queues are ``tx:rx`` in hex; uid and inode are decimal.
 - No owners: only an inode (``OwnerStatus.NOT_REPORTED``). ``/proc/net/unix`` is refused: not internet sockets.
+- Numbers are ASCII (hex) digits in range (``common.number``): a port above FFFF, a uid above 2**32-1 or an
+  inode of 2**64 or more makes its line an issue.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import ipaddress
 
 from nettop.errors import NotASocketTable, UnknownFormat
 from nettop.model import Connection, OwnerStatus, ParseIssue, ParseResult, Proto, State
+from nettop.parsers.common import MAX_INODE, MAX_PORT, MAX_QUEUE, MAX_UID, number, quoted, text_lines
 
 FORMAT = "proc-net"
 
@@ -48,7 +51,7 @@ def is_unix_table(line: str) -> bool:
 
 
 def parse(text: str, source: str = "proc") -> ParseResult:
-    lines = text.splitlines()
+    lines = text_lines(text)
     header_at = next((i for i, line in enumerate(lines) if line.strip()), None)
     if header_at is None:
         return ParseResult((), (), FORMAT)
@@ -56,7 +59,7 @@ def parse(text: str, source: str = "proc") -> ParseResult:
     if is_unix_table(header):
         raise NotASocketTable("this is /proc/net/unix (UNIX domain sockets), not an internet socket list")
     if not looks_like_header(header):
-        raise UnknownFormat(f"not a /proc/net table: {header.strip()[:80]!r}")
+        raise UnknownFormat(f"not a /proc/net table: {quoted(header.strip())}")
     proto = Proto.UDP if header.split()[-1] == "drops" else Proto.TCP
     records: list[Connection] = []
     issues: list[ParseIssue] = []
@@ -77,18 +80,21 @@ def _row(line: str, proto: Proto, source: str) -> Connection:
         raise ValueError(f"expected at least 10 columns starting with 'N:', found {len(words)}")
     local_ip, local_port, family = _endpoint(words[1])
     remote_ip, remote_port, _ = _endpoint(words[2])
-    number = int(words[3], 16)
+    state_number = number(words[3], 0xFF, "st", 16)
     tx, _, rx = words[4].partition(":")
+    send_q = number(tx, MAX_QUEUE, "tx_queue", 16)
+    recv_q = number(rx, MAX_QUEUE, "rx_queue", 16)
     if remote_port == 0 and remote_ip in ("0.0.0.0", "::"):
         remote_ip, remote_port = None, None
     if proto is Proto.UDP:
-        state = State.ESTABLISHED if number == 1 else State.UNCONNECTED
+        state = State.ESTABLISHED if state_number == 1 else State.UNCONNECTED
     else:
-        state = _STATES.get(number, State.UNKNOWN)
-    inode = int(words[9]) or None
+        state = _STATES.get(state_number, State.UNKNOWN)
+    uid = number(words[7], MAX_UID, "uid")
+    inode = number(words[9], MAX_INODE, "inode") or None
     return Connection(
         proto, family, local_ip, local_port, remote_ip, remote_port, state, (), OwnerStatus.NOT_REPORTED,
-        recv_q=int(rx, 16), send_q=int(tx, 16), inode=inode, uid=int(words[7]), source=source, raw=line,
+        recv_q=recv_q, send_q=send_q, inode=inode, uid=uid, source=source, raw=line,
     )  # fmt: skip
 
 
@@ -96,8 +102,8 @@ def _endpoint(cell: str) -> tuple[str, int, int]:
     """(address, port, family) of ``HEX:PORT``, the address words read little-endian."""
     hex_address, _, hex_port = cell.partition(":")
     if len(hex_address) not in (8, 32) or not hex_port:
-        raise ValueError(f"cannot read the address {cell!r}")
-    raw = bytes.fromhex(hex_address)
+        raise ValueError(f"cannot read the address {quoted(cell)}")
+    raw = bytes.fromhex(hex_address)  # 8 or 32 characters, none of them a space: hex digits or ValueError
     packed = b"".join(raw[i : i + 4][::-1] for i in range(0, len(raw), 4))
     address = ipaddress.ip_address(packed)
-    return str(address), int(hex_port, 16), address.version
+    return str(address), number(hex_port, MAX_PORT, "port", 16), address.version

@@ -43,18 +43,29 @@ Input, one row per file descriptor that holds a socket, columns found from the h
   line. Distinct sockets the text cannot tell apart (``SO_REUSEPORT`` listeners) merge too. Rows with ``?``
   (``??`` on FreeBSD 15) in PID belong to no process (TIME_WAIT, not yet accepted): each is its own socket,
   never merged, with OwnerStatus.NO_PROCESS.
+- Numbers are ASCII digits in range (``common.number``): a PID above 2**31-1 or a port above 65535 makes its
+  line an issue. A row is read in one pass over its words, however much space it holds.
 
 Output: ``ParseResult`` with one ``Connection`` a socket and one ``ParseIssue`` a line not read.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from nettop.errors import UnknownFormat
 from nettop.model import Connection, Owner, OwnerStatus, ParseIssue, ParseResult, Proto, State
-from nettop.parsers.common import STATE_WORDS, split_host_port
+from nettop.parsers.common import (
+    MAX_PID,
+    MAX_PORT,
+    STATE_WORDS,
+    head_lines,
+    number,
+    quoted,
+    split_host_port,
+    text_lines,
+)
 
 FORMAT = "sockstat"
 
@@ -82,12 +93,63 @@ _UNIX_TYPES = frozenset({"stream", "dgram", "seqpac", "seqpacket"})
 #: How an address cell was cut: not at all, perhaps (it fills the cut width), surely (it cannot be read whole).
 _WHOLE, _MAYBE_CUT, _CUT = 0, 1, 2
 
-# USER, COMMAND (may be empty or hold spaces), PID, FD, PROTO, then FreeBSD 10's detached "6" of a dual-stack
-# socket. PROTO is matched by name so that a COMMAND holding numbers cannot pass for PID and FD.
-_ROW = re.compile(
-    r"(?P<user>\S+)\s+(?:(?P<command>.*?)\s+)?(?P<pid>\d+|\?\??)\s+(?P<fd>\d+|\?\??)\s+"
-    r"(?P<proto>(?:tcp|udp|toe|sctp|divert|div)(?:46|4|6)|stream|dgram|seqpac(?:ket)?)(?P<v6>\s+6)?(?=\s|$)"
+#: The PROTO cells a row may have: matched by name, so that a COMMAND holding numbers cannot pass for PID and FD.
+_PROTO_CELLS = frozenset(
+    [f"{name}{suffix}" for name in ("tcp", "udp", "toe", "sctp", "divert", "div") for suffix in ("46", "4", "6")]
+    + ["stream", "dgram", "seqpac", "seqpacket"]
 )
+
+
+class _Row(NamedTuple):
+    """The cells of a row up to PROTO: USER, COMMAND (None when blank; may hold spaces), PID, the PROTO cell
+    (with FreeBSD 10's detached ``6`` of a dual-stack socket joined back: ``tcp46``), and the cells after it."""
+
+    user: str
+    command: str | None
+    pid: str
+    proto: str
+    cells: list[str]
+
+
+def _is_id(word: str) -> bool:
+    """A PID or FD cell: digits (any script: ``common.number`` refuses all but ASCII later), ``?`` or ``??``."""
+    return word.isdecimal() or word in _UNKNOWN
+
+
+def _match_row(line: str) -> _Row | None:
+    """The cells of a sockstat row (USER COMMAND PID FD PROTO …), or None when the line is not one.
+
+    The row is anchored on ``PID FD PROTO``: the first such three words after USER and at least one word of
+    COMMAND, else right after USER (a blank COMMAND). One pass over the words: the line's length, whatever
+    its spaces (a regular expression with a free-form COMMAND between two runs of spaces took cubic time).
+    """
+    if not line or line[0].isspace():
+        return None
+    words = line.split()
+    count = len(words)
+    at = next((i for i in range(2, count - 2) if _fits(words, i)), 0)
+    if not at:
+        if count < 4 or not _fits(words, 1):
+            return None
+        at = 1
+    command: str | None = None
+    if at > 1:
+        # COMMAND as printed, inner spaces kept: from its first word to its last.
+        start = end = line.find(words[1], len(words[0]))
+        for word in words[1:at]:
+            end = line.find(word, end) + len(word)
+        command = line[start:end]
+    proto = words[at + 2]
+    after = at + 3
+    if after < count and words[after] == "6":
+        proto += "6"
+        after += 1
+    return _Row(words[0], command, words[at], proto, words[after:])
+
+
+def _fits(words: list[str], at: int) -> bool:
+    """Whether ``words[at:at + 3]`` can be PID FD PROTO."""
+    return words[at + 2] in _PROTO_CELLS and _is_id(words[at]) and _is_id(words[at + 1])
 
 
 def looks_like_header(line: str) -> bool:
@@ -96,7 +158,7 @@ def looks_like_header(line: str) -> bool:
 
 def looks_like(text: str) -> bool:
     """True when the first non-blank line is sockstat's header (``USER COMMAND PID FD PROTO …``)."""
-    first = next((line for line in text.splitlines() if line.strip()), "")
+    first = next((line for line in head_lines(text, 20) if line.strip()), "")
     return looks_like_header(first)
 
 
@@ -118,7 +180,7 @@ def read_header(line: str) -> tuple[str, ...]:
 
 def parse(text: str, source: str = FORMAT, *, wide: bool | None = None) -> ParseResult:
     """Parse sockstat output. ``wide`` says whether it was made with ``-w``; None infers it (see truncation)."""
-    lines = text.splitlines()
+    lines = text_lines(text)
     first = next((i for i, line in enumerate(lines) if line.strip()), None)
     if first is None:
         return ParseResult((), (), FORMAT)
@@ -126,13 +188,13 @@ def parse(text: str, source: str = FORMAT, *, wide: bool | None = None) -> Parse
     if looks_like_header(header):
         columns = read_header(header)
         if list(columns[:7]) != _FIRST_COLUMNS:
-            raise UnknownFormat(f"a sockstat header without LOCAL ADDRESS and FOREIGN ADDRESS: {header[:80]!r}")
+            raise UnknownFormat(f"a sockstat header without LOCAL ADDRESS and FOREIGN ADDRESS: {quoted(header)}")
         has_state: bool | None = "CONN STATE" in columns or "STATE" in columns
         start = first + 1
-    elif _ROW.match(header):
+    elif _match_row(header):
         has_state, start = None, first  # -q: no header; a state is read where a row has one
     else:
-        raise UnknownFormat(f"not sockstat output: no 'USER COMMAND PID FD PROTO …' header; first: {header[:80]!r}")
+        raise UnknownFormat(f"not sockstat output: no 'USER COMMAND PID FD PROTO …' header; first: {quoted(header)}")
     return _Parse(source, has_state, wide).run(lines, start)
 
 
@@ -141,7 +203,8 @@ class _Socket:
     """One socket while its rows are read: the record of its first row, and the owners of all of them."""
 
     record: Connection
-    owners: list[Owner] = field(default_factory=list)
+    #: In the order first seen; a dict, so that a socket of thousands of rows is not searched for each.
+    owners: dict[Owner, None] = field(default_factory=dict)
     #: Flagged only because a cell fills the cut width: cleared if the text turns out to be wide.
     maybe_cut: bool = False
 
@@ -181,17 +244,17 @@ class _Parse:
         return records
 
     def _row(self, line: str, index: int) -> None:
-        match = _ROW.match(line)
+        match = _match_row(line)
         if match is None:
             raise ValueError("not a sockstat socket line (USER COMMAND PID FD PROTO …), or an unknown protocol")
-        proto_cell = match["proto"] + ("6" if match["v6"] else "")
+        proto_cell = match.proto
         if proto_cell in _UNIX_TYPES:
             return  # a UNIX-domain socket (-u): not an internet socket, and a table of its own in all but layout
         name = proto_cell.rstrip("46")
         proto = PROTOCOLS.get(name)
         if proto is None:
             raise ValueError(f"not a TCP or UDP socket ({proto_cell!r}); skipped")
-        cells = line[match.end() :].split()
+        cells = match.cells
         if len(cells) < 2:
             raise ValueError("expected a local and a foreign address after PROTO (a cut line?)")
         family = 4 if proto_cell.endswith("4") and not proto_cell.endswith("46") else 6
@@ -215,14 +278,14 @@ class _Parse:
             source=self.source,
             raw=line,
         )
-        owner = _owner(match["user"], match["command"], match["pid"])
+        owner = _owner(match.user, match.command, match.pid)
         # A row of no process is a socket of its own; a process's row may repeat a socket another one holds.
         key: object = index if owner is None else (proto_cell, cells[0], cells[1], state)
         socket = self.sockets.get(key)
         if socket is None:
             socket = self.sockets[key] = _Socket(record, maybe_cut=cut == _MAYBE_CUT)
-        if owner is not None and owner not in socket.owners:
-            socket.owners.append(owner)
+        if owner is not None:
+            socket.owners.setdefault(owner)
 
     def _endpoint(self, cell: str, family: int, peer: bool) -> tuple[str | None, int | None, str | None, int]:
         """(host, port, zone, how cut) of an address cell; host None for a wildcard peer. Raises ValueError."""
@@ -236,12 +299,7 @@ class _Parse:
                 return cell[1:].partition("]")[0].partition("%")[0], None, None, _CUT
             raise ValueError(f"cannot split address and port in {cell!r}")
         host, port_text, zone = split
-        if port_text == "*":
-            port = None
-        elif port_text.isdigit():
-            port = int(port_text)
-        else:
-            raise ValueError(f"port {port_text!r} in {cell!r} is not a number")
+        port = None if port_text == "*" else number(port_text, MAX_PORT, "port")
         if host == "*":
             if peer and port is None:
                 return None, None, None, _WHOLE
@@ -264,7 +322,7 @@ class _Parse:
 
 def _owner(user: str, command: str | None, pid: str) -> Owner | None:
     """The process a row names, or None for a socket no process holds."""
-    if not pid.isdigit():
+    if pid in _UNKNOWN:
         return None
     name = None if not command or command in _UNKNOWN else command
-    return Owner(int(pid), name, None if user in _UNKNOWN else user)
+    return Owner(number(pid, MAX_PID, "PID"), name, None if user in _UNKNOWN else user)

@@ -14,7 +14,10 @@ Input, one socket a line, columns found from the header (or, with ``-H``, from t
   without keys too. ss cuts a name at its first ``)``, so ``my srv:x (1)`` arrives as ``my srv:x (1``.
 - ``-e`` extras ``uid:N ino:N sk:… cgroup:… v6only:0|1`` fill ``uid``, ``inode`` and ``v6only``.
 - ``-i`` continuation lines (indented) and non-internet sockets (``nl``, ``u_str``…) are skipped; the latter
-  are reported as issues so nothing is dropped silently.
+  are reported as issues so nothing is dropped silently. A listing of nothing but such sockets (``ss -x``) is
+  refused (NotASocketTable), naming what it lists.
+- Numbers are ASCII digits in range (``common.number``): a port above 65535, a pid above 2**31-1, an inode
+  of 2**64 or a queue written ``²`` makes its line an issue. Every step is linear in the line's length.
 
 Output: ``ParseResult`` with one ``Connection`` a socket line and one ``ParseIssue`` a line not read.
 """
@@ -28,7 +31,18 @@ from typing import Any
 from nettop.errors import NotASocketTable
 from nettop.gcpause import paused_gc
 from nettop.model import Connection, Owner, OwnerResolver, OwnerStatus, ParseIssue, ParseResult, Proto, State
-from nettop.parsers.common import STATE_WORDS, port_number, split_host_port, text_lines
+from nettop.parsers.common import (
+    MAX_INODE,
+    MAX_PID,
+    MAX_QUEUE,
+    MAX_UID,
+    STATE_WORDS,
+    number,
+    port_number,
+    quoted,
+    split_host_port,
+    text_lines,
+)
 
 FORMAT = "ss"
 
@@ -37,10 +51,26 @@ NETIDS: dict[str, Proto] = {"tcp": Proto.TCP, "udp": Proto.UDP, "raw": Proto.RAW
 OTHER_NETIDS = frozenset(
     {"nl", "u_str", "u_dgr", "u_seq", "p_raw", "p_dgr", "v_str", "v_dgr", "icmp6", "sctp", "mptcp", "xdp", "tipc"}
 )
+#: What the sockets of each other netid are, and the ss option that lists them, for refusing such a listing.
+_OTHER_KINDS: dict[str, tuple[str, str]] = {
+    "u_str": ("UNIX", "ss -x"),
+    "u_dgr": ("UNIX", "ss -x"),
+    "u_seq": ("UNIX", "ss -x"),
+    "nl": ("netlink", "ss --netlink"),
+    "p_raw": ("packet", "ss -0"),
+    "p_dgr": ("packet", "ss -0"),
+    "v_str": ("vsock", "ss --vsock"),
+    "v_dgr": ("vsock", "ss --vsock"),
+    "icmp6": ("ICMPv6", "ss -a"),
+    "sctp": ("SCTP", "ss -S"),
+    "mptcp": ("MPTCP", "ss -M"),
+    "xdp": ("XDP", "ss --xdp"),
+    "tipc": ("TIPC", "ss --tipc"),
+}
 
 #: ``timer:(timewait,59sec,0)`` and the like: what changes in a line from one second to the next by itself.
-_TIMER = re.compile(r" timer:\([^)\n]*\)")
-_USER = re.compile(r'\("(.*?)",(?:pid=)?(\d+),(?:fd=)?\d+\)')
+#: Bounded, so that a line holding `` timer:(`` many times without a ``)`` is not read once per occurrence.
+_TIMER = re.compile(r" timer:\([^)\n]{0,100}\)")
 _WILDCARD_PEER_HOSTS = frozenset({"0.0.0.0", "::", "*"})
 
 
@@ -58,12 +88,18 @@ def older_wildcards(text: str) -> bool:
 
 
 def _ipv4_cell_before_star_peer(text: str) -> bool:
+    # The cell before each " *:*" is looked for back to the line's start, or to the previous " *:*" on the same
+    # line (whose own "*:*" lies in between): each stretch of text is read once, however many times a long
+    # line holds " *:*".
+    searched_to = 0
     at = text.find(" *:*")
     while at >= 0:
-        words = text[text.rfind("\n", 0, at) + 1 : at].split()
+        newline = text.rfind("\n", searched_to, at)
+        words = text[newline + 1 if newline >= 0 else searched_to : at].split()
         host = words[-1].rpartition(":")[0].partition("%")[0] if words else ""
         if host.count(".") == 3 and host.replace(".", "").isdigit():
             return True
+        searched_to = at + 1
         at = text.find(" *:*", at + 4)
     return False
 
@@ -89,7 +125,33 @@ def parse(
     rows = range(start, len(lines))
     older = older_wildcards(text)
     records, issues = _parse_rows(lines, rows, has_netid, has_state, proto_hint, source, owners_for, older)
+    if issues and not records:
+        _refuse_other_sockets(issues, has_netid, has_state)
     return ParseResult(tuple(records), tuple(issues), FORMAT)
+
+
+def _refuse_other_sockets(issues: list[ParseIssue], has_netid: bool, has_state: bool) -> None:
+    """Raise NotASocketTable, naming them, when every row read was a socket of another kind (``ss -x``)."""
+    kinds: dict[str, str] = {}  # kind → option, in the order seen
+    for issue in issues:
+        words = issue.text.split()
+        if not words:
+            return  # a line of odd spaces (``\x0b``): no socket at all
+        if has_netid:
+            kind = _OTHER_KINDS.get(words[0])
+        else:
+            # Without a Netid column (one socket type asked for: ``ss -A unix_stream``, ``ss --netlink``) the
+            # cells tell: a UNIX row's "peer" is its inode (the path and the inode are two cells), a netlink
+            # row's peer is a bare ``*``. An internet socket's peer always holds a ``:``.
+            at = 3 + has_state  # [State] Recv-Q Send-Q Local Peer
+            peer = words[at] if len(words) > at else ":"
+            kind = ("UNIX", "ss -x") if peer.isdigit() else ("netlink", "ss --netlink") if peer == "*" else None
+        if kind is None:
+            return
+        kinds.setdefault(kind[0], kind[1])
+    what = " and ".join(kinds)
+    options = ", ".join(dict.fromkeys(kinds.values()))
+    raise NotASocketTable(f"this is a list of {what} sockets ({options}), not a list of internet sockets")
 
 
 def _layout(lines: list[str]) -> tuple[int, bool, bool] | None:
@@ -106,7 +168,7 @@ def _layout(lines: list[str]) -> tuple[int, bool, bool] | None:
     rest = tokens[1:] if has_netid else tokens
     has_state = bool(rest) and rest[0].upper() in STATE_WORDS
     if not has_netid and not has_state:
-        raise NotASocketTable(f"not ss output: the first line has no ss header and no socket row: {header!r}")
+        raise NotASocketTable(f"not ss output: the first line has no ss header and no socket row: {quoted(header)}")
     return first, has_netid, has_state
 
 
@@ -215,7 +277,7 @@ def _parse_rows(
     issues: list[ParseIssue] = []
     cache = _Cache()
     local_hosts, peer_hosts, owner_lists = cache.local_hosts, cache.peer_hosts, cache.owner_lists
-    local_cells, peer_cells = cache.local_cells, cache.peer_cells
+    local_cells, peer_cells, queues = cache.local_cells, cache.peer_cells, cache.queues
     known, not_reported, unknown_state = OwnerStatus.KNOWN, OwnerStatus.NOT_REPORTED, State.UNKNOWN
     udp = Proto.UDP
     new = tuple.__new__  # Connection(...) less its Python-level __new__
@@ -243,20 +305,31 @@ def _parse_rows(
                 raise ValueError(f"unknown state {word!r}")
             if recv_q == "0" and send_q == "0":  # most queues are empty: skip the checks and int()
                 recv_size = send_size = 0
-            elif recv_q.isdigit() and send_q.isdigit():
-                recv_size, send_size = int(recv_q), int(send_q)
             else:
-                raise ValueError(f"queue sizes {recv_q!r} {send_q!r} are not numbers")
+                # Sizes recur (a listener's backlog): each distinct text is checked once, by common.number.
+                recv_size = queues.get(recv_q)
+                if recv_size is None:
+                    recv_size = queues[recv_q] = number(recv_q, MAX_QUEUE, "queue size (Recv-Q)")
+                send_size = queues.get(send_q)
+                if send_size is None:
+                    send_size = queues[send_q] = number(send_q, MAX_QUEUE, "queue size (Send-Q)")
             if proto is None:
                 # No Netid column and no hint: a stateless row is datagram, anything else stream.
                 proto = udp if state is State.UNCONNECTED else Proto.TCP
             # Cells are cached whole (a server's address, a client's server, a listener's wildcard repeat on
             # many lines) and, for a new cell, by the text before the port (a host repeats on every line).
+            # A port taken here is ASCII digits and plainly in range (a 5-digit string compares as its number);
+            # any other goes through _split and common.number.
             whole = local_cells.get(local)
             if whole is None:
                 host, _, port = local.rpartition(":")
                 cell = local_hosts.get(host)
-                if cell is not None and port.isdigit():
+                if (
+                    cell is not None
+                    and port.isdigit()
+                    and port.isascii()
+                    and (len(port) < 5 or (len(port) == 5 and port <= "65535"))
+                ):
                     whole = (cell[0], int(port), cell[1], cell[2], cell[3])
                 else:
                     whole = _local_cell(local, proto, older)
@@ -268,7 +341,12 @@ def _parse_rows(
             if whole_peer is None:
                 host, _, port = peer.rpartition(":")
                 peer_cell = peer_hosts.get(host)
-                if peer_cell is not None and port.isdigit():
+                if (
+                    peer_cell is not None
+                    and port.isdigit()
+                    and port.isascii()
+                    and (len(port) < 5 or (len(port) == 5 and port <= "65535"))
+                ):
                     whole_peer = (peer_cell[0], int(port), peer_cell[1])
                 else:
                     whole_peer = _peer_cell(peer, proto, older)
@@ -294,12 +372,15 @@ def _parse_rows(
                         owners, rest = _owners(rest, cache)
                 if "ino:" in rest:
                     # -e: `uid:N` (printed only when not 0) `ino:N` (0 for no file) `v6only:0|1`.
-                    digits = rest.partition("ino:")[2].partition(" ")[0]
-                    inode = int(digits) or None if digits.isdigit() else None
+                    digits = _word_after(rest, "ino:")
+                    inode = number(digits, MAX_INODE, "inode") or None if digits.isdigit() else None
                     if inode is not None:
-                        uid = _number_after(rest, "uid:") if "uid:" in rest else 0
+                        uid = 0
+                        if "uid:" in rest:
+                            digits = _word_after(rest, "uid:")
+                            uid = number(digits, MAX_UID, "uid") if digits.isdigit() else None
                     if "v6only:" in rest:
-                        v6only = _number_after(rest, "v6only:") == 1
+                        v6only = _word_after(rest, "v6only:") == "1"
         except ValueError as error:
             if line[0] not in " \t":  # else a -i continuation line, which no column check lets through
                 issues.append(ParseIssue(index + 1, line, str(error)))
@@ -354,8 +435,7 @@ def _split(text: str, proto: Proto) -> tuple[str, int | None, str | None, str]:
     if split is None:
         raise ValueError(f"cannot split address and port in {text!r}")
     host, port_text, interface = split
-    port = int(port_text) if port_text.isdigit() else port_number(port_text, proto)
-    return host, port, interface, port_text
+    return host, port_number(port_text, proto), interface, port_text
 
 
 def _local_cell(text: str, proto: Proto, older: bool = False) -> _LocalCell:
@@ -386,9 +466,9 @@ def _peer_cell(text: str, proto: Proto, older: bool = False) -> _PeerCell:
 
 
 def _owners(rest: str, cache: _Cache) -> tuple[tuple[Owner, ...], str]:
-    """Read ``users:((...),...)``; return the owners and the text after the list."""
+    """Read ``users:((...),...)``; return the owners and the text after the list. Raises ValueError."""
     # A process's owner text recurs on every socket it holds, with only the fd changing: a one-owner list is
-    # remembered by its text before ",fd=", so that the next socket of that process skips the regex. ss cuts
+    # remembered by its text before ",fd=", so that the next socket of that process skips the reading. ss cuts
     # names at ")", so the first "))" ends the list.
     head, _, tail = rest.partition(",fd=")
     fd, _, after = tail.partition("))")
@@ -397,31 +477,64 @@ def _owners(rest: str, cache: _Cache) -> tuple[tuple[Owner, ...], str]:
         owners = cache.owner_lists.get(head)
         if owners is not None:
             return owners, after
+    else:  # several owners (or old ss's): remembered by the whole list
+        group, _, after = rest.partition("))")
+        owners = cache.owner_groups.get(group)
+        if owners is not None:
+            return owners, after
     found = []
-    end = 7
-    for match in _USER.finditer(rest):
-        key = (match[1], int(match[2]))
+    # Entry by entry, each ("name",pid=N,fd=N) ending at the first ")" after it (old ss: ("name",N,N)): one
+    # pass over the list, whatever it holds.
+    at = 7  # after "users:("
+    while rest.startswith('("', at):
+        close = rest.find(")", at)
+        if close < 0:
+            break
+        name, quote, numbers = rest[at + 2 : close].rpartition('",')
+        pid_text, comma, fd_text = numbers.partition(",")
+        if not (quote and comma and fd_text.removeprefix("fd=").isdigit()):
+            raise ValueError(f"unreadable users:(...) owner {quoted(rest[at : close + 1])}")
+        key = (name, pid_text)
         owner = cache.owners.get(key)
         if owner is None:
-            owner = cache.owners[key] = Owner(pid=key[1], name=key[0])
+            pid = number(pid_text.removeprefix("pid="), MAX_PID, "pid")
+            owner = cache.owners[key] = Owner(pid=pid, name=name)
         found.append(owner)
-        end = match.end()
+        at = close + 1
+        if rest[at : at + 1] != ",":
+            break
+        at += 1
     if not found:
         raise ValueError("unreadable users:(...) owner list")
     owners = tuple(found)
-    if cacheable and len(owners) == 1:
-        cache.owner_lists[head] = owners
-    return owners, rest[end + 1 :]
+    if cacheable:
+        if len(owners) == 1:
+            cache.owner_lists[head] = owners
+    elif at - 1 == len(group):  # the list ended at its first "))", as a whole list does
+        cache.owner_groups[group] = owners
+    return owners, rest[at + 1 :]
 
 
 class _Cache:
     """What one parse converts once and reuses: owners, owner lists and address cells."""
 
-    __slots__ = ("local_cells", "local_hosts", "owner_lists", "owners", "peer_cells", "peer_hosts")
+    __slots__ = (
+        "local_cells",
+        "local_hosts",
+        "owner_groups",
+        "owner_lists",
+        "owners",
+        "peer_cells",
+        "peer_hosts",
+        "queues",
+    )
 
     def __init__(self) -> None:
-        self.owners: dict[tuple[str, int], Owner] = {}
+        self.owners: dict[tuple[str, str], Owner] = {}
         self.owner_lists: dict[str, tuple[Owner, ...]] = {}
+        #: Owner lists that are not one new-style owner, by their text up to the closing "))".
+        self.owner_groups: dict[str, tuple[Owner, ...]] = {}
+        self.queues: dict[str, int] = {}
         # By the text before the port: what a local or peer cell says but its port (see _local_cell).
         self.local_hosts: dict[str, tuple[str, str | None, int, bool | None]] = {}
         self.peer_hosts: dict[str, tuple[str | None, bool]] = {}
@@ -430,12 +543,11 @@ class _Cache:
         self.peer_cells: dict[str, _PeerCell] = {}
 
 
-def _number_after(text: str, label: str) -> int | None:
-    """The number that follows ``label`` in ``text`` (``ino:123`` → 123), or None."""
+def _word_after(text: str, label: str) -> str:
+    """The text that follows ``label`` in ``text`` up to the next space (``ino:123`` → ``123``), or ""."""
     start = text.find(label)
     if start < 0:
-        return None
+        return ""
     start += len(label)
     end = text.find(" ", start)
-    value = text[start:] if end < 0 else text[start:end]
-    return int(value) if value.isdigit() else None
+    return text[start:] if end < 0 else text[start:end]

@@ -54,6 +54,9 @@ Input: CRLF lines; a blank line, a title, a blank line and a header come first, 
   NotASocketTable; anything else (such as ``The requested operation requires elevation.``, from ``-b`` without
   admin rights) raises UnknownFormat.
 
+- Numbers are ASCII digits in range (``common.number``): a PID above 2**31-1 (or in another script's digits) or a
+  port above 65535 makes its row an issue. Lines are cut at ``\n`` and ``\r\n`` (``common.text_lines``).
+
 Output: ``ParseResult`` with one ``Connection`` a row and one ``ParseIssue`` a line not read.
 """
 
@@ -66,7 +69,16 @@ from itertools import pairwise
 
 from nettop.errors import NotASocketTable, UnknownFormat
 from nettop.model import Connection, Owner, OwnerStatus, ParseIssue, ParseResult, Proto, State
-from nettop.parsers.common import parse_state, port_number, split_host_port
+from nettop.parsers.common import (
+    MAX_PID,
+    head_lines,
+    number,
+    parse_state,
+    port_number,
+    quoted,
+    split_host_port,
+    text_lines,
+)
 
 FORMAT = "netstat-windows"
 
@@ -168,7 +180,7 @@ def looks_like(text: str) -> bool:
     header is translated). The English titles of Windows netstat's route and statistics tables count too, so that
     ``parse`` can say what they are.
     """
-    head = [line.strip() for line in text[:_HEAD_CHARS].splitlines() if line.strip()][:_HEAD_LINES]
+    head = [line.strip() for line in head_lines(text, 4 * _HEAD_LINES, _HEAD_CHARS) if line.strip()][:_HEAD_LINES]
     if any(marker in line for line in head for marker in _NOT_WINDOWS):
         return False
     if any(line.split(None, 1)[0] in _OTHER_ROW_WORDS for line in head):
@@ -187,7 +199,7 @@ def _is_windows_line(line: str) -> bool:
 
 def parse(text: str, source: str = "netstat", names: Mapping[int, str] | None = None) -> ParseResult:
     """Parse Windows netstat's socket listing; ``names`` (pid → image name, from tasklist) names the owners."""
-    lines = text.splitlines()
+    lines = text_lines(text)
     starts = [index for index, line in enumerate(lines) if _is_row(line)]
     if not starts:
         return _without_rows(lines)
@@ -226,7 +238,10 @@ def parse_tasklist(text: str) -> dict[int, str]:
         except csv.Error:
             continue
         if len(row) >= 2 and row[0] and row[1].isdecimal():
-            names[int(row[1])] = row[0]
+            try:
+                names[number(row[1], MAX_PID, "PID")] = row[0]
+            except ValueError:
+                continue  # not a pid: not such a row
     return names
 
 
@@ -242,7 +257,12 @@ def _is_program_line(line: str) -> bool:
 
 def _without_rows(lines: list[str]) -> ParseResult:
     """No TCP or UDP row: an empty listing, another netstat table, or not netstat at all."""
-    head = [line.strip() for line in lines if line.strip()][:_HEAD_LINES]
+    head = []
+    for line in lines:
+        if line.strip():
+            head.append(line.strip())
+            if len(head) == _HEAD_LINES:
+                break
     if not head:
         return ParseResult((), (), FORMAT)
     for line in head:
@@ -251,7 +271,7 @@ def _without_rows(lines: list[str]) -> ParseResult:
                 raise NotASocketTable(f"this is {what}, not a list of sockets")
     if looks_like("\n".join(head)):
         return ParseResult((), (), FORMAT)  # a title and a header: no socket to list
-    raise UnknownFormat(f"not Windows netstat output: no TCP or UDP row; first line: {head[0][:80]!r}")
+    raise UnknownFormat(f"not Windows netstat output: no TCP or UDP row; first line: {quoted(head[0])}")
 
 
 class _Reader:
@@ -294,7 +314,7 @@ class _Reader:
         rest = words[3:]
         pid: int | None = None
         if rest and rest[-1].isdecimal():
-            pid = int(rest.pop())
+            pid = number(rest.pop(), MAX_PID, "PID")
         elif self.has_pid:
             raise ValueError("no PID in the last column (a cut line?)")
         no_peer = peer_port is None
