@@ -491,3 +491,23 @@ async def test_a_hung_collection_is_said_while_it_hangs_then_marked_stale(monkey
             await pilot.pause(0.05)
         assert "STALE since" in status() and "killed after the timeout" in status()
         assert "collecting for" not in status()
+
+
+async def test_a_burst_with_a_just_closed_connection_coming_back_keeps_the_viewer_up() -> None:
+    """100 rows; row 50 closes; then 200 new rows and row 50 back in one tick (the bulk path): this crashed."""
+    hundred = [conn(1000 + n, 9000, name="app", pid=100) for n in range(100)]
+    without_50 = hundred[:50] + hundred[51:]
+    burst = [conn(n, 9000, name="burst", pid=200) for n in range(1, 201)] + hundred
+    app, source, clock = make([hundred, without_50, burst])
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settle(pilot, app, source, 1)
+        clock.now += 1
+        await settle(pilot, app, source, 2)
+        assert app.model.shown_closing == 1
+        clock.now += 1
+        await settle(pilot, app, source, 3)
+        assert app.is_running
+        assert len(shown(app)) == 300 and app.model.shown_closing == 0
+        assert [r.local_port for r in shown(app)] == list(range(1, 201)) + list(range(1000, 1100))
+        await pilot.press("end", "home")  # drawn, scrolled: every row is where the order says
+        assert app.query_one(ConnectionTable).cursor_row == 0
