@@ -32,16 +32,15 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from nettop.errors import NettopError
-from nettop.export import endpoint_text
-from nettop.model import Connection, Owner, Proto
+from nettop.model import WILDCARD_HOSTS, Connection, Owner, Proto, unmapped
 from nettop.policy import ForbidRule, ListenerLimits, ListenRule, Policy
+from nettop.text import endpoint_text, owners_text
 
 if TYPE_CHECKING:  # sources pulls in psutil and the runner: only its protocol is needed here
     from nettop.sources import Source
 
 EXIT_PASS, EXIT_FAIL, EXIT_ERROR = 0, 1, 2
 OWNER_UNKNOWN = "owner unknown (not root?)"
-_WILDCARDS = frozenset({"0.0.0.0", "::", "*"})
 
 
 class Status(enum.StrEnum):
@@ -151,13 +150,11 @@ async def check_source(policy: Policy, source: Source, wait: float = 0.0, every:
 
 
 def is_wildcard(ip: str) -> bool:
-    return ip in _WILDCARDS
+    return ip in WILDCARD_HOSTS
 
 
 def is_loopback(ip: str) -> bool:
-    address = _address(ip)
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
+    address = unmapped(_address(ip))
     return address is not None and address.is_loopback
 
 
@@ -212,9 +209,7 @@ def _same_address(expected: str, ip: str) -> bool:
 
 def canonical_address(ip: str) -> str | None:
     """The address in one spelling, an IPv4-mapped IPv6 address as its IPv4 one; None if not an address."""
-    address = _address(ip)
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
+    address = unmapped(_address(ip))
     return None if address is None else str(address)
 
 
@@ -248,7 +243,7 @@ def _owner_problem(rule: ListenRule, record: Connection) -> str | None:
 
 
 def _owners_text(record: Connection) -> str:
-    return ",".join(f"{o.pid}/{o.name or '?'}" for o in record.owners)
+    return owners_text(record.owners)
 
 
 def _expected_program(rule: ListenRule) -> str:

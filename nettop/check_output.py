@@ -26,9 +26,9 @@ from nettop.check import (
     is_dual_stack,
     listener_groups,
 )
-from nettop.export import dump_json, endpoint_text, record_to_dict
+from nettop.export import dump_json, record_to_dict
 from nettop.model import Connection, Proto
-from nettop.text import json_safe_bytes, safe
+from nettop.text import endpoint_text, json_safe_bytes, owners_text, safe
 
 FORMATS = ("text", "json", "junit", "tap")
 
@@ -42,7 +42,7 @@ def render(report: CheckReport, format: str) -> str:
 def evidence_text(evidence: Evidence) -> str:
     """``tcp 127.0.0.1:25 LISTEN 880/exim4 (Debian-exim): listening, owned by 880/exim4``."""
     record = evidence.record
-    owners = ",".join(f"{o.pid}/{o.name or '?'}" for o in record.owners) or f"no owner ({record.owner_status.value})"
+    owners = owners_text(record.owners) or f"no owner ({record.owner_status.value})"
     user = f" ({record.user})" if record.user else ""
     where = endpoint_text(record.local_ip, record.local_port, record.interface)
     return f"{record.proto.value}{record.family} {where} {record.state.value} {owners}{user}: {evidence.note}"

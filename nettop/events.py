@@ -16,10 +16,10 @@ from typing import Any
 from nettop.changes import SnapshotDiff
 from nettop.digest import Digester
 from nettop.errors import NettopError
-from nettop.export import endpoint_text, record_to_dict
+from nettop.export import record_to_dict
 from nettop.model import Connection, Snapshot
 from nettop.sources import Source
-from nettop.text import safe
+from nettop.text import endpoint_text, owner_text, safe
 
 OPEN, CLOSE, CHANGE, ERROR = "open", "close", "change", "error"
 #: How ``nettop diff`` words each kind: it compares two moments, nothing "happens".
@@ -60,7 +60,7 @@ def events_of(change: SnapshotDiff, when: float) -> list[Event]:
 
 
 def _owner_names(record: Connection) -> list[str]:
-    return [f"{owner.pid}/{owner.name or '?'}" for owner in record.owners]
+    return [owner_text(owner.pid, owner.name) for owner in record.owners]
 
 
 async def watch(
@@ -136,7 +136,7 @@ def describe(event: Event, label: str | None = None) -> str:
         f"{record.proto.value}{record.family} {endpoint_text(record.local_ip, record.local_port, record.interface)}"
         f" -> {endpoint_text(record.remote_ip, record.remote_port)}"
     )
-    owner = f"{record.pid}/{record.program or '?'}" if record.owners else "-"
+    owner = owner_text(record.pid, record.program) if record.owners else "-"
     what = f"{label or event.kind:<6}" + (" LISTENER" if event.listener else "")
     detail = "".join(f" {name}: {before} -> {after}" for name, (before, after) in event.changes.items())
     return safe(f"{what} {ends} {record.state.value} {owner}{detail}")

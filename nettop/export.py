@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from nettop.model import Connection, Owner, OwnerStatus, Proto, State
-from nettop.text import json_safe_bytes, safe
+from nettop.text import endpoint_text, json_safe_bytes, owners_text, safe
 
 try:
     import orjson
@@ -135,7 +135,7 @@ def to_csv(records: Iterable[Connection]) -> str:
     writer.writerow(FIELDS)
     for record in records:
         row = record_to_dict(record)
-        row["owners"] = ";".join(f"{o['pid']}/{o['name'] or ''}" for o in row["owners"])
+        row["owners"] = owners_text(record.owners, unknown="", sep=";")
         writer.writerow(_csv_cell(row[name]) for name in FIELDS)
     return out.getvalue()
 
@@ -152,22 +152,12 @@ def _csv_cell(value: Any) -> Any:
     return value
 
 
-def endpoint_text(ip: str | None, port: int | None, interface: str | None = None) -> str:
-    """``127.0.0.1:80``, ``[::1]:80``, ``[fe80::1]%eth0:80``; ``*`` for a wildcard peer."""
-    if ip is None:
-        return "*"
-    host = f"[{ip}]" if ":" in ip else ip
-    if interface:
-        host += f"%{interface}"
-    return f"{host}:{'*' if port is None else port}"
-
-
 TABLE_HEADER = ("Proto", "Local address", "Remote address", "State", "PID/Program", "User")
 
 
 def table_row(record: Connection) -> tuple[str, ...]:
     """One row of the text table, every cell safe to print (names and addresses may hold escape sequences)."""
-    owners = ",".join(f"{o.pid}/{o.name or '?'}" for o in record.owners) or f"- ({record.owner_status.value})"
+    owners = owners_text(record.owners) or f"- ({record.owner_status.value})"
     return (
         f"{record.proto.value}{record.family}",
         safe(endpoint_text(record.local_ip, record.local_port, record.interface)),

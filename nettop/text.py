@@ -11,11 +11,19 @@ JSON keeps exact values instead (``json_safe_bytes``): JSON's own escapes are lo
 
 Never build Textual or Rich markup from such text either: give widgets ``rich.text.Text`` or plain strings
 with markup off. ``safe`` escapes control characters, not markup.
+
+It is also the one place that spells endpoints (``[::1]:80``), addresses, ports and owners (``880/exim4``) for
+every writer and screen; those spellings are not made safe here, the caller does it for the whole line.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from nettop.model import Owner
 
 #: What a terminal could act on or that hides what follows it: every character of Unicode's categories Cc (C0,
 #: DEL, C1: 0x9b is a one-byte CSI to some terminals), Cf (format: soft hyphen, zero-width and directional marks
@@ -73,3 +81,39 @@ def json_safe_bytes(data: bytes) -> bytes:
     if not _RAW_JSON_CONTROLS.search(data):
         return data
     return _RAW_JSON_CONTROLS.sub(lambda m: b"\\u%04x" % ord(m.group().decode()), data)
+
+
+# ---- how nettop writes endpoints, addresses and owners: the one spelling every writer and screen uses
+
+
+def address_text(ip: str | None, interface: str | None = None) -> str:
+    """``10.0.0.1``, ``fe80::1%eth0``; ``*`` for a wildcard peer (no brackets: a column of its own holds the
+    port)."""
+    if ip is None:
+        return "*"
+    return f"{ip}%{interface}" if interface else ip
+
+
+def port_text(port: int | None) -> str:
+    """``443``; ``*`` for any port."""
+    return "*" if port is None else str(port)
+
+
+def endpoint_text(ip: str | None, port: int | None, interface: str | None = None) -> str:
+    """``127.0.0.1:80``, ``[::1]:80``, ``[fe80::1]%eth0:80``; ``*`` for a wildcard peer."""
+    if ip is None:
+        return "*"
+    host = f"[{ip}]" if ":" in ip else ip
+    if interface:
+        host += f"%{interface}"
+    return f"{host}:{'*' if port is None else port}"
+
+
+def owner_text(pid: int | None, name: str | None, unknown: str = "?") -> str:
+    """``880/exim4``; ``880/?`` when the name is not known (CSV leaves it empty: ``880/``)."""
+    return f"{pid}/{name or unknown}"
+
+
+def owners_text(owners: Iterable[Owner], unknown: str = "?", sep: str = ",") -> str:
+    """Every owner of a socket, ``880/exim4,881/exim4``; "" when it has none."""
+    return sep.join(f"{owner.pid}/{owner.name or unknown}" for owner in owners)

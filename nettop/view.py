@@ -16,6 +16,7 @@ from functools import lru_cache
 
 from nettop.changes import RowKey, SnapshotDiff
 from nettop.model import Connection, OwnerStatus, Proto, State
+from nettop.text import address_text, port_text
 
 #: How long a new connection stays highlighted, and a closed one stays (dimmed) before it goes.
 NEW_HIGHLIGHT_SECONDS = 5.0
@@ -66,16 +67,6 @@ def owner_names(record: Connection) -> str:
 def command_line(record: Connection) -> str:
     owner = record.owners[0] if record.owners else None
     return " ".join(owner.cmdline) if owner is not None and owner.cmdline else ""
-
-
-def address_text(ip: str | None, interface: str | None = None) -> str:
-    if ip is None:
-        return "*"
-    return f"{ip}%{interface}" if interface else ip
-
-
-def port_text(port: int | None) -> str:
-    return "*" if port is None else str(port)
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,9 +12,8 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from nettop.export import endpoint_text
 from nettop.model import Connection, Owner
-from nettop.text import safe, safe_or, safe_words
+from nettop.text import endpoint_text, safe, safe_or, safe_words
 
 #: The owners' other sockets listed at most.
 OTHERS_SHOWN = 200
