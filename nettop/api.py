@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Iterable
 
-from nettop.changes import SnapshotDiff, diff_records
 from nettop.events import Event
 from nettop.events import watch as _watch
 from nettop.export import to_csv, to_json
@@ -21,6 +20,7 @@ from nettop.parsers import parse_text
 from nettop.query import RecordFilter, state_from_user
 from nettop.query import filter_records as _apply
 from nettop.runner import DEFAULT_TIMEOUT
+from nettop.snapshot import SnapshotDiff, diff_records
 from nettop.sources import platform_source
 
 __all__ = ["diff", "filter_records", "parse", "snapshot", "snapshot_async", "to_csv", "to_json", "watch"]

@@ -26,8 +26,6 @@ from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import Footer, Log, Static
 
-from nettop.changes import RowKey, SnapshotDiff, identity, row_key
-from nettop.digest import Digest, Digester
 from nettop.errors import NettopError
 from nettop.events import event_text, events_of
 from nettop.filterquery import Query, QuickFilters, parse_query
@@ -35,15 +33,16 @@ from nettop.gcpause import paused_gc
 from nettop.kill import KillRefused, terminate_owner
 from nettop.model import Connection, Snapshot
 from nettop.policy import Policy
-from nettop.policy_view import PLACEHOLDER_SOURCE, PolicyState
+from nettop.policy_view import PolicyState, judge
 from nettop.savefile import write_export
 from nettop.screens.confirm import ConfirmScreen
 from nettop.screens.details import DetailsScreen
 from nettop.screens.export import ExportScreen
 from nettop.screens.help import HelpScreen
+from nettop.snapshot import Counts, RowKey, SnapshotDiff, SnapshotStep, SnapshotTracker
 from nettop.sources import Source
 from nettop.text import safe
-from nettop.view import COLUMN_KEYS, NEW_HIGHLIGHT_SECONDS, PROTO_CYCLE, Counts, RowsModel
+from nettop.view import COLUMN_KEYS, NEW_HIGHLIGHT_SECONDS, PROTO_CYCLE, RowsModel
 from nettop.widgets.conn_table import ConnectionTable
 from nettop.widgets.filter_bar import FilterBar
 
@@ -63,19 +62,17 @@ def _look(record: Connection) -> tuple[object, ...]:
 
 def _event_lines(change: SnapshotDiff, taken_at: float) -> list[str]:
     """The event log's lines for one refresh: made in the poller's thread (hundreds a tick on a busy server)."""
-    events = [
-        e for e in events_of(change, taken_at) if e.connection is None or e.connection.source != PLACEHOLDER_SOURCE
-    ]
+    events = events_of(change, taken_at)
     lines = [event_text(event) for event in events[:EVENTS_PER_TICK]]
     if len(events) > EVENTS_PER_TICK:
         lines.append(f"… and {len(events) - EVENTS_PER_TICK} more in this refresh")
     return lines
 
 
-def _digested(digester: Digester, snapshot: Snapshot) -> tuple[Digest, list[str]]:
+def _followed(tracker: SnapshotTracker[PolicyState], snapshot: Snapshot) -> tuple[SnapshotStep, list[str]]:
     with paused_gc():
-        digest = digester.digest(snapshot)
-        return digest, _event_lines(digest.change, snapshot.taken_at)
+        step = tracker.follow(snapshot)
+        return step, _event_lines(step.change, snapshot.taken_at)
 
 
 class TextLine(Static):
@@ -223,13 +220,13 @@ class NettopApp(App[None]):
     @work(exclusive=True, group="poller")
     async def poll(self) -> None:
         """Collect, post, sleep; forever. One collection at a time, never on the UI's time."""
-        digester = Digester(self.policy)
+        tracker = SnapshotTracker(partial(judge, self.policy) if self.policy is not None else None)
         while True:
             started = self.collecting_since = time.monotonic()
             message: Message
             try:
                 snapshot = await self.source.collect()
-                (index, change, counted, verdict), lines = await asyncio.to_thread(_digested, digester, snapshot)
+                (index, change, counted, verdict), lines = await asyncio.to_thread(_followed, tracker, snapshot)
             except NettopError as error:
                 message = CollectionFailed(str(error))
             except Exception as error:  # a bug must not stop the viewer: say it and keep polling
@@ -265,9 +262,11 @@ class NettopApp(App[None]):
         self.snapshot = message.snapshot
         self.counts = message.tally
         self.error = None
+        missing = None
         if message.verdict is not None:
             self.take_verdict(message.verdict)
-        self.model.apply(message.index, message.change, self._clock())
+            missing = message.verdict.missing
+        self.model.apply(message.index, message.change, self._clock(), missing)
 
     def take_verdict(self, verdict: PolicyState) -> None:
         before = self.verdict.failing if self.verdict is not None else frozenset()
@@ -298,7 +297,7 @@ class NettopApp(App[None]):
     # --- the table ------------------------------------------------------------------------------
 
     def keep(self, record: Connection) -> bool:
-        if self.baseline is not None and self.baseline.get(identity(record)) == _look(record):
+        if self.baseline is not None and self.baseline.get(record.key) == _look(record):
             return False  # as it was when the baseline was marked
         return self.quick.matches(record) and self.query_filter.matches(record)
 
@@ -314,10 +313,8 @@ class NettopApp(App[None]):
         table.sort_reverse = self.sort_reverse
         table.sync()
         closing = self.model.shown_closing
-        # Placeholders of missing listeners are rows, not sockets: they are not counted as shown.
-        missing = self.verdict.placeholders if self.verdict is not None else ()
-        placeholders = sum(1 for record in missing if self.model.position(row_key(record)) is not None)
-        self.update_summary(table.row_count - closing - placeholders, closing)
+        # Missing listeners are rows, not sockets: they are not counted as shown.
+        self.update_summary(table.row_count - closing - self.model.shown_missing, closing)
         self.update_status()
 
     def update_summary(self, shown: int, closing: int = 0) -> None:
@@ -472,7 +469,8 @@ class NettopApp(App[None]):
 
     def action_baseline(self) -> None:
         if self.baseline is None:
-            self.baseline = {identity(r): _look(r) for r in self.model.current.values()}
+            records = (*self.model.current.values(), *self.model.missing.values())
+            self.baseline = {r.key: _look(r) for r in records}
             self.baseline_at = self._clock()
         else:
             self.baseline = None
@@ -481,7 +479,9 @@ class NettopApp(App[None]):
 
     def action_export(self) -> None:
         table = self.query_one(ConnectionTable)
-        records = [row.record for row in (table.entry(i)[1] for i in range(table.row_count)) if row.closed_at is None]
+        rows = (table.entry(i)[1] for i in range(table.row_count))
+        # Missing listeners are not connections: an export holds sockets only.
+        records = [row.record for row in rows if row.closed_at is None and not row.missing]
         default = time.strftime("nettop-%Y%m%d-%H%M%S.json", time.localtime(self._clock()))
 
         def chosen(path: str | None) -> None:
@@ -510,7 +510,7 @@ class NettopApp(App[None]):
 
     def action_kill(self) -> None:
         row = self.query_one(ConnectionTable).cursor_record_row
-        if row is None or not row.record.owners:
+        if row is None or row.missing or not row.record.owners:
             self.notify("No owner to terminate for this connection.", severity="warning", markup=False)
             return
         owner = row.record.owners[0]

@@ -335,10 +335,10 @@ def json_line(value: object) -> bytes:
 
 
 def run_diff(args: argparse.Namespace) -> int:
-    from nettop.changes import diff_records
     from nettop.events import PAST, describe, diff_to_dict, events_of
     from nettop.export import records_from_json
     from nettop.inputs import SNAPSHOT_LIMIT, InputError, read_input
+    from nettop.snapshot import diff_records
 
     snapshots = []
     for path in (args.before, args.after):

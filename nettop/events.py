@@ -1,6 +1,6 @@
 """Changes over time as events: a connection opened, closed or changed, or a collection failed.
 
-``watch`` turns a source into an async stream of events, one diff (``nettop.changes``) per interval. The
+``watch`` turns a source into an async stream of events, one diff (``nettop.snapshot``) per interval. The
 first snapshot is the baseline: it yields nothing, so a stream says only what changed while it ran.
 """
 
@@ -13,11 +13,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from nettop.changes import SnapshotDiff
-from nettop.digest import Digester
 from nettop.errors import NettopError
 from nettop.export import record_to_dict
 from nettop.model import Connection, Snapshot
+from nettop.snapshot import SnapshotDiff, SnapshotTracker
 from nettop.sources import Source
 from nettop.text import endpoint_text, owner_text, safe
 
@@ -72,7 +71,7 @@ async def watch(
     """Collect every ``interval`` seconds and yield what changed; a failed collection is an ERROR event and
     the stream goes on. ``keep`` selects connections: a change is kept when either side passes.
     ``on_baseline`` is told of the first snapshot, against which the first events are found."""
-    digester = Digester()  # keys and diffs from each snapshot's delta when it has one
+    tracker: SnapshotTracker[None] = SnapshotTracker()  # keys and diffs from each snapshot's delta when it has one
     baseline_taken = False
     while True:
         started = time.monotonic()
@@ -81,7 +80,7 @@ async def watch(
         except NettopError as error:
             yield Event(ERROR, time.time(), message=str(error))
         else:
-            change = (await asyncio.to_thread(digester.digest, snapshot)).change
+            change = (await asyncio.to_thread(tracker.follow, snapshot)).change
             if not baseline_taken:
                 baseline_taken = True
                 if on_baseline is not None:

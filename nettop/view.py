@@ -14,8 +14,8 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from nettop.changes import RowKey, SnapshotDiff
-from nettop.model import Connection, OwnerStatus, Proto, State
+from nettop.model import Connection, Proto, State
+from nettop.snapshot import RowKey, SnapshotDiff
 from nettop.text import address_text, port_text
 
 #: How long a new connection stays highlighted, and a closed one stays (dimmed) before it goes.
@@ -49,14 +49,7 @@ def service_name(port: int | None, proto: str) -> str:
         return ""
 
 
-def is_placeholder(record: Connection) -> bool:
-    """A policy's row for an expected listener that is not there (see nettop.policy_view)."""
-    return record.source == "policy"
-
-
 def owner_pids(record: Connection) -> str:
-    if is_placeholder(record):
-        return ""  # its "owner" is only the name the policy expects
     return ",".join(str(owner.pid) for owner in record.owners)
 
 
@@ -86,10 +79,6 @@ class Column:
     #: A flexible column grows no wider than this (0: no limit).
     max_width: int = 0
     align_right: bool = False
-
-
-def _state_text(record: Connection) -> str:
-    return "MISSING" if is_placeholder(record) else record.state.value
 
 
 def _numeric(number: int | None) -> str:
@@ -127,7 +116,7 @@ COLUMNS: tuple[Column, ...] = (
         max_width=41,
     ),
     Column("rport", "Port", lambda r: port_text(r.remote_port), lambda r: _numeric(r.remote_port), 5, align_right=True),
-    Column("state", "State", _state_text, lambda r: str.__str__(r.state), 11),
+    Column("state", "State", lambda r: r.state.value, lambda r: str.__str__(r.state), 11),
     Column("pid", "PID", owner_pids, lambda r: _numeric(r.pid), 7, align_right=True),
     Column("program", "Program", owner_names, lambda r: (r.program or "~").lower(), 8, flex=True, max_width=24),
     Column("user", "User", lambda r: r.user or "", lambda r: r.user or "~", 9, min_screen=96),
@@ -136,6 +125,11 @@ COLUMNS: tuple[Column, ...] = (
 )
 COLUMN_KEYS = tuple(column.key for column in COLUMNS)
 COLUMNS_BY_KEY = {column.key: column for column in COLUMNS}
+
+
+#: What a missing listener's row shows instead of its expected socket's cells: it has no state, and its
+#: "owner" is only the name the policy expects, no process.
+MISSING_CELLS = {"state": "MISSING", "pid": ""}
 
 
 def visible_columns(screen_width: int) -> list[Column]:
@@ -183,65 +177,19 @@ class Row:
     closed_at: float | None = None
     #: The row's place in the sort (sort key and ``tail``, in one string) while it is shown, else None.
     place: str | None = None
+    #: A listener a policy expects and that is not there (``nettop.policy_view``), not a socket: ``record`` is
+    #: the socket it expects.
+    missing: bool = False
+
+    def cells(self, columns: Iterable[Column]) -> list[str]:
+        """The row's text in ``columns``, not yet made safe."""
+        if self.missing:
+            return [MISSING_CELLS[c.key] if c.key in MISSING_CELLS else c.cell(self.record) for c in columns]
+        return [c.cell(self.record) for c in columns]
 
 
 #: Which records to show; None shows all.
 Keep = Callable[[Connection], bool] | None
-
-
-@dataclass(frozen=True, slots=True)
-class Counts:
-    """The numbers in the header, counted over one snapshot (off the event loop, see ``tally``)."""
-
-    total: int = 0
-    listeners: int = 0
-    not_permitted: int = 0
-    by_state: Mapping[str, int] = field(default_factory=dict)
-    by_proto: Mapping[str, int] = field(default_factory=dict)
-
-
-def tally(records: Iterable[Connection]) -> Counts:
-    by_state: dict[State, int] = {}
-    by_proto: dict[Proto, int] = {}
-    total = listeners = not_permitted = 0
-    listen, udp, hidden = State.LISTEN, Proto.UDP, OwnerStatus.NOT_PERMITTED
-    for record in records:
-        total += 1
-        state, proto = record.state, record.proto
-        by_state[state] = by_state.get(state, 0) + 1
-        by_proto[proto] = by_proto.get(proto, 0) + 1
-        if state is listen or (proto is udp and record.remote_ip is None):  # is_listener, inlined
-            listeners += 1
-        if record.owner_status is hidden:
-            not_permitted += 1
-    return Counts(
-        total,
-        listeners,
-        not_permitted,
-        {state.value: n for state, n in by_state.items()},
-        {proto.value: n for proto, n in by_proto.items()},
-    )
-
-
-def recount(counts: Counts, removed: Iterable[Connection], added: Iterable[Connection]) -> Counts:
-    """``counts`` less ``removed`` plus ``added``: ``tally`` of a snapshot known by what changed in it."""
-    gone, came = tally(removed), tally(added)
-
-    def moved(before: Mapping[str, int], less: Mapping[str, int], more: Mapping[str, int]) -> dict[str, int]:
-        after = dict(before)
-        for name, n in less.items():
-            after[name] = after.get(name, 0) - n
-        for name, n in more.items():
-            after[name] = after.get(name, 0) + n
-        return {name: n for name, n in after.items() if n}
-
-    return Counts(
-        counts.total - gone.total + came.total,
-        counts.listeners - gone.listeners + came.listeners,
-        counts.not_permitted - gone.not_permitted + came.not_permitted,
-        moved(counts.by_state, gone.by_state, came.by_state),
-        moved(counts.by_proto, gone.by_proto, came.by_proto),
-    )
 
 
 def _tail(record: Connection, serial: int) -> str:
@@ -261,6 +209,8 @@ class RowsModel:
     rows: dict[RowKey, Row] = field(default_factory=dict)
     #: The records of the last snapshot, by key (without the lingering closed ones).
     current: Mapping[RowKey, Connection] = field(default_factory=dict)
+    #: The listeners a policy expects that are missing, by their own keys (``Row.missing``).
+    missing: Mapping[RowKey, Connection] = field(default_factory=dict)
     #: Closed rows still shown, dimmed, until their linger time is over.
     closing: dict[RowKey, Row] = field(default_factory=dict)
     #: Places of the shown rows, ascending, and the row at each place.
@@ -269,30 +219,45 @@ class RowsModel:
     sort_column: str = "proto"
     keep: Keep = None
     started: bool = False
-    #: ``--policy``: the identities (``nettop.changes.identity``) of rows that break it.
+    #: ``--policy``: the connection keys (``Connection.key``) of rows that break it.
     offending: frozenset[tuple[object, ...]] = frozenset()
     #: When a connection last opened: highlights fade until NEW_HIGHLIGHT_SECONDS after it.
     last_opened: float = float("-inf")
     _serials: Iterator[int] = field(default_factory=itertools.count)
 
-    def apply(self, latest: Mapping[RowKey, Connection], change: SnapshotDiff, now: float) -> None:
-        """Take a new snapshot (indexed, with its diff from the previous one, see ``nettop.changes``)."""
+    def apply(
+        self,
+        latest: Mapping[RowKey, Connection],
+        change: SnapshotDiff,
+        now: float,
+        missing: Mapping[RowKey, Connection] | None = None,
+    ) -> None:
+        """Take a new snapshot (indexed, with its diff from the previous one, see ``nettop.snapshot``) and, with
+        a policy, the listeners it misses now (they come and go as rows do, but are never sockets)."""
+        opened, closed = change.opened, change.closed
+        if missing is not None:
+            was = self.missing
+            if missing.keys() != was.keys():
+                opened = {**opened, **{key: r for key, r in missing.items() if key not in was}}
+                closed = {**closed, **{key: r for key, r in was.items() if key not in missing}}
+            self.missing = missing
         # Everything in the very first snapshot was already there: nothing is "new".
         seen = now if self.started else now - NEW_HIGHLIGHT_SECONDS
-        if change.opened and self.started:
+        if opened and self.started:
             self.last_opened = now
         # Many new rows at once (the first snapshot): append them all and sort once.
-        bulk = len(change.opened) > 64 and len(change.opened) > len(self.order) // 4
+        bulk = len(opened) > 64 and len(opened) > len(self.order) // 4
         # Rows closed and back within their linger time leave their old place first, while ``order`` is still
         # sorted: the bulk path below appends unsorted, and a bisect into that finds the wrong place.
-        back = [(key, row) for key, row in ((key, self.rows.get(key)) for key in change.opened) if row is not None]
+        back = [(key, row) for key, row in ((key, self.rows.get(key)) for key in opened) if row is not None]
         for key, row in back:
             self._hide(row)
             self.closing.pop(key, None)
-        for key, record in change.opened.items():
+        for key, record in opened.items():
             row = self.rows.get(key)
             if row is None:
-                row = self.rows[key] = Row(record, seen, _tail(record, next(self._serials)))
+                tail = _tail(record, next(self._serials))
+                row = self.rows[key] = Row(record, seen, tail, missing=key in self.missing)
             else:
                 row.record, row.closed_at = record, None
             self._show(key, row, insert=not bulk)
@@ -303,7 +268,7 @@ class RowsModel:
             self._hide(row)
             row.record = changed.after
             self._show(key, row)
-        for key in change.closed:
+        for key in closed:
             row = self.rows[key]
             row.closed_at = now
             self.closing[key] = row
@@ -364,6 +329,11 @@ class RowsModel:
     @property
     def shown_closing(self) -> int:
         return sum(1 for row in self.closing.values() if row.place is not None)
+
+    @property
+    def shown_missing(self) -> int:
+        """Missing listeners' rows on screen: rows, not sockets."""
+        return sum(1 for key in self.missing if self.position(key) is not None)
 
     def _show(self, key: RowKey, row: Row, insert: bool = True) -> None:
         if self.keep is not None and not self.keep(row.record):

@@ -6,8 +6,8 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nettop.changes import diff, index_records
 from nettop.model import Connection
+from nettop.snapshot import diff, index_records
 from nettop.view import CLOSED_LINGER_SECONDS, COLUMN_KEYS, RowsModel
 from tests.scripted import conn
 

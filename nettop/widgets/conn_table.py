@@ -21,9 +21,9 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from nettop.changes import RowKey, identity
+from nettop.snapshot import RowKey
 from nettop.text import safe
-from nettop.view import NEW_HIGHLIGHT_SECONDS, Column, Row, RowsModel, column_widths, is_placeholder, visible_columns
+from nettop.view import NEW_HIGHLIGHT_SECONDS, Column, Row, RowsModel, column_widths, visible_columns
 
 
 def fit(text: str, width: int, right: bool = False) -> str:
@@ -165,9 +165,9 @@ class ConnectionTable(ScrollView, can_focus=True):
         row = self.entry(index)[1]
         if row.closed_at is not None:
             kind = "conn-table--closed"
-        elif is_placeholder(row.record):
+        elif row.missing:
             kind = "conn-table--missing"
-        elif self.model.offending and identity(row.record) in self.model.offending:
+        elif self.model.offending and row.record.key in self.model.offending:
             kind = "conn-table--violation"
         elif self._clock() - row.first_seen < NEW_HIGHLIGHT_SECONDS:
             kind = "conn-table--new"
@@ -180,8 +180,8 @@ class ConnectionTable(ScrollView, can_focus=True):
             cursor = self._style("conn-table--cursor")
             style = style + (cursor if self.has_focus else cursor + Style(bold=False, dim=True))
         # Cells hold other users' text (process names, command lines): control characters are shown escaped.
-        cells = zip(columns, widths, strict=True)
-        text = " ".join(fit(safe(c.cell(row.record)), w, c.align_right) for c, w in cells)
+        cells = zip(columns, widths, row.cells(columns), strict=True)
+        text = " ".join(fit(safe(cell), w, c.align_right) for c, w, cell in cells)
         return Strip([Segment(fit(text, width), style)], width)
 
     def _header(self, columns: list[Column], widths: list[int], width: int) -> Strip:
