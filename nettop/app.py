@@ -32,8 +32,8 @@ from nettop.filterquery import Query, QuickFilters, parse_query
 from nettop.gcpause import paused_gc
 from nettop.kill import KillRefused, terminate_owner
 from nettop.model import Connection, Snapshot
-from nettop.policy import Policy
-from nettop.policy_view import PolicyState, judge
+from nettop.policy.overlay import PolicyState, judge
+from nettop.policy.rules import Policy
 from nettop.savefile import write_export
 from nettop.screens.confirm import ConfirmScreen
 from nettop.screens.details import DetailsScreen

@@ -360,9 +360,9 @@ def run_diff(args: argparse.Namespace) -> int:
 
 
 def run_check(args: argparse.Namespace) -> int:
-    from nettop.check import EXIT_ERROR, check_source
-    from nettop.check_output import render
-    from nettop.policy import PolicyError, load_policy
+    from nettop.policy.check import EXIT_ERROR, check_source
+    from nettop.policy.report import render
+    from nettop.policy.rules import PolicyError, load_policy
 
     try:
         policy = load_policy(args.policy)
@@ -380,7 +380,7 @@ def run_check(args: argparse.Namespace) -> int:
 
 
 def run_policy_init(args: argparse.Namespace, started: EarlyListing | None = None) -> int:
-    from nettop.check_output import policy_from_listeners
+    from nettop.policy.init import policy_from_listeners
 
     snapshot = collect_once(args, started)
     write_out(policy_from_listeners(snapshot.records))
@@ -397,7 +397,7 @@ def run_viewer(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
         parser.error(f"--filter: {error.message} (at character {error.position + 1})")
     policy = None
     if args.policy is not None:
-        from nettop.policy import PolicyError, load_policy
+        from nettop.policy.rules import PolicyError, load_policy
 
         try:
             policy = load_policy(args.policy)

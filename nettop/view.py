@@ -177,7 +177,7 @@ class Row:
     closed_at: float | None = None
     #: The row's place in the sort (sort key and ``tail``, in one string) while it is shown, else None.
     place: str | None = None
-    #: A listener a policy expects and that is not there (``nettop.policy_view``), not a socket: ``record`` is
+    #: A listener a policy expects and that is not there (``nettop.policy.overlay``), not a socket: ``record`` is
     #: the socket it expects.
     missing: bool = False
 

@@ -21,7 +21,7 @@ sys.path.insert(0, str(HERE.parent))
 
 from nettop.app import NettopApp  # noqa: E402
 from nettop.model import State  # noqa: E402
-from nettop.policy import parse_policy  # noqa: E402
+from nettop.policy.rules import parse_policy  # noqa: E402
 from tests.demo_data import demo_records  # noqa: E402
 from tests.scripted import FakeClock, ScriptedSource, conn  # noqa: E402
 

@@ -416,7 +416,7 @@ async def test_export_writes_the_rows_on_screen(tmp_path, suffix: str) -> None: 
 
 
 async def test_policy_marks_offenders_shows_missing_listeners_and_notifies() -> None:
-    from nettop.policy import parse_policy
+    from nettop.policy.rules import parse_policy
 
     policy = parse_policy(
         '[[listen]]\nport = 22\nproto = "tcp"\nprogram = "sshd"\n'

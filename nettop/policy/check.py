@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING
 
 from nettop.errors import NettopError
 from nettop.model import WILDCARD_HOSTS, Connection, Owner, Proto, unmapped
-from nettop.policy import ForbidRule, ListenerLimits, ListenRule, Policy
+from nettop.policy.rules import ForbidRule, ListenerLimits, ListenRule, Policy
 from nettop.text import endpoint_text, owners_text
 
 if TYPE_CHECKING:  # sources pulls in psutil and the runner: only its protocol is needed here

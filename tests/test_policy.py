@@ -16,7 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from nettop.check import (
+from nettop.errors import NettopError
+from nettop.model import Connection, OwnerStatus, Proto, Snapshot, State
+from nettop.parsers import parse_text
+from nettop.policy.check import (
     OWNER_UNKNOWN,
     CheckReport,
     Status,
@@ -26,11 +29,9 @@ from nettop.check import (
     exit_code,
     listener_groups,
 )
-from nettop.check_output import policy_from_listeners, render, to_json, to_junit, to_tap, to_text
-from nettop.errors import NettopError
-from nettop.model import Connection, OwnerStatus, Proto, Snapshot, State
-from nettop.parsers import parse_text
-from nettop.policy import ListenRule, PolicyError, load_policy, parse_policy
+from nettop.policy.init import policy_from_listeners
+from nettop.policy.report import render, to_json, to_junit, to_tap, to_text
+from nettop.policy.rules import ListenRule, PolicyError, load_policy, parse_policy
 from nettop.sources import platform_source
 from tests.conftest import DATA, TEXTUAL_OR_RICH, modules_loaded_by
 from tests.sockets import PROBE_NAME, LoopbackSockets, open_loopback_sockets
@@ -416,7 +417,12 @@ def test_a_failed_collection_is_an_error_in_every_format(classic_report: CheckRe
 
 
 def test_check_modules_do_not_load_textual() -> None:
-    assert modules_loaded_by("import nettop.policy, nettop.check, nettop.check_output", TEXTUAL_OR_RICH) == "[]"
+    assert (
+        modules_loaded_by(
+            "import nettop.policy.rules, nettop.policy.check, nettop.policy.report, nettop.policy.init", TEXTUAL_OR_RICH
+        )
+        == "[]"
+    )
 
 
 # ---- collecting and waiting

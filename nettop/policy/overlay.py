@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from nettop.check import CheckReport, Status, evaluate
 from nettop.model import Connection, Owner, OwnerStatus, Proto, State
-from nettop.policy import ListenRule, Policy
+from nettop.policy.check import CheckReport, Status, evaluate
+from nettop.policy.rules import ListenRule, Policy
 from nettop.snapshot import RowKey
 
 #: Where a missing listener's row says it comes from (its details screen says "from policy").
