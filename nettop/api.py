@@ -14,14 +14,15 @@ from collections.abc import AsyncIterator, Callable, Iterable
 
 from nettop.events import Event
 from nettop.events import watch as _watch
-from nettop.export import to_csv, to_json
 from nettop.model import Connection, ParseResult, Proto, Snapshot
 from nettop.parsers import parse_text
 from nettop.query import RecordFilter, state_from_user
 from nettop.query import filter_records as _apply
 from nettop.runner import DEFAULT_TIMEOUT
-from nettop.snapshot import SnapshotDiff, diff_records
+from nettop.snapshots import SnapshotDiff, diff_records
 from nettop.sources import platform_source
+from nettop.writers.csv import to_csv
+from nettop.writers.json import to_json
 
 __all__ = ["diff", "filter_records", "parse", "snapshot", "snapshot_async", "to_csv", "to_json", "watch"]
 

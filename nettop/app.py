@@ -27,7 +27,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Log, Static
 
 from nettop.errors import NettopError
-from nettop.events import event_text, events_of
+from nettop.events import events_of
 from nettop.filterquery import Query, QuickFilters, parse_query
 from nettop.gcpause import paused_gc
 from nettop.kill import KillRefused, terminate_owner
@@ -39,12 +39,13 @@ from nettop.screens.confirm import ConfirmScreen
 from nettop.screens.details import DetailsScreen
 from nettop.screens.export import ExportScreen
 from nettop.screens.help import HelpScreen
-from nettop.snapshot import Counts, RowKey, SnapshotDiff, SnapshotStep, SnapshotTracker
+from nettop.snapshots import Counts, RowKey, SnapshotDiff, SnapshotStep, SnapshotTracker
 from nettop.sources import Source
 from nettop.text import safe
 from nettop.view import COLUMN_KEYS, NEW_HIGHLIGHT_SECONDS, PROTO_CYCLE, RowsModel
 from nettop.widgets.conn_table import ConnectionTable
 from nettop.widgets.filter_bar import FilterBar
+from nettop.writers.events import event_text
 
 MIN_INTERVAL, MAX_INTERVAL = 0.5, 60.0
 #: A collection running this long is said to be under way in the status line (a hung command, a huge table).

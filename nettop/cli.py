@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
-from nettop import __version__, shutdown
+from nettop import __version__, shutdown, writers
 from nettop.commands import LINUX_SS, SOURCE_NAMES
 from nettop.early import EarlyListing
 from nettop.errors import CommandError, NettopError
@@ -173,7 +173,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_source_options(parser)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     listing = commands.add_parser("list", help="print one snapshot of the sockets", description="Print one snapshot.")
-    listing.add_argument("--format", choices=["table", "json", "csv"], default="table", help="output format")
+    listing.add_argument("--format", choices=writers.names("records"), default="table", help="output format")
     add_source_options(listing)
     add_filter_options(listing)
     watching = commands.add_parser(
@@ -182,7 +182,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Print one line per event: open, close, change, or error (a failed collection). "
         "The first snapshot is the baseline. Ctrl-C or a closed pipe ends it.",
     )
-    watching.add_argument("--format", choices=["ndjson", "text"], default="text", help="output format")
+    watching.add_argument("--format", choices=writers.names("events"), default="text", help="output format")
     watching.add_argument(
         "--interval",
         type=_seconds_between(*WATCH_INTERVAL),
@@ -198,7 +198,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     diffing.add_argument("before", help="the earlier snapshot (JSON file, '-' for stdin)")
     diffing.add_argument("after", help="the later snapshot (JSON file)")
-    diffing.add_argument("--format", choices=["text", "json"], default="text", help="output format")
+    diffing.add_argument("--format", choices=writers.names("diff"), default="text", help="output format")
     checking = commands.add_parser(
         "check",
         help="check the listening ports against a policy (TOML)",
@@ -208,7 +208,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     checking.add_argument("policy", help="the policy file (TOML); `nettop policy init` writes one")
     checking.add_argument(
-        "--format", choices=["text", "json", "junit", "tap"], default="text", help="report format (default text)"
+        "--format", choices=writers.names("report"), default="text", help="report format (default text)"
     )
     checking.add_argument(
         "--wait",
@@ -293,24 +293,20 @@ def collect_once(args: argparse.Namespace, started: EarlyListing | None) -> Snap
 
 
 def run_list(args: argparse.Namespace, started: EarlyListing | None = None) -> int:
-    from nettop.export import json_bytes, to_csv, to_table
     from nettop.query import filter_records
 
     snapshot = collect_once(args, started)
     records = filter_records(snapshot.records, record_filter_from(args))
-    if args.format == "json":
-        write_out(json_bytes(records) + b"\n")
-    else:
-        write_out(to_csv(records) if args.format == "csv" else to_table(records))
+    write_out(writers.writer("records", args.format)(records))
     report(snapshot)
     return EXIT_OK
 
 
 def run_watch(args: argparse.Namespace) -> int:
-    from nettop.events import event_text, event_to_dict, watch
+    from nettop.events import watch
 
     record_filter = record_filter_from(args)
-    ndjson = args.format == "ndjson"
+    line = writers.writer("events", args.format)
 
     def said_baseline(snapshot: Snapshot) -> None:
         taken = time.strftime("%H:%M:%S", time.localtime(snapshot.taken_at))
@@ -319,7 +315,7 @@ def run_watch(args: argparse.Namespace) -> int:
     async def stream() -> None:
         async for event in watch(source_from(args), args.interval, record_filter.matches, said_baseline):
             # One event, one whole line, flushed now: a reader may be waiting for it.
-            write_out(json_line(event_to_dict(event)) if ndjson else event_text(event) + "\n")
+            write_out(line(event))
 
     import asyncio
 
@@ -328,17 +324,10 @@ def run_watch(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def json_line(value: object) -> bytes:
-    from nettop.export import dump_json
-
-    return dump_json(value) + b"\n"
-
-
 def run_diff(args: argparse.Namespace) -> int:
-    from nettop.events import PAST, describe, diff_to_dict, events_of
-    from nettop.export import records_from_json
     from nettop.inputs import SNAPSHOT_LIMIT, InputError, read_input
-    from nettop.snapshot import diff_records
+    from nettop.snapshots import diff_records
+    from nettop.writers.json import records_from_json
 
     snapshots = []
     for path in (args.before, args.after):
@@ -351,17 +340,12 @@ def run_diff(args: argparse.Namespace) -> int:
             say(f"nettop diff: {'stdin' if path == '-' else path}: {error}")
             return EXIT_USAGE
     change = diff_records(*snapshots)
-    if args.format == "json":
-        write_out(json_line(diff_to_dict(change)))
-    else:
-        events = events_of(change, 0.0)
-        write_out("".join(describe(event, PAST[event.kind]) + "\n" for event in events) or "no differences\n")
+    write_out(writers.writer("diff", args.format)(change))
     return EXIT_OK if change.is_empty else EXIT_FAILED
 
 
 def run_check(args: argparse.Namespace) -> int:
     from nettop.policy.check import EXIT_ERROR, check_source
-    from nettop.policy.report import render
     from nettop.policy.rules import PolicyError, load_policy
 
     try:
@@ -375,7 +359,7 @@ def run_check(args: argparse.Namespace) -> int:
     import asyncio
 
     result = asyncio.run(check_source(policy, source, wait))
-    write_out(render(result, args.format))
+    write_out(writers.writer("report", args.format)(result))
     return result.exit_code
 
 

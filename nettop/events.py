@@ -1,7 +1,8 @@
 """Changes over time as events: a connection opened, closed or changed, or a collection failed.
 
-``watch`` turns a source into an async stream of events, one diff (``nettop.snapshot``) per interval. The
-first snapshot is the baseline: it yields nothing, so a stream says only what changed while it ran.
+``watch`` turns a source into an async stream of events, one diff (``nettop.snapshots``) per interval. The
+first snapshot is the baseline: it yields nothing, so a stream says only what changed while it ran. How an event
+is written (a line of text, an NDJSON object) is the writers' business: ``nettop.writers.events``.
 """
 
 from __future__ import annotations
@@ -10,15 +11,15 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from nettop.errors import NettopError
-from nettop.export import record_to_dict
 from nettop.model import Connection, Snapshot
-from nettop.snapshot import SnapshotDiff, SnapshotTracker
-from nettop.sources import Source
-from nettop.text import endpoint_text, owner_text, safe
+from nettop.snapshots import SnapshotDiff, SnapshotTracker
+from nettop.text import owner_text
+
+if TYPE_CHECKING:  # only its protocol: watch never loads a source, it is given one
+    from nettop.sources import Source
 
 OPEN, CLOSE, CHANGE, ERROR = "open", "close", "change", "error"
 #: How ``nettop diff`` words each kind: it compares two moments, nothing "happens".
@@ -97,60 +98,3 @@ def _kept(event: Event, keep: Callable[[Connection], bool]) -> bool:
         return True
     # A change out of the filter (ESTABLISHED → TIME_WAIT under --state established) still concerns it.
     return keep(event.connection) or (event.before is not None and keep(event.before))
-
-
-def iso_time(seconds: float) -> str:
-    return datetime.fromtimestamp(seconds, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def event_to_dict(event: Event) -> dict[str, Any]:
-    """One NDJSON event: ``event``, ``time`` (ISO 8601, UTC), ``connection`` (``nettop list``'s schema),
-    ``listener``, and for a change ``changes`` ({field: {before, after}}), for an error ``error``."""
-    out: dict[str, Any] = {"event": event.kind, "time": iso_time(event.time)}
-    if event.connection is not None:
-        out["listener"] = event.listener
-        out["connection"] = record_to_dict(event.connection)
-    if event.changes:
-        out["changes"] = {name: {"before": a, "after": b} for name, (a, b) in event.changes.items()}
-    if event.kind == ERROR:
-        out["error"] = event.message
-    return out
-
-
-def event_text(event: Event) -> str:
-    """One line for people: time, what, the connection, its owner; listeners are marked LISTENER."""
-    stamp = time.strftime("%H:%M:%S", time.localtime(event.time))
-    if event.connection is None:
-        return f"{stamp} error   {safe(event.message)}"
-    return f"{stamp} {describe(event)}"
-
-
-def describe(event: Event, label: str | None = None) -> str:
-    """What happened to which connection, without the time: ``open LISTENER tcp4 ... LISTEN 12/nginx``. Made
-    safe to print: names and addresses may hold escape sequences."""
-    record = event.connection
-    if record is None:
-        return safe(f"{event.kind} {event.message}")
-    ends = (
-        f"{record.proto.value}{record.family} {endpoint_text(record.local_ip, record.local_port, record.interface)}"
-        f" -> {endpoint_text(record.remote_ip, record.remote_port)}"
-    )
-    owner = owner_text(record.pid, record.program) if record.owners else "-"
-    what = f"{label or event.kind:<6}" + (" LISTENER" if event.listener else "")
-    detail = "".join(f" {name}: {before} -> {after}" for name, (before, after) in event.changes.items())
-    return safe(f"{what} {ends} {record.state.value} {owner}{detail}")
-
-
-def diff_to_dict(change: SnapshotDiff) -> dict[str, Any]:
-    """``nettop diff``'s JSON: ``equal``, and the ``opened``, ``closed`` and ``changed`` connections."""
-    events = events_of(change, 0.0)
-    return {
-        "equal": change.is_empty,
-        "opened": [record_to_dict(e.connection) for e in events if e.kind == OPEN and e.connection],
-        "closed": [record_to_dict(e.connection) for e in events if e.kind == CLOSE and e.connection],
-        "changed": [
-            {"connection": record_to_dict(e.connection), "changes": event_to_dict(e)["changes"]}
-            for e in events
-            if e.kind == CHANGE and e.connection
-        ],
-    }

@@ -67,7 +67,7 @@ class Owner:
 
 class ConnKey(NamedTuple):
     """What identifies one connection across snapshots: its protocol, family and both ends (see
-    ``nettop.snapshot`` for the row key, which also tells apart sockets sharing these)."""
+    ``nettop.snapshots`` for the row key, which also tells apart sockets sharing these)."""
 
     proto: Proto
     family: int

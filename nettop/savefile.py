@@ -8,8 +8,8 @@
 - A file with several hard links is rewritten in place, so that every link sees the new data (a rename would
   give the path a new inode and leave the other links with the old one). A symbolic link is replaced, never
   followed: nettop often runs as root, and following a link another user planted writes where they chose.
-- The format comes from the suffix, ``.json`` or ``.csv``; anything else is refused by name rather than
-  written in a format the name does not say.
+- The format comes from the suffix (``.json``, ``.csv``: the writers' registry, ``nettop.writers``); anything
+  else is refused by name rather than written in a format the name does not say.
 """
 
 from __future__ import annotations
@@ -20,15 +20,9 @@ import secrets
 import stat
 from collections.abc import Callable, Sequence
 
+from nettop import writers
 from nettop.errors import NettopError
-from nettop.export import json_bytes, to_csv
 from nettop.model import Connection
-
-#: File suffix → what writes the records in that format.
-EXPORT_FORMATS: dict[str, Callable[[Sequence[Connection]], bytes]] = {
-    ".json": lambda records: json_bytes(records, indent=2) + b"\n",
-    ".csv": lambda records: to_csv(records).encode(),
-}
 
 
 class UnknownExportFormat(NettopError):
@@ -38,12 +32,17 @@ class UnknownExportFormat(NettopError):
 def export_format(path: str) -> Callable[[Sequence[Connection]], bytes]:
     """The writer for ``path``'s suffix; raises UnknownExportFormat naming the ones there are."""
     suffix = os.path.splitext(path)[1].lower()
-    writer = EXPORT_FORMATS.get(suffix)
-    if writer is None:
-        known = " or ".join(EXPORT_FORMATS)
+    write = writers.for_suffix(suffix) if suffix else None
+    if write is None:
+        known = " or ".join(writers.export_suffixes())
         said = f"{suffix!r} is not an export format" if suffix else "the file name has no suffix"
         raise UnknownExportFormat(f"{said}: name the file {known}")
-    return writer
+
+    def encoded(records: Sequence[Connection]) -> bytes:
+        data = write(records)
+        return data.encode() if isinstance(data, str) else data
+
+    return encoded
 
 
 def write_export(path: str, records: Sequence[Connection], overwrite: bool = False) -> str:

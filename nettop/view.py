@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from nettop.model import Connection, Proto, State
-from nettop.snapshot import RowKey, SnapshotDiff
+from nettop.snapshots import RowKey, SnapshotDiff
 from nettop.text import address_text, port_text
 
 #: How long a new connection stays highlighted, and a closed one stays (dimmed) before it goes.
@@ -232,7 +232,7 @@ class RowsModel:
         now: float,
         missing: Mapping[RowKey, Connection] | None = None,
     ) -> None:
-        """Take a new snapshot (indexed, with its diff from the previous one, see ``nettop.snapshot``) and, with
+        """Take a new snapshot (indexed, with its diff from the previous one, see ``nettop.snapshots``) and, with
         a policy, the listeners it misses now (they come and go as rows do, but are never sockets)."""
         opened, closed = change.opened, change.closed
         if missing is not None:

@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from nettop.model import Connection
-from nettop.snapshot import diff, index_records
+from nettop.snapshots import diff, index_records
 from nettop.view import CLOSED_LINGER_SECONDS, COLUMN_KEYS, RowsModel
 from tests.scripted import conn
 

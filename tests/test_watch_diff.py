@@ -17,8 +17,8 @@ import pytest
 
 import nettop
 from nettop.events import CHANGE, CLOSE, OPEN, Event
-from nettop.export import record_to_dict
 from nettop.model import Proto, State
+from nettop.writers.json import record_to_dict
 from tests.scripted import conn
 
 
@@ -220,7 +220,8 @@ def test_api_diff() -> None:
 
 async def test_a_failed_collection_is_an_event_and_the_stream_goes_on() -> None:
     from nettop.errors import CommandFailed
-    from nettop.events import ERROR, event_to_dict, watch
+    from nettop.events import ERROR, watch
+    from nettop.writers.events import event_to_dict
     from tests.scripted import FakeClock, ScriptedSource
 
     failure = CommandFailed(["ss", "-tunae"], 1, "Cannot open netlink socket")

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from nettop.model import Connection, Owner, OwnerStatus, Proto, State
 from nettop.policy.check import CheckReport, Status, evaluate
 from nettop.policy.rules import ListenRule, Policy
-from nettop.snapshot import RowKey
+from nettop.snapshots import RowKey
 
 #: Where a missing listener's row says it comes from (its details screen says "from policy").
 EXPECTED_SOURCE = "policy"

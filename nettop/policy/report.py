@@ -16,17 +16,19 @@ import json
 import xml.etree.ElementTree as ET
 from typing import Any
 
-from nettop.export import dump_json, record_to_dict
+from nettop import writers
 from nettop.policy.check import Assertion, CheckReport, Evidence, Status
 from nettop.text import endpoint_text, owners_text, safe
+from nettop.writers.json import dump_json, record_to_dict
 
-FORMATS = ("text", "json", "junit", "tap")
+#: The report formats, as the writers' registry has them (``nettop.writers``, kind "report").
+FORMATS = tuple(writers.names("report"))
 
 
 def render(report: CheckReport, format: str) -> str:
     """The report in one of ``FORMATS``."""
-    writers = {"text": to_text, "json": to_json, "junit": to_junit, "tap": to_tap}
-    return writers[format](report)
+    text: str = writers.writer("report", format)(report)
+    return text
 
 
 def evidence_text(evidence: Evidence) -> str:

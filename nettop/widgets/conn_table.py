@@ -21,7 +21,7 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from nettop.snapshot import RowKey
+from nettop.snapshots import RowKey
 from nettop.text import safe
 from nettop.view import NEW_HIGHLIGHT_SECONDS, Column, Row, RowsModel, column_widths, visible_columns
 

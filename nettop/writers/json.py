@@ -1,26 +1,26 @@
-"""Write records as JSON, CSV or a plain text table; the JSON schema is documented in the README.
+"""Records as JSON, and JSON read back: ``nettop list --format json``, the viewer's ``.json`` export, and the
+``connection`` of every NDJSON event and check report.
 
-JSON is a list of objects, one a socket. The schema is stable: fields are added, never renamed or removed.
+JSON is a list of objects, one a socket; the schema is documented in the README. It is stable: fields are added,
+never renamed or removed. ``records_from_json`` reads it back (``nettop diff``), every field checked.
 """
 
 from __future__ import annotations
 
 import contextlib
-import csv
-import io
 import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 from nettop.model import Connection, Owner, OwnerStatus, Proto, State
-from nettop.text import endpoint_text, json_safe_bytes, owners_text, safe
+from nettop.text import json_safe_bytes
 
 try:
     import orjson
 except ImportError:  # no wheel for this platform: the standard library writes the same JSON, slower
     orjson = None  # type: ignore[assignment]
 
-#: The JSON fields, in output order (and the CSV columns, with ``owners`` flattened).
+#: The JSON fields, in output order (and the CSV columns, with ``owners`` flattened: ``nettop.writers.csv``).
 FIELDS = (
     "proto",
     "family",
@@ -113,6 +113,16 @@ def json_bytes(records: Iterable[Connection], indent: int | None = None) -> byte
     return dump_json([record_to_dict(r, owner_cache) for r in records], indent)
 
 
+def write_records(records: Sequence[Connection]) -> bytes:
+    """``nettop list --format json``: the records on one line."""
+    return json_bytes(records) + b"\n"
+
+
+def write_file(records: Sequence[Connection]) -> bytes:
+    """A ``.json`` export: the records indented, for people who open the file."""
+    return json_bytes(records, indent=2) + b"\n"
+
+
 def dump_json(value: Any, indent: int | None = None) -> bytes:
     """Any JSON value as UTF-8, exactly: orjson where it can, else the standard library (an integer past 64
     bits; a name that was not UTF-8, kept by psutil as lone surrogates, which only a ``\\u`` escape carries).
@@ -127,53 +137,6 @@ def dump_json(value: Any, indent: int | None = None) -> bytes:
         except UnicodeEncodeError:
             data = json.dumps(value, indent=indent).encode()
     return json_safe_bytes(data)
-
-
-def to_csv(records: Iterable[Connection]) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(FIELDS)
-    for record in records:
-        row = record_to_dict(record)
-        row["owners"] = owners_text(record.owners, unknown="", sep=";")
-        writer.writerow(_csv_cell(row[name]) for name in FIELDS)
-    return out.getvalue()
-
-
-def _csv_cell(value: Any) -> Any:
-    """Empty for None, and JSON's spelling for booleans, so both exports read alike. Text is made safe: a CSV
-    is read on terminals too (``cat``, ``column``), and JSON is the export that keeps exact values."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str):
-        return safe(value)
-    return value
-
-
-TABLE_HEADER = ("Proto", "Local address", "Remote address", "State", "PID/Program", "User")
-
-
-def table_row(record: Connection) -> tuple[str, ...]:
-    """One row of the text table, every cell safe to print (names and addresses may hold escape sequences)."""
-    owners = owners_text(record.owners) or f"- ({record.owner_status.value})"
-    return (
-        f"{record.proto.value}{record.family}",
-        safe(endpoint_text(record.local_ip, record.local_port, record.interface)),
-        safe(endpoint_text(record.remote_ip, record.remote_port)),
-        record.state.value,
-        safe(owners),
-        safe(record.user or ""),
-    )
-
-
-def to_table(records: Sequence[Connection]) -> str:
-    """A plain, aligned text table for people; scripts should use JSON or CSV."""
-    rows = [TABLE_HEADER, *(table_row(r) for r in records)]
-    widths = [max(len(row[i]) for row in rows) for i in range(len(TABLE_HEADER))]
-    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows]
-    return "\n".join(lines) + "\n"
 
 
 #: What a field read back may hold (``record_from_dict``): the values the model has, and the ranges the

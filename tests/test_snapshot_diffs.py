@@ -7,7 +7,7 @@ from __future__ import annotations
 import random
 
 from nettop.model import Connection, Owner, Proto, RecordDelta, Snapshot, State
-from nettop.snapshot import SnapshotStep, SnapshotTracker, diff, diff_records, index_records, row_key, tally
+from nettop.snapshots import SnapshotStep, SnapshotTracker, diff, diff_records, index_records, row_key, tally
 from tests.scripted import conn
 
 LISTENER = conn(8080, name="web", pid=7)

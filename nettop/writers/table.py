@@ -1,0 +1,31 @@
+"""Records as a plain, aligned text table for people: ``nettop list`` (its default format)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from nettop.model import Connection
+from nettop.text import endpoint_text, owners_text, safe
+
+TABLE_HEADER = ("Proto", "Local address", "Remote address", "State", "PID/Program", "User")
+
+
+def table_row(record: Connection) -> tuple[str, ...]:
+    """One row of the text table, every cell safe to print (names and addresses may hold escape sequences)."""
+    owners = owners_text(record.owners) or f"- ({record.owner_status.value})"
+    return (
+        f"{record.proto.value}{record.family}",
+        safe(endpoint_text(record.local_ip, record.local_port, record.interface)),
+        safe(endpoint_text(record.remote_ip, record.remote_port)),
+        record.state.value,
+        safe(owners),
+        safe(record.user or ""),
+    )
+
+
+def to_table(records: Sequence[Connection]) -> str:
+    """A plain, aligned text table for people; scripts should use JSON or CSV."""
+    rows = [TABLE_HEADER, *(table_row(r) for r in records)]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(TABLE_HEADER))]
+    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows]
+    return "\n".join(lines) + "\n"
