@@ -76,6 +76,8 @@ def test_csv_and_table_from_stdin(corpus: Path) -> None:
     rows = list(csv.DictReader(io.StringIO(done.stdout)))
     assert len(rows) == 36
     assert rows[0]["local_ip"] == "127.0.0.1" and rows[0]["truncated"] == "false"
+    tsv = nettop("list", "--format", "tsv", "--from-file", "-", stdin=text).stdout.splitlines()
+    assert [line.split("\t") for line in tsv] == [[*rows[0]], *([*row.values()] for row in rows)]
     table = nettop("list", "--from-file", "-", "--port", "18090", stdin=text).stdout.splitlines()
     assert table[0].split() == ["Proto", "Local", "address", "Remote", "address", "State", "PID/Program", "User"]
     assert table[1].split() == ["tcp4", "127.0.0.1:18090", "*", "LISTEN", "6702/my", "srv:x", "(1"]

@@ -43,6 +43,7 @@ WRITERS: tuple[Writer, ...] = (
     Writer("records", "table", "nettop.writers.table:to_table"),
     Writer("records", "json", "nettop.writers.json:write_records", ".json", "nettop.writers.json:write_file"),
     Writer("records", "csv", "nettop.writers.csv:to_csv", ".csv"),
+    Writer("records", "tsv", "nettop.writers.csv:to_tsv", ".tsv"),
     Writer("events", "text", "nettop.writers.events:text_line"),
     Writer("events", "ndjson", "nettop.writers.events:ndjson_line"),
     Writer("diff", "text", "nettop.writers.events:diff_text"),

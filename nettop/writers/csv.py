@@ -1,14 +1,14 @@
-"""Records as CSV: ``nettop list --format csv`` and the viewer's ``.csv`` export.
+"""Records as CSV or TSV: ``nettop list --format csv`` / ``tsv`` and the viewer's ``.csv`` / ``.tsv`` export.
 
 One row a socket, the JSON schema's fields as columns (``writers.json.FIELDS``), ``owners`` flattened to
-``pid/name;pid/name``.
+``pid/name;pid/name``. A TSV cell never holds a tab or a line end: ``safe`` writes them ``\\t``, ``\\n``.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from nettop.model import Connection
@@ -20,11 +20,19 @@ def to_csv(records: Iterable[Connection]) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(FIELDS)
+    writer.writerows(_rows(records))
+    return out.getvalue()
+
+
+def to_tsv(records: Iterable[Connection]) -> str:
+    return "".join("\t".join(map(str, row)) + "\n" for row in (FIELDS, *_rows(records)))
+
+
+def _rows(records: Iterable[Connection]) -> Iterator[list[Any]]:
     for record in records:
         row = record_to_dict(record)
         row["owners"] = owners_text(record.owners, unknown="", sep=";")
-        writer.writerow(_csv_cell(row[name]) for name in FIELDS)
-    return out.getvalue()
+        yield [_csv_cell(row[name]) for name in FIELDS]
 
 
 def _csv_cell(value: Any) -> Any:
