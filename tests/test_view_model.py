@@ -112,3 +112,32 @@ def test_many_closed_rows_expire_in_one_pass() -> None:
     assert model.expire(1.0 + CLOSED_LINGER_SECONDS)
     check_invariants(model)
     assert len(model.order) == 100 and not model.closing
+
+
+def test_missing_listeners_are_rows_of_their_own_kind_never_sockets() -> None:
+    """A policy's missing listener comes and goes as a row (lingering like a closed one) but is never in the
+    snapshot's index or diff, and shows MISSING and no pid whatever its expected socket holds."""
+    from nettop.policy.overlay import judge
+    from nettop.policy.rules import parse_policy
+    from nettop.view import COLUMNS
+
+    policy = parse_policy('[[listen]]\nport = 9999\nproto = "tcp"\nprogram = "agent"\n', "p.toml")
+    model = RowsModel()
+    records = snapshot_of(frozenset({1, 2}))
+    index = index_records(records)
+    verdict = judge(policy, records)
+    model.apply(index, diff({}, index), 0.0, verdict.missing)
+    check_invariants(model)
+    (key,) = verdict.missing
+    assert key not in index and model.shown_missing == 1 and model.rows[key].missing
+    cells = dict(zip(COLUMN_KEYS, model.rows[key].cells(COLUMNS), strict=True))
+    assert (cells["state"], cells["pid"], cells["program"], cells["lport"]) == ("MISSING", "", "agent", "9999")
+    assert not any(row.missing for k, row in model.rows.items() if k in index)
+    served = [*records, conn(9999, name="agent", pid=5)]
+    after = index_records(served)
+    model.apply(after, diff(index, after), 1.0, judge(policy, served).missing)
+    check_invariants(model)
+    assert model.rows[key].closed_at == 1.0 and key in model.closing, "it lingers, dimmed, as a closed row"
+    assert model.shown_missing == 0 and model.shown_closing == 1
+    model.expire(1.0 + CLOSED_LINGER_SECONDS)
+    assert key not in model.rows
