@@ -295,9 +295,10 @@ def collect_once(args: argparse.Namespace, started: EarlyListing | None) -> Snap
 def run_list(args: argparse.Namespace, started: EarlyListing | None = None) -> int:
     from nettop.query import filter_records
 
+    write = writers.writer("records", args.format)  # imported while the listing runs (orjson for JSON)
     snapshot = collect_once(args, started)
     records = filter_records(snapshot.records, record_filter_from(args))
-    write_out(writers.writer("records", args.format)(records))
+    write_out(write(records))
     report(snapshot)
     return EXIT_OK
 
