@@ -511,3 +511,26 @@ async def test_a_burst_with_a_just_closed_connection_coming_back_keeps_the_viewe
         assert [r.local_port for r in shown(app)] == list(range(1, 201)) + list(range(1000, 1100))
         await pilot.press("end", "home")  # drawn, scrolled: every row is where the order says
         assert app.query_one(ConnectionTable).cursor_row == 0
+
+
+async def test_a_missing_listener_is_neither_exported_nor_offered_to_kill(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from nettop.policy.rules import parse_policy
+
+    policy = parse_policy('[[listen]]\nport = 9999\nproto = "tcp"\nprogram = "agent"\n', "p.toml")
+    clock = FakeClock()
+    source = ScriptedSource([BASE], clock)
+    app = NettopApp(source, interval=60, clock=clock, policy=policy, filter_text="port:9999,443")
+    target = tmp_path / "rows.json"
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settle(pilot, app, source, 1)
+        assert 9999 in [r.local_port for r in shown(app)]
+        table = app.query_one(ConnectionTable)
+        table.move_cursor_to(next(k for k in app.model.missing))
+        await pilot.press("k")
+        assert not isinstance(app.screen, ConfirmScreen)
+        assert any("No owner to terminate" in n.message for n in app._notifications)
+        await pilot.press("x")
+        app.screen.query_one("#export-path").value = str(target)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert 9999 not in [row["local_port"] for row in json.loads(target.read_text())]
