@@ -12,7 +12,6 @@ import contextlib
 import os
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import replace
 from functools import partial
 from pathlib import Path
 
@@ -30,12 +29,12 @@ from nettop.changes import RowKey, SnapshotDiff, identity, row_key
 from nettop.digest import Digest, Digester
 from nettop.errors import NettopError
 from nettop.events import event_text, events_of
-from nettop.filterquery import Query, QuickFilters, parse_query
 from nettop.gcpause import paused_gc
 from nettop.kill import KillRefused, terminate_owner
 from nettop.model import Connection, Snapshot
 from nettop.policy import Policy
 from nettop.policy_view import PLACEHOLDER_SOURCE, PolicyState
+from nettop.query import Predicate, Query, all_of, parse_query
 from nettop.savefile import write_export
 from nettop.screens.confirm import ConfirmScreen
 from nettop.screens.details import DetailsScreen
@@ -43,7 +42,7 @@ from nettop.screens.export import ExportScreen
 from nettop.screens.help import HelpScreen
 from nettop.sources import Source
 from nettop.text import safe
-from nettop.view import COLUMN_KEYS, NEW_HIGHLIGHT_SECONDS, PROTO_CYCLE, Counts, RowsModel
+from nettop.view import COLUMN_KEYS, NEW_HIGHLIGHT_SECONDS, Counts, RowsModel
 from nettop.widgets.conn_table import ConnectionTable
 from nettop.widgets.filter_bar import FilterBar
 
@@ -52,6 +51,8 @@ MIN_INTERVAL, MAX_INTERVAL = 0.5, 60.0
 SLOW_COLLECTION_NOTICE = 2.0
 
 RecordIndex = dict[RowKey, Connection]
+#: ``t`` cycles the quick toggles' ``proto:`` term through these values (None: no such term).
+PROTO_CYCLE = (None, "tcp", "udp")
 #: The event log keeps this many lines, and shows at most this many events of one refresh.
 EVENT_LOG_LINES, EVENTS_PER_TICK = 1000, 200
 
@@ -59,6 +60,12 @@ EVENT_LOG_LINES, EVENTS_PER_TICK = 1000, 200
 def _look(record: Connection) -> tuple[object, ...]:
     """What a baseline compares: the state and the owners' pids."""
     return (record.state, tuple(owner.pid for owner in record.owners))
+
+
+def _changed_since(baseline: dict[tuple[object, ...], tuple[object, ...]]) -> Predicate:
+    """Keeps the connections that are not as they were when the baseline was marked."""
+    marked = baseline.get
+    return lambda record: marked(identity(record)) != _look(record)
 
 
 def _event_lines(change: SnapshotDiff, taken_at: float) -> list[str]:
@@ -155,14 +162,14 @@ class NettopApp(App[None]):
     #: The column the table is sorted by, and whether the order is reversed.
     sort_column: reactive[str] = reactive("proto")
     sort_reverse: reactive[bool] = reactive(False)
-    #: The quick toggles (listening only, protocol, family).
-    quick: reactive[QuickFilters] = reactive(QuickFilters())
+    #: The quick toggles (l, t, 4, 6) as terms of the filter language: ``is:listening proto:tcp fam:4``.
+    quick: reactive[Query] = reactive(Query())
 
     def __init__(
         self,
         source: Source,
         interval: float = 2.0,
-        filter_text: str = "",
+        filter_text: str | Query = "",
         clock: Callable[[], float] = time.time,
         policy: Policy | None = None,
     ) -> None:
@@ -173,8 +180,8 @@ class NettopApp(App[None]):
         self.verdict: PolicyState | None = None
         self._clock = clock
         self.model = RowsModel()
-        self.query_filter: Query = parse_query(filter_text)
-        self._initial_filter = filter_text
+        #: The typed filter (``--filter`` or the filter bar); text is parsed here, a Query (the CLI's) taken as is.
+        self.query_filter: Query = parse_query(filter_text) if isinstance(filter_text, str) else filter_text
         self.snapshot: Snapshot | None = None
         self.counts = Counts()
         #: Snapshots that arrived while paused, applied in order on resume (each diff builds on the last).
@@ -202,9 +209,9 @@ class NettopApp(App[None]):
     def on_mount(self) -> None:
         self.query_one("#events", Log).display = False
         bar = self.query_one(FilterBar)
-        bar.display = bool(self._initial_filter)
-        if self._initial_filter:
-            bar.set_text(self._initial_filter)
+        bar.display = not self.query_filter.is_empty
+        if not self.query_filter.is_empty:
+            bar.show_query(self.query_filter)
         self.query_one(ConnectionTable).focus()
         self.resort(show=False)  # the --filter applies from the first snapshot
         self.poll()
@@ -297,15 +304,15 @@ class NettopApp(App[None]):
 
     # --- the table ------------------------------------------------------------------------------
 
-    def keep(self, record: Connection) -> bool:
-        if self.baseline is not None and self.baseline.get(identity(record)) == _look(record):
-            return False  # as it was when the baseline was marked
-        return self.quick.matches(record) and self.query_filter.matches(record)
+    def row_filter(self) -> Predicate | None:
+        """What the rows model keeps: the quick toggles, the typed filter and the baseline, as one predicate
+        built once per change of any of them (None: every row)."""
+        since = _changed_since(self.baseline) if self.baseline is not None else None
+        return all_of((self.quick.predicate, self.query_filter.predicate, since))
 
     def resort(self, show: bool = True) -> None:
         """The sort column or a filter changed: order the rows anew (once, not per tick)."""
-        no_filter = self.quick == QuickFilters() and self.query_filter.is_empty and self.baseline is None
-        self.model.resort(self.sort_column, None if no_filter else self.keep)
+        self.model.resort(self.sort_column, self.row_filter())
         if show:
             self.show_rows()
 
@@ -448,14 +455,14 @@ class NettopApp(App[None]):
         self.sort_reverse = not self.sort_reverse
 
     def action_toggle_listening(self) -> None:
-        self.quick = replace(self.quick, listening_only=not self.quick.listening_only)
+        self.quick = self.quick.replaced("is", None if self.quick.value_of("is") else "listening")
 
     def action_cycle_proto(self) -> None:
-        index = PROTO_CYCLE.index(self.quick.proto)
-        self.quick = replace(self.quick, proto=PROTO_CYCLE[(index + 1) % len(PROTO_CYCLE)])
+        index = PROTO_CYCLE.index(self.quick.value_of("proto"))
+        self.quick = self.quick.replaced("proto", PROTO_CYCLE[(index + 1) % len(PROTO_CYCLE)])
 
     def action_family(self, family: int) -> None:
-        self.quick = replace(self.quick, family=None if self.quick.family == family else family)
+        self.quick = self.quick.replaced("fam", None if self.quick.value_of("fam") == str(family) else str(family))
 
     def action_toggle_pause(self) -> None:
         self.paused = not self.paused

@@ -9,8 +9,8 @@ from hypothesis import strategies as st
 from textual.widgets import Input, Static
 
 from nettop.app import NettopApp
-from nettop.filterquery import Query, QueryError, parse_query
 from nettop.model import Proto
+from nettop.query import Query, QueryError, parse_query
 from tests.scripted import FakeClock, ScriptedSource, conn
 
 RECORDS = [
