@@ -51,6 +51,8 @@ MIN_INTERVAL, MAX_INTERVAL = 0.5, 60.0
 SLOW_COLLECTION_NOTICE = 2.0
 
 RecordIndex = dict[RowKey, Connection]
+#: Help for key pairs, one line each on the help screen.
+FAMILY, PACE = "IPv4 only / IPv6 only (press again for both)", "refresh slower / faster (0.5 s to 60 s)"
 #: ``t`` cycles the quick toggles' ``proto:`` term through these values (None: no such term).
 PROTO_CYCLE = (None, "tcp", "udp")
 #: The event log keeps this many lines, and shows at most this many events of one refresh.
@@ -136,24 +138,32 @@ class NettopApp(App[None]):
     CSS_PATH = Path(__file__).parent / "styles" / "app.tcss"
     TITLE = "nettop"
 
+    #: The help screen lists these (and the table's) with their tooltips: say there what a key does.
     BINDINGS = [
-        Binding("q", "quit", "Quit", id="quit"),
-        Binding("question_mark", "help", "Help", key_display="?", id="help"),
-        Binding("slash", "filter", "Filter", key_display="/", id="filter"),
-        Binding("s", "cycle_sort", "Sort", id="sort"),
-        Binding("r", "reverse_sort", "Reverse", id="reverse"),
-        Binding("l", "toggle_listening", "Listening", id="listening"),
-        Binding("t", "cycle_proto", "TCP/UDP", id="proto"),
-        Binding("4", "family(4)", "IPv4", show=False, id="ipv4"),
-        Binding("6", "family(6)", "IPv6", show=False, id="ipv6"),
-        Binding("space", "toggle_pause", "Pause", id="pause"),
-        Binding("plus,equals_sign", "slower", "Slower", key_display="+", show=False, id="slower"),
-        Binding("minus", "faster", "Faster", key_display="-", show=False, id="faster"),
-        Binding("k", "kill", "Kill owner", id="kill"),
-        Binding("e", "toggle_events", "Events", id="events"),
-        Binding("b", "baseline", "Baseline", id="baseline"),
-        Binding("x", "export", "Export", id="export"),
-    ]
+        Binding("q", "quit", "Quit", tooltip="quit", id="quit"),
+        Binding("question_mark", "help", "Help", key_display="?", tooltip="this help", id="help"),
+        Binding("slash", "filter", "Filter", key_display="/", tooltip="filter (Enter or Esc returns to the table)",
+                id="filter"),
+        Binding("s", "cycle_sort", "Sort", tooltip="sort by the next column (or click a header)", id="sort"),
+        Binding("r", "reverse_sort", "Reverse", tooltip="reverse the sort", id="reverse"),
+        Binding("l", "toggle_listening", "Listening", tooltip="listening sockets only (is:listening)",
+                id="listening"),
+        Binding("t", "cycle_proto", "TCP/UDP", tooltip="cycle TCP / UDP / both (proto:)", id="proto"),
+        Binding("4", "family(4)", "IPv4", show=False, tooltip=FAMILY, id="ipv4"),
+        Binding("6", "family(6)", "IPv6", show=False, tooltip=FAMILY, id="ipv6"),
+        Binding("space", "toggle_pause", "Pause", tooltip="pause / resume the display", id="pause"),
+        Binding("plus,equals_sign", "slower", "Slower", key_display="+", show=False, tooltip=PACE,
+                id="slower"),
+        Binding("minus", "faster", "Faster", key_display="-", show=False, tooltip=PACE, id="faster"),
+        Binding("k", "kill", "Kill owner", tooltip="terminate the owner of the selected connection (asks first)",
+                id="kill"),
+        Binding("e", "toggle_events", "Events", tooltip="show / hide the event log (what opened, closed, changed)",
+                id="events"),
+        Binding("b", "baseline", "Baseline", tooltip="baseline: from now on show only what changed (b again clears)",
+                id="baseline"),
+        Binding("x", "export", "Export", tooltip="export the connections on screen to a .json or .csv file",
+                id="export"),
+    ]  # fmt: skip
 
     #: Seconds between collections.
     interval: reactive[float] = reactive(2.0)
@@ -440,7 +450,8 @@ class NettopApp(App[None]):
     # --- actions ------------------------------------------------------------------------------
 
     def action_help(self) -> None:
-        self.push_screen(HelpScreen())
+        palette = Binding(self.COMMAND_PALETTE_BINDING, "command_palette", "command palette (every action, and themes)")
+        self.push_screen(HelpScreen([*ConnectionTable.BINDINGS, *self.BINDINGS, palette]))
 
     def action_filter(self) -> None:
         bar = self.query_one(FilterBar)

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
+import nettop
+from nettop import query
 from nettop.model import Proto, State
-from nettop.query import Query, QueryError, parse_query
+from nettop.query import TERMS, Flag, Query, QueryError, Term, parse_query
 from tests.scripted import conn
 
 SSH = conn(22, name="sshd", pid=10, user="root", local_ip="0.0.0.0")
@@ -120,3 +124,99 @@ def test_quick_filters(quick: dict[str, str], expected: list) -> None:  # type: 
     for key, value in quick.items():
         toggles = toggles.replaced(key, value)
     assert [record for record in ALL if toggles.matches(record)] == expected
+
+
+# --- one table: every term reaches the help, the CLI and the API -----------------------------------
+
+
+def help_shown() -> str:
+    from textual.app import App
+
+    from nettop.app import NettopApp
+    from nettop.screens.help import help_text, key_lines, term_lines
+
+    return help_text(key_lines(NettopApp.BINDINGS, App().get_key_display), term_lines()).plain
+
+
+def cli_options(command: str = "list") -> set[str]:
+    import argparse
+
+    from nettop.cli import build_parser
+
+    commands = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    return {option for action in commands.choices[command]._actions for option in action.option_strings}
+
+
+@pytest.mark.parametrize("term", TERMS, ids=lambda term: term.key)
+def test_every_term_is_in_the_help_the_cli_and_the_api(term: Term) -> None:
+    assert f"  {term.example} " in help_shown()
+    assert parse_query(term.example).terms[0].key == term.key  # its example is a valid use of it
+    if term.flag is not None:
+        options = {option for option, _, _ in term.flag.switches} or {f"--{term.flag.dest}"}
+        assert options <= cli_options("list") and options <= cli_options("watch")
+        value = term.flag.switches[0][1] if term.flag.switches else term.example.partition(":")[2].lstrip("=")
+        assert isinstance(nettop.filter_records(ALL, **{term.flag.dest: value}), list)
+
+
+def test_a_term_added_to_the_table_is_everywhere_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """One entry, nothing else: the parser, the help, the CLI's flags and the API's keywords all take it."""
+    odd = Term("odd", lambda v: v == "yes", lambda yes: lambda r: (r.local_port or 0) % 2 == yes, "odd local port",
+               "odd:yes", flag=Flag("odd_port", "only odd local ports"))  # fmt: skip
+    monkeypatch.setattr(query, "TERMS", (*query.TERMS, odd))
+    assert selected("odd:yes") == [WEB, DNS]
+    assert "  odd:yes " in help_shown() and "odd local port" in help_shown()
+    assert "--odd_port" in cli_options("list")
+    assert nettop.filter_records(ALL, odd_port="yes") == [WEB, DNS]
+
+
+@pytest.mark.parametrize(
+    ("flags", "typed"),
+    [
+        (["--port", "https"], "port:https"),
+        (["--port", "22,53"], "port:22,53"),
+        (["--state", "listen", "--state", "time-wait"], "state:listen,time-wait"),
+        (["--proto", "tcp6"], "proto:tcp6"),
+        (["--pid", "10"], "pid:10"),
+        (["--program", "nginx"], "prog:=nginx"),
+        (["--listening"], "is:listening"),
+        (["-6"], "fam:6"),
+    ],
+)
+def test_flags_select_what_the_typed_term_selects(flags: list[str], typed: str) -> None:
+    from nettop.cli import build_parser, query_from_args
+
+    from_flags = query_from_args(build_parser().parse_args(["list", *flags]))
+    assert [r for r in ALL if from_flags.matches(r)] == selected(typed)
+
+
+def test_program_is_exact_on_the_command_line_and_a_substring_in_the_viewer() -> None:
+    assert selected("prog:nginx") == selected("prog:ngin") == [WEB]
+    assert selected("prog:=nginx") == [WEB] and selected("prog:=ngin") == []
+    assert nettop.filter_records(ALL, program="ngin") == [] and nettop.filter_records(ALL, program="nginx") == [WEB]
+
+
+@pytest.mark.parametrize(
+    ("flags", "typed"),
+    [
+        (["--port", "70000"], "port:70000"),
+        (["--port", "²"], "port:²"),
+        (["--pid", "12a"], "pid:12a"),
+        (["--pid", str(2**32)], f"pid:{2**32}"),
+        (["--proto", "icmp"], "proto:icmp"),
+        (["--state", "nope"], "state:nope"),
+    ],
+)
+def test_the_cli_refuses_what_the_viewer_refuses_with_the_same_message(
+    flags: list[str], typed: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from nettop.cli import build_parser
+
+    with pytest.raises(QueryError) as viewer:
+        parse_query(typed)
+    with pytest.raises(SystemExit) as cli:
+        build_parser().parse_args(["list", *flags])
+    assert cli.value.code == 2
+    said = viewer.value.message.partition(": ")[2]
+    assert f"argument {flags[0]}: {said}" in capsys.readouterr().err
+    with pytest.raises(ValueError, match=re.escape(said)):
+        nettop.filter_records(ALL, **{flags[0].lstrip("-"): flags[1]})
