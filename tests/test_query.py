@@ -102,6 +102,12 @@ def test_malformed_queries_say_what_and_where(text: str, message: str, position:
     assert caught.value.position == position
 
 
+def test_uid_selects_sockets_by_their_creator_even_without_owners() -> None:
+    mine, theirs = SSH._replace(uid=0), WAIT._replace(uid=1000, owners=())
+    assert [r for r in (mine, theirs, WEB) if parse_query("uid:1000,1001").matches(r)] == [theirs]
+    assert nettop.filter_records([mine, theirs, WEB], uid=0) == [mine]
+
+
 def test_query_keeps_its_text_and_knows_when_empty() -> None:
     assert parse_query("  ").is_empty
     query = parse_query("port:443  -state:listen")
