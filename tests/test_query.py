@@ -226,3 +226,14 @@ def test_the_cli_refuses_what_the_viewer_refuses_with_the_same_message(
     assert f"argument {flags[0]}: {said}" in capsys.readouterr().err
     with pytest.raises(ValueError, match=re.escape(said)):
         nettop.filter_records(ALL, **{flags[0].lstrip("-"): flags[1]})
+
+
+def test_the_readme_documents_every_term() -> None:
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    for term in TERMS:
+        assert f"`{term.key}:" in readme, term.key
+        if term.flag is not None:
+            options = [option for option, _, _ in term.flag.switches] or [f"--{term.flag.dest}"]
+            assert all(f"`{option}" in readme for option in options), options
