@@ -23,7 +23,7 @@ from nettop.runner import DEFAULT_TIMEOUT
 
 if TYPE_CHECKING:
     from nettop.model import Snapshot
-    from nettop.query import Query, Term
+    from nettop.query import Flag, Query, Term
     from nettop.sources import CommandSource, TextSource
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -119,9 +119,7 @@ def add_filter_options(parser: argparse.ArgumentParser) -> None:
     checks the term: the same values pass, and a wrong one gets the same message (and exit 2)."""
     from nettop.query import flagged_terms
 
-    for term in flagged_terms():
-        flag = term.flag
-        assert flag is not None
+    for term, flag in flagged_terms():
         if flag.switches:
             group = parser.add_mutually_exclusive_group() if len(flag.switches) > 1 else parser
             for option, value, help in flag.switches:
@@ -129,7 +127,7 @@ def add_filter_options(parser: argparse.ArgumentParser) -> None:
             continue
         parser.add_argument(
             f"--{flag.dest}",
-            type=_term_value(term),
+            type=_term_value(term, flag),
             action="append" if flag.repeat else "store",
             default=[] if flag.repeat else None,
             metavar=flag.metavar or flag.dest.upper(),
@@ -137,13 +135,12 @@ def add_filter_options(parser: argparse.ArgumentParser) -> None:
         )
 
 
-def _term_value(term: Term) -> Callable[[str], str]:
+def _term_value(term: Term, flag: Flag) -> Callable[[str], str]:
     """An argparse type: the flag's text, refused (exit 2) with the term's own message when the term refuses it."""
 
     def checked(text: str) -> str:
-        assert term.flag is not None
         try:
-            term.read(term.flag.to_text(text))
+            term.read(flag.to_text(text))
         except ValueError as error:
             raise argparse.ArgumentTypeError(str(error)) from None
         return text
@@ -232,7 +229,7 @@ def query_from_args(args: argparse.Namespace) -> Query:
     """The query ``nettop list``/``watch``'s flags make (checked already, as argparse read them)."""
     from nettop.query import flagged_terms, query_from
 
-    return query_from({t.flag.dest: getattr(args, t.flag.dest) for t in flagged_terms() if t.flag is not None})
+    return query_from({flag.dest: getattr(args, flag.dest) for _, flag in flagged_terms()})
 
 
 def source_from(args: argparse.Namespace) -> CommandSource | TextSource:

@@ -103,8 +103,8 @@ class Clause:
 
     key: str
     value: str
-    negated: bool = False
-    test: Predicate = field(default=lambda record: True, compare=False, repr=False)
+    negated: bool
+    test: Predicate = field(compare=False, repr=False)
 
     @property
     def text(self) -> str:
@@ -513,23 +513,22 @@ def _free_text(word: str) -> Predicate:
 # --- flags and keywords ---------------------------------------------------------------------------
 
 
-def flagged_terms() -> list[Term]:
+def flagged_terms() -> list[tuple[Term, Flag]]:
     """The terms that have a command-line flag (and a keyword in ``nettop.filter_records``), in table order."""
-    return [t for t in TERMS if t.flag is not None]
+    return [(t, t.flag) for t in TERMS if t.flag is not None]
 
 
 def query_from(conditions: Mapping[str, object]) -> Query:
     """A query from flag values by ``dest`` (``{"port": 443, "listening": True}``), the CLI's or the API's;
     raises ValueError (``port: what is wrong``) for a wrong value, TypeError for an unknown name."""
-    by_dest = {t.flag.dest: t for t in flagged_terms() if t.flag is not None}
+    by_dest = {flag.dest: (t, flag) for t, flag in flagged_terms()}
     unknown = sorted(set(conditions) - set(by_dest))
     if unknown:
         raise TypeError(f"unknown filter {unknown[0]!r}: use one of {', '.join(by_dest)}")
     clauses = []
     for dest, value in conditions.items():
-        found = by_dest[dest]
-        assert found.flag is not None
-        text = found.flag.value_text(value)
+        found, flag = by_dest[dest]
+        text = flag.value_text(value)
         if text is not None:
             clauses.append(term(found.key, text))
     return Query.of(clauses)
