@@ -14,9 +14,9 @@ from collections.abc import AsyncIterator, Callable, Iterable
 
 from nettop.events import Event
 from nettop.events import watch as _watch
-from nettop.model import Connection, ParseResult, Proto, Snapshot
+from nettop.model import Connection, ParseResult, Snapshot
 from nettop.parsers import parse_text
-from nettop.query import RecordFilter, state_from_user
+from nettop.query import Query, parse_query, query_from
 from nettop.query import filter_records as _apply
 from nettop.runner import DEFAULT_TIMEOUT
 from nettop.snapshots import SnapshotDiff, diff_records
@@ -58,26 +58,12 @@ def parse(text: str, format: str = "auto") -> ParseResult:
     return parse_text(text, format)
 
 
-def filter_records(
-    records: Iterable[Connection],
-    *,
-    proto: str | None = None,
-    state: str | Iterable[str] | None = None,
-    port: int | None = None,
-    pid: int | None = None,
-    program: str | None = None,
-    listening: bool = False,
-    family: int | None = None,
-) -> list[Connection]:
-    """Keep the records that meet every given condition (``port`` is local or remote)."""
-    states = [state] if isinstance(state, str) else list(state or ())
-    record_filter = RecordFilter(
-        proto=Proto(proto) if proto else None,
-        states=frozenset(state_from_user(s) for s in states),
-        port=port,
-        pid=pid,
-        program=program,
-        listening=listening,
-        family=family,
-    )
-    return _apply(records, record_filter)
+def filter_records(records: Iterable[Connection], query: str | Query = "", **conditions: object) -> list[Connection]:
+    """Keep the records that meet the query (the viewer's filter language, ``"port:https -state:listen"``) and
+    every condition given by keyword; the keywords are the flags of ``nettop list`` (``nettop.query.TERMS``):
+    ``proto="tcp"``, ``state="listen"`` (or a list: any of them), ``port=443`` (or ``"https"``, ``"80,443"``;
+    local or remote), ``pid=1234``, ``program="nginx"`` (the exact name), ``listening=True``, ``family=4``,
+    and any other term's flag. A wrong value raises ValueError with the message the CLI and the viewer give."""
+    typed = parse_query(query) if isinstance(query, str) else query
+    wanted = query_from(conditions)
+    return _apply(records, Query.of((*typed.terms, *wanted.terms)))

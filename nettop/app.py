@@ -12,7 +12,6 @@ import contextlib
 import os
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import replace
 from functools import partial
 from pathlib import Path
 
@@ -28,12 +27,12 @@ from textual.widgets import Footer, Log, Static
 
 from nettop.errors import NettopError
 from nettop.events import events_of
-from nettop.filterquery import Query, QuickFilters, parse_query
 from nettop.gcpause import paused_gc
 from nettop.kill import KillRefused, terminate_owner
 from nettop.model import Connection, Snapshot
 from nettop.policy.overlay import PolicyState, judge
 from nettop.policy.rules import Policy
+from nettop.query import Predicate, Query, all_of, parse_query
 from nettop.savefile import write_export
 from nettop.screens.confirm import ConfirmScreen
 from nettop.screens.details import DetailsScreen
@@ -42,7 +41,7 @@ from nettop.screens.help import HelpScreen
 from nettop.snapshots import Counts, RowKey, SnapshotDiff, SnapshotStep, SnapshotTracker
 from nettop.sources import Source
 from nettop.text import safe
-from nettop.view import COLUMN_KEYS, NEW_HIGHLIGHT_SECONDS, PROTO_CYCLE, RowsModel
+from nettop.view import COLUMN_KEYS, NEW_HIGHLIGHT_SECONDS, RowsModel
 from nettop.widgets.conn_table import ConnectionTable
 from nettop.widgets.filter_bar import FilterBar
 from nettop.writers.events import event_text
@@ -52,6 +51,10 @@ MIN_INTERVAL, MAX_INTERVAL = 0.5, 60.0
 SLOW_COLLECTION_NOTICE = 2.0
 
 RecordIndex = dict[RowKey, Connection]
+#: Help for key pairs, one line each on the help screen.
+FAMILY, PACE = "IPv4 only / IPv6 only (press again for both)", "refresh slower / faster (0.5 s to 60 s)"
+#: ``t`` cycles the quick toggles' ``proto:`` term through these values (None: no such term).
+PROTO_CYCLE = (None, "tcp", "udp")
 #: The event log keeps this many lines, and shows at most this many events of one refresh.
 EVENT_LOG_LINES, EVENTS_PER_TICK = 1000, 200
 
@@ -59,6 +62,12 @@ EVENT_LOG_LINES, EVENTS_PER_TICK = 1000, 200
 def _look(record: Connection) -> tuple[object, ...]:
     """What a baseline compares: the state and the owners' pids."""
     return (record.state, tuple(owner.pid for owner in record.owners))
+
+
+def _changed_since(baseline: dict[tuple[object, ...], tuple[object, ...]]) -> Predicate:
+    """Keeps the connections that are not as they were when the baseline was marked."""
+    marked = baseline.get
+    return lambda record: marked(record.key) != _look(record)
 
 
 def _event_lines(change: SnapshotDiff, taken_at: float) -> list[str]:
@@ -127,24 +136,32 @@ class NettopApp(App[None]):
     CSS_PATH = Path(__file__).parent / "styles" / "app.tcss"
     TITLE = "nettop"
 
+    #: The help screen lists these (and the table's) with their tooltips: say there what a key does.
     BINDINGS = [
-        Binding("q", "quit", "Quit", id="quit"),
-        Binding("question_mark", "help", "Help", key_display="?", id="help"),
-        Binding("slash", "filter", "Filter", key_display="/", id="filter"),
-        Binding("s", "cycle_sort", "Sort", id="sort"),
-        Binding("r", "reverse_sort", "Reverse", id="reverse"),
-        Binding("l", "toggle_listening", "Listening", id="listening"),
-        Binding("t", "cycle_proto", "TCP/UDP", id="proto"),
-        Binding("4", "family(4)", "IPv4", show=False, id="ipv4"),
-        Binding("6", "family(6)", "IPv6", show=False, id="ipv6"),
-        Binding("space", "toggle_pause", "Pause", id="pause"),
-        Binding("plus,equals_sign", "slower", "Slower", key_display="+", show=False, id="slower"),
-        Binding("minus", "faster", "Faster", key_display="-", show=False, id="faster"),
-        Binding("k", "kill", "Kill owner", id="kill"),
-        Binding("e", "toggle_events", "Events", id="events"),
-        Binding("b", "baseline", "Baseline", id="baseline"),
-        Binding("x", "export", "Export", id="export"),
-    ]
+        Binding("q", "quit", "Quit", tooltip="quit", id="quit"),
+        Binding("question_mark", "help", "Help", key_display="?", tooltip="this help", id="help"),
+        Binding("slash", "filter", "Filter", key_display="/", tooltip="filter (Enter or Esc returns to the table)",
+                id="filter"),
+        Binding("s", "cycle_sort", "Sort", tooltip="sort by the next column (or click a header)", id="sort"),
+        Binding("r", "reverse_sort", "Reverse", tooltip="reverse the sort", id="reverse"),
+        Binding("l", "toggle_listening", "Listening", tooltip="listening sockets only (is:listening)",
+                id="listening"),
+        Binding("t", "cycle_proto", "TCP/UDP", tooltip="cycle TCP / UDP / both (proto:)", id="proto"),
+        Binding("4", "family(4)", "IPv4", show=False, tooltip=FAMILY, id="ipv4"),
+        Binding("6", "family(6)", "IPv6", show=False, tooltip=FAMILY, id="ipv6"),
+        Binding("space", "toggle_pause", "Pause", tooltip="pause / resume the display", id="pause"),
+        Binding("plus,equals_sign", "slower", "Slower", key_display="+", show=False, tooltip=PACE,
+                id="slower"),
+        Binding("minus", "faster", "Faster", key_display="-", show=False, tooltip=PACE, id="faster"),
+        Binding("k", "kill", "Kill owner", tooltip="terminate the owner of the selected connection (asks first)",
+                id="kill"),
+        Binding("e", "toggle_events", "Events", tooltip="show / hide the event log (what opened, closed, changed)",
+                id="events"),
+        Binding("b", "baseline", "Baseline", tooltip="baseline: from now on show only what changed (b again clears)",
+                id="baseline"),
+        Binding("x", "export", "Export", tooltip="export the connections on screen to a .json or .csv file",
+                id="export"),
+    ]  # fmt: skip
 
     #: Seconds between collections.
     interval: reactive[float] = reactive(2.0)
@@ -153,14 +170,14 @@ class NettopApp(App[None]):
     #: The column the table is sorted by, and whether the order is reversed.
     sort_column: reactive[str] = reactive("proto")
     sort_reverse: reactive[bool] = reactive(False)
-    #: The quick toggles (listening only, protocol, family).
-    quick: reactive[QuickFilters] = reactive(QuickFilters())
+    #: The quick toggles (l, t, 4, 6) as terms of the filter language: ``is:listening proto:tcp fam:4``.
+    quick: reactive[Query] = reactive(Query())
 
     def __init__(
         self,
         source: Source,
         interval: float = 2.0,
-        filter_text: str = "",
+        filter_text: str | Query = "",
         clock: Callable[[], float] = time.time,
         policy: Policy | None = None,
     ) -> None:
@@ -171,8 +188,8 @@ class NettopApp(App[None]):
         self.verdict: PolicyState | None = None
         self._clock = clock
         self.model = RowsModel()
-        self.query_filter: Query = parse_query(filter_text)
-        self._initial_filter = filter_text
+        #: The typed filter (``--filter`` or the filter bar); text is parsed here, a Query (the CLI's) taken as is.
+        self.query_filter: Query = parse_query(filter_text) if isinstance(filter_text, str) else filter_text
         self.snapshot: Snapshot | None = None
         self.counts = Counts()
         #: Snapshots that arrived while paused, applied in order on resume (each diff builds on the last).
@@ -200,9 +217,9 @@ class NettopApp(App[None]):
     def on_mount(self) -> None:
         self.query_one("#events", Log).display = False
         bar = self.query_one(FilterBar)
-        bar.display = bool(self._initial_filter)
-        if self._initial_filter:
-            bar.set_text(self._initial_filter)
+        bar.display = not self.query_filter.is_empty
+        if not self.query_filter.is_empty:
+            bar.show_query(self.query_filter)
         self.query_one(ConnectionTable).focus()
         self.resort(show=False)  # the --filter applies from the first snapshot
         self.poll()
@@ -297,15 +314,15 @@ class NettopApp(App[None]):
 
     # --- the table ------------------------------------------------------------------------------
 
-    def keep(self, record: Connection) -> bool:
-        if self.baseline is not None and self.baseline.get(record.key) == _look(record):
-            return False  # as it was when the baseline was marked
-        return self.quick.matches(record) and self.query_filter.matches(record)
+    def row_filter(self) -> Predicate | None:
+        """What the rows model keeps: the quick toggles, the typed filter and the baseline, as one predicate
+        built once per change of any of them (None: every row)."""
+        since = _changed_since(self.baseline) if self.baseline is not None else None
+        return all_of((self.quick.predicate, self.query_filter.predicate, since))
 
     def resort(self, show: bool = True) -> None:
         """The sort column or a filter changed: order the rows anew (once, not per tick)."""
-        no_filter = self.quick == QuickFilters() and self.query_filter.is_empty and self.baseline is None
-        self.model.resort(self.sort_column, None if no_filter else self.keep)
+        self.model.resort(self.sort_column, self.row_filter())
         if show:
             self.show_rows()
 
@@ -431,7 +448,8 @@ class NettopApp(App[None]):
     # --- actions ------------------------------------------------------------------------------
 
     def action_help(self) -> None:
-        self.push_screen(HelpScreen())
+        palette = Binding(self.COMMAND_PALETTE_BINDING, "command_palette", "command palette (every action, and themes)")
+        self.push_screen(HelpScreen([*ConnectionTable.BINDINGS, *self.BINDINGS, palette]))
 
     def action_filter(self) -> None:
         bar = self.query_one(FilterBar)
@@ -446,14 +464,14 @@ class NettopApp(App[None]):
         self.sort_reverse = not self.sort_reverse
 
     def action_toggle_listening(self) -> None:
-        self.quick = replace(self.quick, listening_only=not self.quick.listening_only)
+        self.quick = self.quick.replaced("is", None if self.quick.value_of("is") else "listening")
 
     def action_cycle_proto(self) -> None:
-        index = PROTO_CYCLE.index(self.quick.proto)
-        self.quick = replace(self.quick, proto=PROTO_CYCLE[(index + 1) % len(PROTO_CYCLE)])
+        index = PROTO_CYCLE.index(self.quick.value_of("proto"))
+        self.quick = self.quick.replaced("proto", PROTO_CYCLE[(index + 1) % len(PROTO_CYCLE)])
 
     def action_family(self, family: int) -> None:
-        self.quick = replace(self.quick, family=None if self.quick.family == family else family)
+        self.quick = self.quick.replaced("fam", None if self.quick.value_of("fam") == str(family) else str(family))
 
     def action_toggle_pause(self) -> None:
         self.paused = not self.paused

@@ -23,7 +23,7 @@ from nettop.runner import DEFAULT_TIMEOUT
 
 if TYPE_CHECKING:
     from nettop.model import Snapshot
-    from nettop.query import RecordFilter
+    from nettop.query import Flag, Query, Term
     from nettop.sources import CommandSource, TextSource
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -33,8 +33,6 @@ SHOWN_ISSUES = 5
 VIEWER_INTERVAL = (0.5, 60.0)
 WATCH_INTERVAL = (0.1, 86_400.0)
 MAX_TIMEOUT = 3_600.0
-#: The largest pid any supported system hands out (Linux's PID_MAX_LIMIT is 2**22; Windows' are 32-bit).
-MAX_PID = 2**31 - 1
 
 
 class OutputError(NettopError):
@@ -78,22 +76,6 @@ def say(message: str) -> None:
         err.flush()
 
 
-def _state(text: str) -> str:
-    from nettop.query import state_from_user
-
-    try:
-        state_from_user(text)
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(str(error)) from None
-    return text
-
-
-def _port(text: str) -> int:
-    if not (text.isascii() and text.isdigit()) or not 0 <= int(text) <= 65535:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a port number (0-65535)")
-    return int(text)
-
-
 def _seconds_between(low: float, high: float, low_included: bool = True) -> Callable[[str], float]:
     """An argparse type: a finite number of seconds in [low, high] (or (low, high]). nan, inf and 1e-9 are
     numbers to float() but no interval anyone means: a watch would busy-loop or never speak."""
@@ -110,12 +92,6 @@ def _seconds_between(low: float, high: float, low_included: bool = True) -> Call
         return value
 
     return seconds
-
-
-def _pid(text: str) -> int:
-    if not (text.isascii() and text.isdigit()) or not 0 <= int(text) <= MAX_PID:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a process id (0-{MAX_PID})")
-    return int(text)
 
 
 def add_source_options(parser: argparse.ArgumentParser) -> None:
@@ -139,17 +115,37 @@ def add_source_options(parser: argparse.ArgumentParser) -> None:
 
 
 def add_filter_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--proto", choices=["tcp", "udp"], help="only this protocol")
-    parser.add_argument(
-        "--state", type=_state, action="append", default=[], help="only this state (repeat for several)"
-    )
-    parser.add_argument("--port", type=_port, help="only sockets with this local or remote port")
-    parser.add_argument("--pid", type=_pid, help="only sockets this process holds")
-    parser.add_argument("--program", help="only sockets held by a process of this exact name")
-    parser.add_argument("--listening", action="store_true", help="only listening sockets (TCP LISTEN, bound UDP)")
-    families = parser.add_mutually_exclusive_group()
-    families.add_argument("-4", dest="family", action="store_const", const=4, help="only IPv4")
-    families.add_argument("-6", dest="family", action="store_const", const=6, help="only IPv6")
+    """One flag per term of the filter language that has one (``nettop.query.TERMS``), checked as the viewer
+    checks the term: the same values pass, and a wrong one gets the same message (and exit 2)."""
+    from nettop.query import flagged_terms
+
+    for term, flag in flagged_terms():
+        if flag.switches:
+            group = parser.add_mutually_exclusive_group() if len(flag.switches) > 1 else parser
+            for option, value, help in flag.switches:
+                group.add_argument(option, dest=flag.dest, action="store_const", const=value, help=help)
+            continue
+        parser.add_argument(
+            f"--{flag.dest}",
+            type=_term_value(term, flag),
+            action="append" if flag.repeat else "store",
+            default=[] if flag.repeat else None,
+            metavar=flag.metavar or flag.dest.upper(),
+            help=flag.help,
+        )
+
+
+def _term_value(term: Term, flag: Flag) -> Callable[[str], str]:
+    """An argparse type: the flag's text, refused (exit 2) with the term's own message when the term refuses it."""
+
+    def checked(text: str) -> str:
+        try:
+            term.read(flag.to_text(text))
+        except ValueError as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
+        return text
+
+    return checked
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -229,19 +225,11 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def record_filter_from(args: argparse.Namespace) -> RecordFilter:
-    from nettop.model import Proto
-    from nettop.query import RecordFilter, state_from_user
+def query_from_args(args: argparse.Namespace) -> Query:
+    """The query ``nettop list``/``watch``'s flags make (checked already, as argparse read them)."""
+    from nettop.query import flagged_terms, query_from
 
-    return RecordFilter(
-        proto=Proto(args.proto) if args.proto else None,
-        states=frozenset(state_from_user(s) for s in args.state),
-        port=args.port,
-        pid=args.pid,
-        program=args.program,
-        listening=args.listening,
-        family=args.family,
-    )
+    return query_from({flag.dest: getattr(args, flag.dest) for _, flag in flagged_terms()})
 
 
 def source_from(args: argparse.Namespace) -> CommandSource | TextSource:
@@ -297,7 +285,7 @@ def run_list(args: argparse.Namespace, started: EarlyListing | None = None) -> i
 
     write = writers.writer("records", args.format)  # imported while the listing runs (orjson for JSON)
     snapshot = collect_once(args, started)
-    records = filter_records(snapshot.records, record_filter_from(args))
+    records = filter_records(snapshot.records, query_from_args(args))
     write_out(write(records))
     report(snapshot)
     return EXIT_OK
@@ -306,7 +294,7 @@ def run_list(args: argparse.Namespace, started: EarlyListing | None = None) -> i
 def run_watch(args: argparse.Namespace) -> int:
     from nettop.events import watch
 
-    record_filter = record_filter_from(args)
+    query = query_from_args(args)
     line = writers.writer("events", args.format)
 
     def said_baseline(snapshot: Snapshot) -> None:
@@ -314,7 +302,7 @@ def run_watch(args: argparse.Namespace) -> int:
         say(f"nettop: watching from {taken} ({len(snapshot.records)} sockets); changes follow")
 
     async def stream() -> None:
-        async for event in watch(source_from(args), args.interval, record_filter.matches, said_baseline):
+        async for event in watch(source_from(args), args.interval, query.predicate, said_baseline):
             # One event, one whole line, flushed now: a reader may be waiting for it.
             write_out(line(event))
 
@@ -374,10 +362,10 @@ def run_policy_init(args: argparse.Namespace, started: EarlyListing | None = Non
 
 
 def run_viewer(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    from nettop.filterquery import QueryError, parse_query
+    from nettop.query import QueryError, parse_query
 
     try:
-        parse_query(args.filter)
+        query = parse_query(args.filter)  # the one parse of --filter: the viewer takes the query
     except QueryError as error:
         parser.error(f"--filter: {error.message} (at character {error.position + 1})")
     policy = None
@@ -394,7 +382,7 @@ def run_viewer(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
         return EXIT_USAGE
     from nettop.app import NettopApp  # Textual loads only here
 
-    app = NettopApp(source_from(args), interval=args.interval, filter_text=args.filter, policy=policy)
+    app = NettopApp(source_from(args), interval=args.interval, filter_text=query, policy=policy)
     app.run()
     # Textual shows a crash's traceback and sets the return code; a crash must not look like a clean quit.
     return EXIT_FAILED if app.return_code else EXIT_OK

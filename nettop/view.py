@@ -351,6 +351,3 @@ class RowsModel:
             del self.order[bisect.bisect_left(self.order, row.place)]
             del self.at_place[row.place]
             row.place = None
-
-
-PROTO_CYCLE: tuple[Proto | None, ...] = (None, Proto.TCP, Proto.UDP)

@@ -228,7 +228,12 @@ async def test_help_screen() -> None:
         await settle(pilot, app, source, 1)
         await pilot.press("question_mark")
         assert isinstance(app.screen, HelpScreen)
-        assert "port:443" in str(app.screen.query_one("#help-text").render())
+        text = str(app.screen.query_one("#help-text").render())
+        assert "port:443" in text
+        # Made from the bindings and the query's table: nothing can be missing (cmd: and iface: once were).
+        for binding in [*NettopApp.BINDINGS, *ConnectionTable.BINDINGS]:
+            assert binding.tooltip in text  # type: ignore[union-attr]
+        assert "cmd:gunicorn" in text and "iface:lo" in text and "^p" in text
 
 
 async def test_kill_asks_then_terminates_the_real_owner() -> None:

@@ -9,8 +9,8 @@ from hypothesis import strategies as st
 from textual.widgets import Input, Static
 
 from nettop.app import NettopApp
-from nettop.filterquery import Query, QueryError, parse_query
 from nettop.model import Proto
+from nettop.query import TERMS, Query, QueryError, parse_query
 from tests.scripted import FakeClock, ScriptedSource, conn
 
 RECORDS = [
@@ -20,7 +20,8 @@ RECORDS = [
     conn(8080, local_ip="::1", family=6, name="[red]dev", pid=40),
 ]
 
-KEYS = ["port", "lport", "rport", "state", "proto", "pid", "prog", "cmd", "user", "ip", "lip", "rip", "fam", "iface"]
+#: Every key and alias of the language's table, so a term added there is fuzzed too.
+KEYS = [key for term in TERMS for key in (term.key, *term.aliases)]
 VALUES = ["443", "80,443", "8000-8100", "https", "70000", "²", "٣", "-1", "1-", ",", "10.0.0.0/8", "::1",
           "::ffff:10.0.0.0/104", "[/]", "[red]", "\x1b]0;x\x07", '"', "'", "-", " ", "listen", "tcp6", "*", "%",
           "\\", "\u202e", "\udcff", "9" * 400]  # fmt: skip

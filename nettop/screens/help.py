@@ -1,50 +1,79 @@
-"""Help: the keys, and the filter language."""
+"""Help: the keys and the filter language, made from the bindings and from ``nettop.query.TERMS``.
+
+Nothing here is a copy: a key is listed from its ``Binding`` (its tooltip, or else its description), a filter
+term from its entry in the query's table, so a new key or term is in the help as soon as it exists.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
+
+from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-HELP = """\
-[b]nettop[/b]: live network connections
+from nettop import query
 
-[b]Keys[/b]
-  ↑ ↓ PgUp PgDn Home End   move the cursor
-  Enter        details of the selected connection
-  /            filter (Enter or Esc returns to the table)
-  s / r        sort by the next column / reverse the sort (or click a header)
-  l            listening sockets only
-  t            cycle TCP / UDP / both
-  4 / 6        IPv4 only / IPv6 only (press again for both)
-  space        pause / resume the display
-  + / -        refresh slower / faster
-  k            terminate the owner of the selected connection (asks first)
-  e            show / hide the event log (what opened, closed, changed)
-  b            baseline: from now on show only what changed (b again clears)
-  x            export the connections on screen to a .json or .csv file
-  ctrl+p       command palette (every action, and themes)
-  ?            this help
-  q            quit
+TITLE = "nettop: live network connections"
+FILTER_HEADING = 'Filter: all terms must hold; -term negates one; quotes keep spaces: prog:"my app"'
+#: The keys' column; a longer key (the cursor keys, together) takes the room it needs on its line.
+KEY_WIDTH = 6
+ROWS_NOTE = "Rows: new connections are highlighted for a few seconds; closed ones stay dimmed, then go."
 
-[b]Filter[/b]: terms combine with AND; a leading - negates one
-  nginx            free text, in any column
-  port:443         local or remote port (lport:, rport:; 80,443 and 8000-8100 work)
-  state:listen     a state (established, time-wait, …)
-  proto:udp        tcp, udp
-  pid:1234         an owner's pid;  prog:nginx  an owner's name;  user:www
-  ip:10.0.0.0/8    an address or network at either end (lip:, rip: for one end)
-  fam:6            IPv4 or IPv6
 
-Rows: new connections are highlighted for a few seconds; closed ones stay dimmed, then go.
-"""
+def key_lines(bindings: Iterable[BindingType], key_display: Callable[[Binding], str]) -> list[tuple[str, str]]:
+    """(keys as shown, what they do) for every binding with a description, in order; bindings in a row that do
+    the same (the same tooltip: the cursor keys, 4 and 6) share a line."""
+    lines: list[tuple[str, str]] = []
+    for binding in bindings:
+        if not (isinstance(binding, Binding) and binding.description):
+            continue
+        key, does = key_display(binding), binding.tooltip or binding.description
+        if lines and lines[-1][1] == does:
+            lines[-1] = (f"{lines[-1][0]} {key}", does)
+        else:
+            lines.append((key, does))
+    return lines
+
+
+def term_lines() -> list[tuple[str, str]]:
+    """(example, what it matches) for free text and every term of the filter language (read now, not at import)."""
+    lines = [(query.FREE_TEXT_EXAMPLE, query.FREE_TEXT_HELP)]
+    for term in query.TERMS:
+        also = f" (also {', '.join(alias + ':' for alias in term.aliases)})" if term.aliases else ""
+        lines.append((term.example, term.help + also))
+    return lines
+
+
+def help_text(keys: list[tuple[str, str]], terms: list[tuple[str, str]]) -> Text:
+    """The help as text (never markup: it is assembled, so a ``[`` in a description is shown as typed)."""
+    text = Text()
+    text.append(TITLE + "\n\n", style="bold")
+    text.append("Keys\n", style="bold")
+    width = min(max((len(key) for key, _ in keys), default=0), KEY_WIDTH)
+    for key, does in keys:
+        text.append(f"  {key:<{width}}  {does}\n")
+    text.append("\n" + FILTER_HEADING + "\n", style="bold")
+    width = max(len(example) for example, _ in terms)
+    for example, matches in terms:
+        text.append(f"  {example:<{width}}  {matches}\n")
+    text.append("\n" + ROWS_NOTE)
+    return text
 
 
 class HelpScreen(ModalScreen[None]):
+    """The keys of ``bindings`` (the app's and its widgets'), then the filter language."""
+
     BINDINGS = [Binding("escape,q,question_mark", "dismiss", "Close")]
 
+    def __init__(self, bindings: Iterable[BindingType] = ()) -> None:
+        super().__init__()
+        self._bindings = list(bindings)
+
     def compose(self) -> ComposeResult:
+        keys = key_lines(self._bindings, self.app.get_key_display)
         with VerticalScroll(id="help"):
-            yield Static(HELP, id="help-text")
+            yield Static(help_text(keys, term_lines()), id="help-text")

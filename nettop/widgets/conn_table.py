@@ -33,17 +33,22 @@ def fit(text: str, width: int, right: bool = False) -> str:
     return text.rjust(width) if right else text.ljust(width)
 
 
+#: What the cursor keys do, as the help screen says it.
+MOVE = "move the cursor (it stays on its connection)"
+
+
 class ConnectionTable(ScrollView, can_focus=True):
     """Rows of connections with a fixed header line, a cursor and sortable columns."""
 
     BINDINGS = [
-        Binding("up", "cursor_up", "Up", show=False),
-        Binding("down", "cursor_down", "Down", show=False),
-        Binding("pageup", "page_up", "Page up", show=False),
-        Binding("pagedown", "page_down", "Page down", show=False),
-        Binding("home", "first", "First row", show=False),
-        Binding("end", "last", "Last row", show=False),
-        Binding("enter", "select", "Details", show=True),
+        # One tooltip for the cursor keys: the help screen gives them one line.
+        Binding("up", "cursor_up", "Up", show=False, tooltip=MOVE),
+        Binding("down", "cursor_down", "Down", show=False, tooltip=MOVE),
+        Binding("pageup", "page_up", "Page up", show=False, tooltip=MOVE),
+        Binding("pagedown", "page_down", "Page down", show=False, tooltip=MOVE),
+        Binding("home", "first", "First row", show=False, tooltip=MOVE),
+        Binding("end", "last", "Last row", show=False, tooltip=MOVE),
+        Binding("enter", "select", "Details", show=True, tooltip="details of the selected connection"),
     ]
 
     COMPONENT_CLASSES = {

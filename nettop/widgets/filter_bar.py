@@ -9,7 +9,7 @@ from textual.containers import Horizontal
 from textual.message import Message
 from textual.widgets import Input, Label
 
-from nettop.filterquery import Query, QueryError, parse_query
+from nettop.query import Query, QueryError, parse_query
 from nettop.text import safe
 
 
@@ -34,12 +34,23 @@ class FilterBar(Horizontal):
         )
         yield Label("", id="filter-error")
 
-    def set_text(self, text: str) -> None:
-        self.query_one(Input).value = text
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        #: The query the viewer holds, already parsed: the input showing its text is not parsed again.
+        self._shown = Query()
+
+    def show_query(self, query: Query) -> None:
+        """Show a query the viewer already applies (``--filter``), without parsing it a second time."""
+        self._shown = query
+        self.query_one(Input).value = query.text
 
     def on_input_changed(self, event: Input.Changed) -> None:
         event.stop()
         error = self.query_one("#filter-error", Label)
+        if event.value == self._shown.text:  # the text of the query in force: nothing to parse nor apply
+            error.update("")
+            self.remove_class("-invalid")
+            return
         try:
             query = parse_query(event.value)
         except QueryError as bad:
@@ -49,6 +60,7 @@ class FilterBar(Horizontal):
             return
         error.update("")
         self.remove_class("-invalid")
+        self._shown = query
         self.post_message(self.Changed(query))
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
