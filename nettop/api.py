@@ -16,8 +16,8 @@ from nettop.changes import SnapshotDiff, diff_records
 from nettop.events import Event
 from nettop.events import watch as _watch
 from nettop.export import to_csv, to_json
+from nettop.formats import parse_text
 from nettop.model import Connection, ParseResult, Proto, Snapshot
-from nettop.parsers import parse_text
 from nettop.query import RecordFilter, state_from_user
 from nettop.query import filter_records as _apply
 from nettop.runner import DEFAULT_TIMEOUT

@@ -32,8 +32,8 @@ from nettop.errors import NettopError
 from nettop.events import event_text, events_of
 from nettop.filterquery import Query, QuickFilters, parse_query
 from nettop.gcpause import paused_gc
-from nettop.kill import KillRefused, terminate_owner
 from nettop.model import Connection, Snapshot
+from nettop.owners.kill import KillRefused, terminate_owner
 from nettop.policy import Policy
 from nettop.policy_view import PLACEHOLDER_SOURCE, PolicyState
 from nettop.savefile import write_export

@@ -10,7 +10,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import NamedTuple, TypeAlias
+from typing import NamedTuple, Protocol, TypeAlias
 
 
 class Proto(enum.StrEnum):
@@ -193,3 +193,11 @@ class Snapshot:
             f"Snapshot(source={self.source!r}, records={len(self.records)}, issues={len(self.issues)}, "
             f"taken_at={self.taken_at:.3f}, duration={self.duration:.3f})"
         )
+
+
+class Source(Protocol):
+    """Anything that can take a snapshot: a live platform source, a file, a test's script."""
+
+    name: str
+
+    async def collect(self) -> Snapshot: ...

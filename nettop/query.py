@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from nettop.formats.common import parse_state
 from nettop.model import Connection, Proto, State
-from nettop.parsers.common import parse_state
 
 #: Words users type for states, beyond the tools' own spellings (``listen``, ``time-wait``, ``estab``).
 _STATE_ALIASES = {"UDP": State.UNCONNECTED, "NONE": State.UNCONNECTED, "UNCONNECTED": State.UNCONNECTED}

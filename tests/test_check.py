@@ -28,8 +28,8 @@ from nettop.check import (
 )
 from nettop.check_output import policy_from_listeners, render, to_json, to_junit, to_tap, to_text
 from nettop.errors import NettopError
+from nettop.formats import parse_text
 from nettop.model import Connection, OwnerStatus, Proto, Snapshot, State
-from nettop.parsers import parse_text
 from nettop.policy import ListenRule, PolicyError, load_policy, parse_policy
 from nettop.sources import platform_source
 from tests.conftest import DATA, TEXTUAL_OR_RICH, modules_loaded_by

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from nettop.errors import NotASocketTable
-from nettop.parsers import parse_text
+from nettop.formats import parse_text
 from tests.conftest import CORPUS, read_text
 
 FILES = sorted(

@@ -10,14 +10,12 @@ from collections.abc import Iterator
 import psutil
 import pytest
 
-from nettop import early
-from nettop.commands import LINUX_SS
-from nettop.early import EarlyListing, InThread, ScanInChild
-from nettop.enrich import attach_owners
-from nettop.model import Connection, Owner, OwnerStatus, State
-from nettop.parsers import ss
-from nettop.procfs import SocketOwners, scan_socket_owners
+from nettop.model import OwnerStatus, State
+from nettop.owners.procfs import SocketOwners, scan_socket_owners
+from nettop.sources import oneshot as early
 from nettop.sources import platform_source
+from nettop.sources.linux import LINUX_SS
+from nettop.sources.oneshot import EarlyListing, InThread, ScanInChild
 
 pytestmark = pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="the /proc scan needs Linux /proc")
 
@@ -120,35 +118,6 @@ def test_both_orders_of_scan_and_parse_give_the_same_owners(
     assert mine[0].program == psutil.Process().name()
     time_waits = [r for r in snap.records if r.state is State.TIME_WAIT]
     assert all(r.owner_status is OwnerStatus.NO_PROCESS for r in time_waits)
-
-
-SS_E = """\
-Netid State  Recv-Q Send-Q Local Address:Port Peer Address:Port Process
-tcp   LISTEN 0      128        127.0.0.1:8080      0.0.0.0:*     ino:501 sk:1 cgroup:/ <->
-tcp   LISTEN 0      128        127.0.0.1:8081      0.0.0.0:*     users:(("shown",pid=9,fd=3)) ino:502 sk:2 <->
-tcp   ESTAB  0      0          127.0.0.1:8080    127.0.0.1:5000  uid:1000 ino:503 sk:3 cgroup:/ <->
-tcp   TIME-WAIT 0   0          127.0.0.1:5001    127.0.0.1:8080  timer:(timewait,50sec,0) ino:0 sk:4
-udp   UNCONN 0      0              [::1]:53           [::]:*     ino:504 sk:5 cgroup:/ v6only:1 <->
-"""
-
-
-def test_owners_attached_after_the_parse_equal_owners_given_during_it() -> None:
-    def owners_for(inode: int | None, state: State, uid: int | None) -> tuple[tuple[Owner, ...], OwnerStatus]:
-        if inode is None:
-            return (), OwnerStatus.NO_PROCESS
-        return (Owner(inode, f"p{uid}"),), OwnerStatus.KNOWN
-
-    during = ss.parse(SS_E, owners_for=owners_for).records
-    after = attach_owners(ss.parse(SS_E).records, owners_for)
-    assert after == during
-    assert [(r.pid, r.program, r.owner_status) for r in after] == [
-        (501, "p0", OwnerStatus.KNOWN),
-        (9, "shown", OwnerStatus.KNOWN),  # the line's own owners stay
-        (503, "p1000", OwnerStatus.KNOWN),
-        (None, None, OwnerStatus.NO_PROCESS),
-        (504, "p0", OwnerStatus.KNOWN),
-    ]
-    assert all(type(r) is Connection for r in after)
 
 
 def test_a_start_interrupted_before_its_scan_leaves_no_command(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -8,9 +8,9 @@ import sys
 
 import psutil
 
-from nettop.enrich import Enricher, unowned_status
 from nettop.model import Owner, OwnerStatus, State
-from nettop.procfs import scan_socket_owners
+from nettop.owners.enrich import Enricher, unowned_status
+from nettop.owners.procfs import scan_socket_owners
 
 
 def test_lookup_reports_what_psutil_knows() -> None:

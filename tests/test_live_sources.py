@@ -12,10 +12,10 @@ from pathlib import Path
 import psutil
 import pytest
 
-from nettop.commands import LINUX_SS
-from nettop.early import EarlyListing
 from nettop.model import Connection, OwnerStatus, Proto, Snapshot, State
 from nettop.sources import CommandSource, platform_source
+from nettop.sources.linux import LINUX_SS
+from nettop.sources.oneshot import EarlyListing
 from tests.sockets import PROBE_NAME, LoopbackSockets, open_loopback_sockets
 
 pytestmark = pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="live sources need Linux /proc")

@@ -11,9 +11,10 @@ from pathlib import Path
 import pytest
 
 from nettop.errors import UnknownFormat
+from nettop.formats import netstat_bsd
+from nettop.formats.lsof import looks_like, parse
 from nettop.model import Connection, Owner, OwnerStatus, ParseIssue, Proto, State
-from nettop.parsers import lsof, netstat_bsd
-from nettop.parsers.lsof import EndpointKey, attach_owners, looks_like, owners_by_endpoint, parse
+from nettop.owners.join import EndpointKey, endpoint_key, join_by_endpoint, owners_by_endpoint
 from tests.conftest import DATA, read_text
 
 HANDMADE = DATA / "handmade"
@@ -266,7 +267,7 @@ def test_owners_by_endpoint_and_attach() -> None:
             Owner(6120, "Chrome", "kar"),
         ),
     }
-    records = attach_owners(netstat_bsd.parse(NETSTAT).records, owners)
+    records = join_by_endpoint(netstat_bsd.parse(NETSTAT).records, owners)
     assert [(r.pid, r.owner_status) for r in records] == [
         (1080, OwnerStatus.KNOWN),
         (1, OwnerStatus.KNOWN),  # tcp46 *.22 on netstat's side, IPv6 *:22 on lsof's: both "::"
@@ -279,5 +280,5 @@ def test_owners_by_endpoint_and_attach() -> None:
     assert records[1].owners == (launchd, sshd)
     # Records that already have owners keep them.
     mine = netstat_bsd.parse(handmade("macos-26_netstat-anv.out")).records
-    assert attach_owners(mine, owners) == mine
-    assert lsof.endpoint_key(records[0]) == EndpointKey(Proto.TCP, "127.0.0.1", 44950, None, None)
+    assert join_by_endpoint(mine, owners) == mine
+    assert endpoint_key(records[0]) == EndpointKey(Proto.TCP, "127.0.0.1", 44950, None, None)

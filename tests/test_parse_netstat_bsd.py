@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from nettop.errors import NotASocketTable, UnknownFormat
+from nettop.formats import netstat_bsd
+from nettop.formats.netstat_bsd import has_pids, looks_like, parse
 from nettop.model import Connection, Owner, OwnerStatus, ParseIssue, Proto, State
-from nettop.parsers import netstat_bsd
-from nettop.parsers.netstat_bsd import has_pids, looks_like, parse
 from tests.conftest import DATA, read_text
 
 HANDMADE = DATA / "handmade"

@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 
 from nettop.errors import NotASocketTable, UnknownFormat
+from nettop.formats import netstat_linux
+from nettop.formats.netstat_linux import parse
 from nettop.model import Connection, Owner, OwnerStatus, Proto, State
-from nettop.parsers import netstat_linux
-from nettop.parsers.netstat_linux import parse
+from nettop.owners.join import join_by_inode
 from tests.conftest import read_text
 
 #: The -n outputs of debian12: the same 36 sockets (netstat-plnt: its 14 TCP listeners).
@@ -264,7 +265,7 @@ def test_non_root_owners_are_not_reported(corpus: Path) -> None:
     ]
 
 
-def test_owners_for_resolves_lines_without_owner(corpus: Path) -> None:
+def test_owners_joined_by_inode_to_lines_without_owner(corpus: Path) -> None:
     calls = []
     owner = Owner(1, "init")
 
@@ -273,7 +274,7 @@ def test_owners_for_resolves_lines_without_owner(corpus: Path) -> None:
         return ((owner,), OwnerStatus.KNOWN) if inode else ((), OwnerStatus.NO_PROCESS)
 
     text = read_text(corpus / "debian12" / "netstat-tunaepW.out")
-    records = by_socket(parse(text, owners_for=resolver).records)
+    records = by_socket(join_by_inode(parse(text).records, resolver))
     # Only the three lines netstat printed `-` for are asked about, with their Inode and User.
     assert calls == [(None, State.TIME_WAIT, 0), (None, State.ESTABLISHED, 0), (None, State.TIME_WAIT, 0)]
     assert records[(Proto.TCP, "127.0.0.1", 8080, 54326)].owner_status is OwnerStatus.NO_PROCESS
@@ -281,7 +282,7 @@ def test_owners_for_resolves_lines_without_owner(corpus: Path) -> None:
     # Without -p (the live source's `netstat -tunaeW`) every line is resolved by its inode.
     without_p = "\n".join(line.rstrip().rsplit(None, 1)[0] for line in text.splitlines()).replace(" PID/Program", "")
     calls.clear()
-    records = by_socket(parse(without_p, owners_for=resolver).records)
+    records = by_socket(join_by_inode(parse(without_p).records, resolver))
     assert len(calls) == 36
     assert records[(Proto.TCP, "127.0.0.1", 18096, None)].owners == (owner,)
     assert (None, State.TIME_WAIT, 0) in calls and (391362, State.LISTEN, 65534) in calls

@@ -30,8 +30,8 @@ from pathlib import Path
 import pytest
 
 from nettop.errors import NotASocketTable
+from nettop.formats import detect_format, netstat_linux, ss
 from nettop.model import Connection, Owner, OwnerStatus, Proto, State
-from nettop.parsers import detect_format, netstat_linux, ss
 from tests.conftest import DATA, read_text
 
 HANDMADE = DATA / "handmade"

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from nettop.errors import NotASocketTable
+from nettop.formats import parse_text, procnet
 from nettop.model import Proto, State
-from nettop.parsers import parse_text, procnet
 from tests.conftest import read_text
 
 

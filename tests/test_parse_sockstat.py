@@ -25,8 +25,8 @@ from pathlib import Path
 import pytest
 
 from nettop.errors import UnknownFormat
+from nettop.formats import sockstat
 from nettop.model import Connection, Owner, OwnerStatus, Proto, State
-from nettop.parsers import sockstat
 from tests.conftest import DATA, read_text
 
 HANDMADE = DATA / "handmade"
@@ -363,7 +363,7 @@ def test_a_header_that_is_not_sockstat_s() -> None:
 
 
 def test_detect_format_names_sockstat() -> None:
-    from nettop.parsers import detect_format, parse_text
+    from nettop.formats import detect_format, parse_text
 
     text = load("freebsd-14_sockstat-46s.out")
     assert detect_format(text) == sockstat.FORMAT

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 from nettop.errors import NotASocketTable, UnknownFormat
+from nettop.formats import windows
+from nettop.formats.common import STATE_WORDS
+from nettop.formats.windows import decode, looks_like, parse, parse_tasklist
 from nettop.model import Connection, Owner, OwnerStatus, ParseIssue, Proto, State
-from nettop.parsers import windows
-from nettop.parsers.common import STATE_WORDS
-from nettop.parsers.windows import decode, looks_like, parse, parse_tasklist
 from tests.conftest import DATA
 
 WINDOWS = Path("jc") / "windows-10"

@@ -20,8 +20,9 @@ from collections.abc import Callable
 import pytest
 
 from nettop.errors import NettopError
+from nettop.formats import lsof, netstat_bsd, netstat_linux, parse_text, procnet, sockstat, ss, windows
 from nettop.model import OwnerStatus
-from nettop.parsers import lsof, netstat_bsd, netstat_linux, parse_text, procnet, sockstat, ss, windows
+from nettop.sources.linux import LiveListing
 
 #: How much more time 4x the input may take: linear is 4.
 BOUND = 4 * 2.5
@@ -49,7 +50,7 @@ def _live(text: str) -> object:
     def owners(inodes: set[int]) -> tuple[Callable[..., tuple[tuple[()], OwnerStatus]], None]:
         return (lambda inode, state, uid: ((), OwnerStatus.NOT_REPORTED)), None
 
-    return ss.LiveListing().read(text, owners)
+    return LiveListing().read(text, owners)
 
 
 def _refused(parse: Callable[[str], object]) -> Callable[[str], object]:

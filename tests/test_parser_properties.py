@@ -24,9 +24,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from nettop.errors import NettopError, NotASocketTable, UnknownFormat
+from nettop.formats import lsof, netstat_bsd, netstat_linux, parse_text, procnet, sockstat, ss, windows
+from nettop.formats.common import text_lines
 from nettop.model import Connection, Owner, OwnerStatus, ParseResult, Proto, State
-from nettop.parsers import lsof, netstat_bsd, netstat_linux, parse_text, procnet, sockstat, ss, windows
-from nettop.parsers.common import text_lines
 from tests.conftest import CORPUS, DATA
 
 MAX_PORT = 65_535

@@ -11,18 +11,16 @@ from pathlib import Path
 import pytest
 
 from nettop.errors import CommandFailed, CommandNotFound, NettopError, SourceUnavailable
+from nettop.formats import registry
 from nettop.model import OwnerStatus, Proto, State
-from nettop.platforms import (
-    FREEBSD_NETSTAT,
-    LSOF,
-    MACOS_NETSTAT_TCP,
-    MACOS_NETSTAT_UDP,
-    SOCKSTAT,
-    SOCKSTAT_OLD,
-    TASKLIST,
-    WINDOWS_NETSTAT,
-)
-from nettop.sources import LINUX_COMMANDS, PLATFORM_COMMANDS, platform_source
+from nettop.sources import platform_commands, platform_source
+from nettop.sources.freebsd import FREEBSD_NETSTAT, SOCKSTAT, SOCKSTAT_OLD
+from nettop.sources.linux import COMMANDS as LINUX_COMMANDS
+from nettop.sources.macos import LSOF, MACOS_NETSTAT_TCP, MACOS_NETSTAT_UDP
+from nettop.sources.windows import TASKLIST, WINDOWS_NETSTAT
+
+#: Every platform's commands by ``--source`` name, as ``platform_source`` finds them.
+PLATFORM_COMMANDS = {platform: platform_commands(platform) for platform in registry.platforms()}
 
 HANDMADE = Path(__file__).parent / "data" / "handmade"
 
@@ -184,13 +182,17 @@ def test_choices_and_platforms() -> None:
 
 
 def test_the_cli_knows_every_source_name() -> None:
-    """`--source` choices come from nettop.commands, which the CLI reads without importing the sources."""
-    from nettop.commands import SOURCE_NAMES
-
-    assert tuple(sorted({name for commands in PLATFORM_COMMANDS.values() for name in commands})) == SOURCE_NAMES
+    """`--source` choices come from the format registry, which the CLI reads without importing the sources."""
+    names = registry.source_names()
+    assert tuple(sorted({name for commands in PLATFORM_COMMANDS.values() for name in commands})) == names
 
 
 def test_each_platforms_source_names_are_its_commands_in_order() -> None:
-    from nettop.commands import PLATFORM_SOURCE_NAMES
+    names = {prefix: tuple(registry.commands(prefix)) for prefix in registry.platforms()}
+    assert {prefix: tuple(commands) for prefix, commands in PLATFORM_COMMANDS.items()} == names
 
-    assert {prefix: tuple(commands) for prefix, commands in PLATFORM_COMMANDS.items()} == PLATFORM_SOURCE_NAMES
+
+def test_each_command_runs_what_the_registry_says() -> None:
+    for platform, commands in PLATFORM_COMMANDS.items():
+        for name, listing in commands.items():
+            assert listing.argv == registry.command(platform, name).argv

@@ -15,7 +15,7 @@ import psutil
 import pytest
 
 from nettop.model import Proto, Snapshot, State
-from nettop.procfs import IncrementalSocketScanner, SocketOwners, _Fds, parse_start_time, scan_socket_owners
+from nettop.owners.procfs import IncrementalSocketScanner, SocketOwners, _Fds, parse_start_time, scan_socket_owners
 from nettop.sources import platform_source
 
 pytestmark = pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="the /proc scan needs Linux /proc")

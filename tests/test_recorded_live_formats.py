@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from nettop.formats import parse_text
 from nettop.model import Connection, OwnerStatus
-from nettop.parsers import parse_text
 from tests.conftest import DATA, read_text
 
 RECORDED = DATA / "debian12-nettop"

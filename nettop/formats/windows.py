@@ -68,8 +68,7 @@ from collections.abc import Mapping
 from itertools import pairwise
 
 from nettop.errors import NotASocketTable, UnknownFormat
-from nettop.model import Connection, Owner, OwnerStatus, ParseIssue, ParseResult, Proto, State
-from nettop.parsers.common import (
+from nettop.formats.common import (
     MAX_PID,
     head_lines,
     number,
@@ -79,6 +78,7 @@ from nettop.parsers.common import (
     split_host_port,
     text_lines,
 )
+from nettop.model import Connection, Owner, OwnerStatus, ParseIssue, ParseResult, Proto, State
 
 FORMAT = "netstat-windows"
 

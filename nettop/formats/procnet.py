@@ -21,8 +21,8 @@ from __future__ import annotations
 import ipaddress
 
 from nettop.errors import NotASocketTable, UnknownFormat
+from nettop.formats.common import MAX_INODE, MAX_PORT, MAX_QUEUE, MAX_UID, number, quoted, text_lines
 from nettop.model import Connection, OwnerStatus, ParseIssue, ParseResult, Proto, State
-from nettop.parsers.common import MAX_INODE, MAX_PORT, MAX_QUEUE, MAX_UID, number, quoted, text_lines
 
 FORMAT = "proc-net"
 
@@ -48,6 +48,11 @@ def looks_like_header(line: str) -> bool:
 
 def is_unix_table(line: str) -> bool:
     return line.split()[:3] == ["Num", "RefCount", "Protocol"]
+
+
+def claims_header(line: str) -> bool:
+    """A header of ``/proc/net/tcp`` and the like, or of ``/proc/net/unix`` (which ``parse`` refuses by name)."""
+    return looks_like_header(line) or is_unix_table(line)
 
 
 def parse(text: str, source: str = "proc") -> ParseResult:

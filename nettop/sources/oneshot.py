@@ -20,7 +20,7 @@ from nettop import shutdown
 from nettop.runner import CommandRun
 
 if TYPE_CHECKING:
-    from nettop.procfs import SocketOwners
+    from nettop.owners.procfs import SocketOwners
 
 T = TypeVar("T")
 
@@ -55,7 +55,7 @@ class InThread(Generic[T]):
 
 
 def scan_owners(proc_root: str, skip: str | None = None) -> SocketOwners:
-    from nettop.procfs import scan_socket_owners  # imported where the scan runs, beside the other imports
+    from nettop.owners.procfs import scan_socket_owners  # imported where the scan runs, beside the other imports
 
     return scan_socket_owners(proc_root, skip)
 
@@ -70,7 +70,7 @@ class ScanInChild:
 
     def __init__(self, proc_root: str) -> None:
         """Raises OSError when no pipe or process can be made."""
-        import nettop.procfs  # noqa: F401  # here, not in the child: it must take no lock another thread may hold
+        import nettop.owners.procfs  # noqa: F401  # here, not in the child: it must take no lock another thread may hold
 
         self._proc_root = proc_root
         read_end, write_end = os.pipe()
@@ -94,7 +94,7 @@ class ScanInChild:
 
     def result(self) -> SocketOwners:
         """The scan's result; scanned here instead when the child failed."""
-        from nettop.procfs import SocketOwners
+        from nettop.owners.procfs import SocketOwners
 
         pid = self._pid
         if pid is None:

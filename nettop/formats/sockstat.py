@@ -55,8 +55,7 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from nettop.errors import UnknownFormat
-from nettop.model import Connection, Owner, OwnerStatus, ParseIssue, ParseResult, Proto, State
-from nettop.parsers.common import (
+from nettop.formats.common import (
     MAX_PID,
     MAX_PORT,
     STATE_WORDS,
@@ -66,6 +65,7 @@ from nettop.parsers.common import (
     split_host_port,
     text_lines,
 )
+from nettop.model import Connection, Owner, OwnerStatus, ParseIssue, ParseResult, Proto, State
 
 FORMAT = "sockstat"
 

@@ -40,8 +40,7 @@ from functools import lru_cache
 from typing import NamedTuple
 
 from nettop.errors import UnknownFormat
-from nettop.model import Connection, Owner, OwnerStatus, ParseIssue, ParseResult, Proto, State
-from nettop.parsers.common import (
+from nettop.formats.common import (
     MAX_INODE,
     MAX_PID,
     MAX_QUEUE,
@@ -53,6 +52,7 @@ from nettop.parsers.common import (
     quoted,
     text_lines,
 )
+from nettop.model import Connection, Owner, OwnerStatus, ParseIssue, ParseResult, Proto, State
 
 FORMAT = "lsof"
 
@@ -63,25 +63,6 @@ PROTOS: dict[str, Proto] = {"TCP": Proto.TCP, "UDP": Proto.UDP, "UDPLITE": Proto
 FAMILIES: dict[str, int] = {"IPv4": 4, "IPv6": 6}
 
 _ANY = {4: "0.0.0.0", 6: "::"}
-
-
-class EndpointKey(NamedTuple):
-    """What a lsof record and a netstat record of the same socket share: protocol and both endpoints.
-
-    The family is left out because a dual-stack socket is ``tcp46`` to netstat and ``IPv6`` to lsof, while its
-    addresses are written the same way by both parsers (``::``, ``::ffff:…``); the scope is left out because
-    netstat cuts it off long IPv6 hosts. Hosts must be numeric on both sides (``netstat -n``, ``lsof -nP``).
-    """
-
-    proto: Proto
-    local_ip: str
-    local_port: int | None
-    remote_ip: str | None
-    remote_port: int | None
-
-
-def endpoint_key(record: Connection) -> EndpointKey:
-    return EndpointKey(record.proto, record.local_ip, record.local_port, record.remote_ip, record.remote_port)
 
 
 def looks_like_header(line: str) -> bool:
@@ -283,40 +264,3 @@ def _command(text: str) -> str:
         data += text[index].encode("utf-8", "surrogatepass")  # any str: a lone surrogate too
         index += 1
     return data.decode("utf-8", "replace")
-
-
-def owners_by_endpoint(result: ParseResult) -> dict[EndpointKey, tuple[Owner, ...]]:
-    """Every lsof record's owners under its ``EndpointKey``, to give records of another listing.
-
-    Sockets not bound to a port (``*:*``) are left out: many processes hold one, so the key names no socket.
-    Several sockets with one key (a SO_REUSEPORT group) give the key all their owners.
-    """
-    owners: dict[EndpointKey, tuple[Owner, ...]] = {}
-    for record in result.records:
-        if record.local_port is None:
-            continue
-        key = endpoint_key(record)
-        seen = owners.get(key)
-        if seen is None:
-            owners[key] = record.owners
-        else:
-            pids = {owner.pid for owner in seen}
-            owners[key] = (*seen, *(owner for owner in record.owners if owner.pid not in pids))
-    return owners
-
-
-def attach_owners(
-    records: tuple[Connection, ...], owners: dict[EndpointKey, tuple[Owner, ...]]
-) -> tuple[Connection, ...]:
-    """Records whose listing did not report owners, given lsof's (``owners_by_endpoint``) where the key matches.
-
-    Records that have owners, or whose status says why they have none, are returned as they are.
-    """
-    attached: list[Connection] = []
-    for record in records:
-        if record.owner_status is OwnerStatus.NOT_REPORTED:
-            found = owners.get(endpoint_key(record))
-            if found:
-                record = record._replace(owners=found, owner_status=OwnerStatus.KNOWN)
-        attached.append(record)
-    return tuple(attached)

@@ -19,7 +19,7 @@ Input: ``netstat -an``, ``-an -p tcp|udp``, ``-anv -p tcp|udp``, ``-An``, ``-Abn
   name, is read too: https://github.com/sindresorhus/pid-port/pull/15 says "most" rows carry one). The ``pid``
   column is the socket's last user (``so_last_pid``); ``epid`` (the process a daemon acts for) is not an
   owner. A pid of 0 is the kernel: no owner, ``NO_PROCESS``. Without a pid column the owners are not
-  reported (``has_pids`` says which): ask lsof (``nettop.parsers.lsof``).
+  reported (``has_pids`` says which): ask lsof (``nettop.formats.lsof``).
 - Proto: ``tcp udp icm`` followed by ``4``, ``6`` or ``46``; the family is the proto's. ``46`` is a dual-stack
   socket: family 6, ``v6only=False``; a ``6`` socket bound to the wildcard gets ``v6only=True`` (binding an
   IPv6 socket to the wildcard gives it the IPv4 flag unless IPV6_V6ONLY is set); other sockets do not say
@@ -56,8 +56,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import NamedTuple
 
-from nettop.model import Connection, Owner, OwnerStatus, ParseIssue, ParseResult, Proto, State
-from nettop.parsers.common import (
+from nettop.formats.common import (
     MAX_PID,
     MAX_PORT,
     MAX_QUEUE,
@@ -69,6 +68,7 @@ from nettop.parsers.common import (
     quoted,
     text_lines,
 )
+from nettop.model import Connection, Owner, OwnerStatus, ParseIssue, ParseResult, Proto, State
 
 FORMAT = "netstat-bsd"
 

@@ -25,13 +25,11 @@ Output: ``ParseResult`` with one ``Connection`` a socket line and one ``ParseIss
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Iterable
 from typing import Any
 
 from nettop.errors import NotASocketTable
-from nettop.gcpause import paused_gc
-from nettop.model import Connection, Owner, OwnerResolver, OwnerStatus, ParseIssue, ParseResult, Proto, State
-from nettop.parsers.common import (
+from nettop.formats.common import (
     MAX_INODE,
     MAX_PID,
     MAX_QUEUE,
@@ -43,6 +41,7 @@ from nettop.parsers.common import (
     split_host_port,
     text_lines,
 )
+from nettop.model import Connection, Owner, OwnerStatus, ParseIssue, ParseResult, Proto, State
 
 FORMAT = "ss"
 
@@ -71,6 +70,13 @@ _OTHER_KINDS: dict[str, tuple[str, str]] = {
 #: ``timer:(timewait,59sec,0)`` and the like: what changes in a line from one second to the next by itself.
 #: Bounded, so that a line holding `` timer:(`` many times without a ``)`` is not read once per occurrence.
 _TIMER = re.compile(r" timer:\([^)\n]{0,100}\)")
+
+
+def without_timers(text: str) -> str:
+    """``text`` less its ``timer:(…)`` cells, which count down by themselves (one pass over the text)."""
+    return _TIMER.sub("", text) if " timer:(" in text else text
+
+
 _WILDCARD_PEER_HOSTS = frozenset({"0.0.0.0", "::", "*"})
 
 
@@ -108,23 +114,21 @@ def looks_like_header(line: str) -> bool:
     return "Recv-Q" in line and "Local" in line and "Address:Port" in line
 
 
-@paused_gc()  # thousands of new tuples and no cycles: see gcpause
-def parse(
-    text: str,
-    proto_hint: Proto | None = None,
-    source: str = FORMAT,
-    owners_for: OwnerResolver | None = None,
-) -> ParseResult:
-    """Parse ss output. ``proto_hint`` names the protocol when the output has no Netid column;
-    ``owners_for`` gives the owners of lines that show none (live sources find them by inode)."""
+def looks_like_rows(line: str) -> bool:
+    """``ss -H``: a first line that is a row, with its Netid (``tcp LISTEN 0 …``)."""
+    return line.split(None, 1)[0] in NETIDS
+
+
+def parse(text: str, proto_hint: Proto | None = None, source: str = FORMAT) -> ParseResult:
+    """Parse ss output. ``proto_hint`` names the protocol when the output has no Netid column."""
     lines = text_lines(text)
-    found = _layout(lines)
+    found = layout(lines)
     if found is None:
         return ParseResult((), (), FORMAT)
     start, has_netid, has_state = found
     rows = range(start, len(lines))
     older = older_wildcards(text)
-    records, issues = _parse_rows(lines, rows, has_netid, has_state, proto_hint, source, owners_for, older)
+    records, issues = parse_rows(lines, rows, has_netid, has_state, proto_hint, source, older)
     if issues and not records:
         _refuse_other_sockets(issues, has_netid, has_state)
     return ParseResult(tuple(records), tuple(issues), FORMAT)
@@ -154,7 +158,7 @@ def _refuse_other_sockets(issues: list[ParseIssue], has_netid: bool, has_state: 
     raise NotASocketTable(f"this is a list of {what} sockets ({options}), not a list of internet sockets")
 
 
-def _layout(lines: list[str]) -> tuple[int, bool, bool] | None:
+def layout(lines: list[str]) -> tuple[int, bool, bool] | None:
     """Where the rows start, and whether they have Netid and State columns; None for no text at all."""
     first = next((i for i, line in enumerate(lines) if line.strip()), None)
     if first is None:
@@ -172,102 +176,21 @@ def _layout(lines: list[str]) -> tuple[int, bool, bool] | None:
     return first, has_netid, has_state
 
 
-#: For each live socket inode: its owners and why they are what they are (see ``OwnerResolver``); and the
-#: inodes whose holders changed since the last call (None: any may have).
-LiveOwners = Callable[[set[int]], tuple[OwnerResolver, Collection[int] | None]]
-#: The records that went and the records that came, a changed line being in both.
-LineChanges = tuple[list[Connection], list[Connection]]
-
-
-class LiveListing:
-    """ss text read again and again (a live view), with work in proportion to what changed, not to its size.
-
-    A busy server's listing repeats most of its lines from one tick to the next. A line seen in the last
-    read gives back the same record, unless the scan says its socket changed hands; only new lines are
-    parsed. What went and what came is handed out as well, so that keying, diffing and counting can follow
-    the change alone.
-
-    ``timer:(…)`` counts down every second (``ss -e`` prints it for TIME-WAIT sockets): it is taken out of the
-    text before anything else, so that a server's thousands of TIME-WAIT lines are not all new every tick. A
-    live record's raw line is the line less its timer (which would be stale a second later anyway).
-    """
-
-    def __init__(self, source: str = FORMAT) -> None:
-        self._source = source
-        #: The records of the last read by line, owners attached.
-        self._records: dict[str, Connection] = {}
-        #: The non-zero inodes among them.
-        self._live: set[int] = set()
-        #: The columns and the wildcard dialect of the last read: a change of either reads everything afresh.
-        self._shape: tuple[bool, bool, bool] | None = None
-
-    def read(self, text: str, owners: LiveOwners) -> tuple[ParseResult, LineChanges | None]:
-        """Parse ``text``; ``owners`` is asked once, given the inodes the text shows.
-
-        Returns the records, and the records that went and came since the last read (None for the first read,
-        or when the text's layout changed, and so the whole text was read afresh).
-        """
-        if " timer:(" in text:
-            text = _TIMER.sub("", text)  # one pass over the text, not one search per line
-        lines = text_lines(text)
-        found = _layout(lines)
-        start, has_netid, has_state = found if found is not None else (len(lines), False, False)
-        older = older_wildcards(text)
-        first = (has_netid, has_state, older) != self._shape
-        if first:
-            self._records, self._live, self._shape = {}, set(), (has_netid, has_state, older)
-        known, live = self._records, self._live
-        rows = lines[start:]
-        records: list[Connection | None] = list(map(known.get, rows))
-        new_rows = [start + i for i, record in enumerate(records) if record is None]
-        parsed, issues = _parse_rows(lines, new_rows, has_netid, has_state, None, self._source, None, older, True)
-        present = set(rows)
-        gone = [known.pop(line) for line in known.keys() - present]
-        for record in gone:
-            if record.inode is not None:
-                live.discard(record.inode)
-        for _, record in parsed:
-            if record.inode is not None:
-                live.add(record.inode)
-        resolver, changed = owners(set(live))  # a copy: the caller may keep it, and this one changes
-        removed: list[Connection] = gone
-        added: list[Connection] = []
-        for at, record in parsed:
-            if not record.owners:  # owners printed in the line (ss -p) are the line's
-                record = _reowned(record, resolver)
-            records[at - start] = known[lines[at]] = record
-            added.append(record)
-        # Sockets whose lines stayed but whose holders changed (a fork, an fd passed on, a holder gone): rare,
-        # so the walk over every record is made only when there is one.
-        stale = set(live) if changed is None else live.intersection(changed)
-        stale.difference_update(record.inode for _, record in parsed)
-        if stale:
-            for i, record in enumerate(records):
-                if record is None or record.inode not in stale or "users:(" in record.raw:
-                    continue
-                owned = _reowned(record, resolver)
-                if owned is not record:
-                    records[i] = known[rows[i]] = owned
-                    removed.append(record)
-                    added.append(owned)
-        result = ParseResult(tuple(filter(None, records)), tuple(issues), FORMAT)
-        return result, None if first else (removed, added)
-
-
-def _parse_rows(
+def parse_rows(
     lines: list[str],
     rows: Iterable[int],
     has_netid: bool,
     has_state: bool,
     proto_hint: Proto | None,
     source: str,
-    owners_for: OwnerResolver | None,
     older: bool = False,
     numbered: bool = False,
 ) -> tuple[list[Any], list[ParseIssue]]:
     """The records of ``lines[i]`` for each i in ``rows`` (with ``numbered``, as ``(i, record)`` pairs), and
-    the lines that could not be read."""
-    # One loop with local names and per-parse caches: this runs for every socket of a busy server.
+    the lines that could not be read. A live reader (``nettop.sources.linux``) passes only the rows it has
+    not seen before."""
+    # One loop with local names and per-parse caches: this runs for every socket of a busy server. It stays
+    # long on purpose: each helper call per line costs ~5 % of the parse (callgrind), see the README.
     fixed = 4 + has_netid + has_state
     # Rows of older layouts get placeholders for the columns they lack, so that every row unpacks alike.
     pad, pad_at = [""] * (6 - fixed), int(has_netid)
@@ -385,12 +308,7 @@ def _parse_rows(
             if line[0] not in " \t":  # else a -i continuation line, which no column check lets through
                 issues.append(ParseIssue(index + 1, line, str(error)))
             continue
-        if owners:
-            status = known
-        elif owners_for is not None:
-            owners, status = owners_for(inode, state, uid)
-        else:
-            status = not_reported
+        status = known if owners else not_reported
         record = new(
             Connection,
             (
@@ -416,14 +334,6 @@ def _parse_rows(
         )
         append((index, record) if numbered else record)
     return records, issues
-
-
-def _reowned(record: Connection, owners_for: OwnerResolver) -> Connection:
-    """A remembered record with its owners asked for again; the same record when they did not change."""
-    owners, status = owners_for(record.inode, record.state, record.uid)
-    if owners == record.owners and status is record.owner_status:
-        return record
-    return record._replace(owners=owners, owner_status=status)
 
 
 _LocalCell = tuple[str, int | None, str | None, int, bool | None]

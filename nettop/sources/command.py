@@ -1,12 +1,10 @@
-"""Where snapshots come from: which command each platform runs, in which fallback order, or a file.
+"""The shared command source: a platform's listing commands in fallback order, with retry, and the flow of one
+collection: run → parse (``nettop.formats``) → join owners (``nettop.owners``) → enrich → ``Snapshot``.
 
-On Linux the listing is asked for inodes (``ss -tunae``, ``netstat -tunaeW``) and the owners are found by
-one linear ``/proc/*/fd`` scan that runs alongside it (see ``procfs``): ``-p`` costs both tools a
-quadratic walk that triples their time at 20,000 sockets. A source collected again and again (the live
-viewer's ticks) reads only the ``ss`` lines that changed (``ss.LiveListing``) and then rescans only the fds
-that may have changed, given the inodes listed (``IncrementalSocketScanner``).
-The runner is injectable so tests can script it. One-shot commands take ``collect_blocking``: the same
-collection without an event loop (see ``runner`` for why).
+On Linux the owners come from a ``/proc`` scan run beside the command and joined by inode after the parse (see
+``sources.linux``); a source collected again and again reads through the command's live reader and rescans only
+what may have changed. The runner is injectable so tests can script it. One-shot commands take
+``collect_blocking``: the same collection without an event loop (see ``runner`` for why).
 
 In ``auto`` mode a command that fails is left for the next one, and tried again later: after ``RETRY_FIRST``
 seconds, then twice as long after each failure up to ``RETRY_MAX``, a missing command only every
@@ -17,24 +15,22 @@ stands in, and why.
 from __future__ import annotations
 
 import os
-import sys
 import time
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from nettop import platforms
-from nettop.commands import LINUX_NETSTAT, LINUX_SS
-from nettop.early import EarlyListing, InThread, ScanInChild
-from nettop.enrich import Enricher, attach_owners
 from nettop.errors import CommandError, CommandNotFound, NettopError, SourceUnavailable
 from nettop.gcpause import paused_gc
-from nettop.model import OwnerResolver, ParseResult, RecordDelta, Snapshot
-from nettop.parsers import netstat_linux, parse_text, ss
-from nettop.platforms import Steps
-from nettop.procfs import IncrementalSocketScanner, SocketOwners, scan_socket_owners
-from nettop.runner import DEFAULT_TIMEOUT, BlockingRunner, Runner, run_command, run_command_blocking
+from nettop.model import Connection, OwnerResolver, ParseResult, RecordDelta, Snapshot
+from nettop.owners.enrich import Enricher
+from nettop.owners.join import join_by_inode
+from nettop.owners.procfs import IncrementalSocketScanner, SocketOwners, scan_socket_owners
+from nettop.runner import DEFAULT_TIMEOUT, BlockingRunner, Runner, run_command
+from nettop.sources.oneshot import EarlyListing, InThread, ScanInChild
 
+#: A multi-command listing's parse and its notes for the user.
+Steps = tuple[ParseResult, tuple[str, ...]]
 #: A multi-command listing: runs its commands through the runner, returns the parse and notes.
 StepsFunction = Callable[[Runner, float], Awaitable[Steps]]
 #: A collection's parse, its notes for the user, and what changed since the last one (when known).
@@ -47,12 +43,17 @@ RETRY_MAX = 320.0
 RETRY_MISSING = 600.0
 
 
-class Source(Protocol):
-    """Anything that can take a snapshot: a live platform source, a file, a test's script."""
+#: For each live socket inode: its owners and why they are what they are (see ``OwnerResolver``); and the
+#: inodes whose holders changed since the last call (None: any may have).
+LiveOwners = Callable[[set[int]], tuple[OwnerResolver, Collection[int] | None]]
+#: The records that went and the records that came, a changed line being in both.
+LineChanges = tuple[list[Connection], list[Connection]]
 
-    name: str
 
-    async def collect(self) -> Snapshot: ...
+class LiveReader(Protocol):
+    """A command's text read again and again with work in proportion to what changed (``linux.LiveListing``)."""
+
+    def read(self, text: str, owners: LiveOwners) -> tuple[ParseResult, LineChanges | None]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,32 +62,15 @@ class ListingCommand:
 
     name: str
     argv: tuple[str, ...]
-    parse: Callable[[str, OwnerResolver | None], ParseResult]
+    parse: Callable[[str], ParseResult]
     owners_from_proc: bool = False
     #: For a source collected again and again: a reader that parses only the lines that changed, and says
     #: what did, so that /proc is rescanned incrementally. None: every collection reads the whole text and
     #: scans all of /proc beside the command.
-    live_reader: Callable[[], ss.LiveListing] | None = None
+    live_reader: Callable[[], LiveReader] | None = None
     #: Platforms that need more than one command (macOS tcp+udp+lsof, Windows netstat+tasklist): runs them
     #: all through the runner and parses; ``argv`` is then only the main command, for messages.
     steps: StepsFunction | None = None
-
-
-LINUX_COMMANDS: dict[str, ListingCommand] = {
-    "ss": ListingCommand(
-        "ss",
-        LINUX_SS,
-        lambda text, owners: ss.parse(text, owners_for=owners),
-        owners_from_proc=True,
-        live_reader=ss.LiveListing,
-    ),
-    "netstat": ListingCommand(
-        "netstat",
-        LINUX_NETSTAT,
-        lambda text, owners: netstat_linux.parse(text, owners_for=owners, wide=True),
-        owners_from_proc=True,
-    ),
-}
 
 
 class CommandSource:
@@ -117,7 +101,7 @@ class CommandSource:
         self._complete_owners = complete_owners
         self._scanner = IncrementalSocketScanner(proc_root)
         #: The live reader of the command in use, and when the snapshot it last read was taken.
-        self._reader: tuple[str, ss.LiveListing] | None = None
+        self._reader: tuple[str, LiveReader] | None = None
         self._last_taken: float | None = None
         self._clock = clock
         #: By command name, for the commands whose last run failed: its error, when it may be tried again, and
@@ -191,8 +175,7 @@ class CommandSource:
                 continue
             if isinstance(scan, ScanInChild) and command.owners_from_proc and not scan.done():
                 # The scan is still under way, in a process of its own: parse meanwhile, attach its owners after.
-                parsed = command.parse(text, None)
-                collected = self._with_owners(parsed, scan.result())
+                collected = self._with_owners(command.parse(text), scan.result())
             else:
                 owners = scan.result() if command.owners_from_proc and scan is not None else None
                 collected = self._finish(command, text, owners)
@@ -261,10 +244,11 @@ class CommandSource:
         return result, _owner_notes(scanned[0] if scanned else None, uid), delta
 
     def _finish(self, command: ListingCommand, text: str, owners: SocketOwners | None) -> Collected:
-        """Parse, attaching and enriching owners as it goes: CPU work, run in a thread off the event loop."""
-        uid = os.geteuid()
-        resolver = self._resolver(owners, uid) if owners is not None else None
-        return command.parse(text, resolver), _owner_notes(owners, uid), None
+        """Parse, then join and enrich the owners: CPU work, run in a thread off the event loop."""
+        parsed = command.parse(text)
+        if owners is None:
+            return parsed, _owner_notes(None, os.geteuid()), None
+        return self._with_owners(parsed, owners)
 
     def _resolver(self, owners: SocketOwners, uid: int) -> OwnerResolver:
         return self._enricher.resolver(owners.pids_by_inode, uid == 0, uid, owners.hidden_uids)
@@ -272,7 +256,7 @@ class CommandSource:
     def _with_owners(self, parsed: ParseResult, owners: SocketOwners) -> Collected:
         """A parse made without owners, with the scan's attached."""
         uid = os.geteuid()
-        records = attach_owners(parsed.records, self._resolver(owners, uid))
+        records = join_by_inode(parsed.records, self._resolver(owners, uid))
         return ParseResult(records, parsed.issues, parsed.format), _owner_notes(owners, uid), None
 
 
@@ -286,78 +270,18 @@ def _owner_notes(owners: SocketOwners | None, uid: int) -> tuple[str, ...]:
     return ()
 
 
-class TextSource:
-    """Parses captured text (``--from-file``): no command, and no local enrichment, since the pids
-    in a capture may belong to another machine."""
+def steps_command(name: str, argv: tuple[str, ...], steps: StepsFunction) -> ListingCommand:
+    """A listing of several commands (macOS, Windows, FreeBSD), run and parsed by ``steps``."""
 
-    def __init__(self, text: str, name: str = "file", format: str = "auto") -> None:
-        self._text = text
-        self._format = format
-        self.name = name
-
-    async def collect(self) -> Snapshot:
-        import asyncio
-
-        return await asyncio.to_thread(self.collect_blocking)
-
-    def collect_blocking(self) -> Snapshot:
-        started, clock = time.time(), time.perf_counter()
-        result = parse_text(self._text, self._format)
-        return Snapshot(
-            result.records, started, time.perf_counter() - clock, f"{self.name} ({result.format})", result.issues
-        )
-
-
-def _steps_command(
-    name: str, argv: tuple[str, ...], steps: Callable[[Runner, float], Awaitable[Steps]]
-) -> ListingCommand:
-    def unused(text: str, owners: OwnerResolver | None) -> ParseResult:
+    def unused(text: str) -> ParseResult:
         raise NotImplementedError("a multi-step command parses in its steps")
 
     return ListingCommand(name, argv, unused, steps=steps)
 
 
-#: Per OS (``sys.platform`` prefix): ``--source`` names → commands, in the order ``auto`` tries them.
-PLATFORM_COMMANDS: dict[str, dict[str, ListingCommand]] = {
-    "linux": LINUX_COMMANDS,
-    "darwin": {
-        "netstat": _steps_command("netstat", platforms.MACOS_NETSTAT_TCP, platforms.macos_netstat),
-        "lsof": _steps_command("lsof", platforms.LSOF, platforms.macos_lsof),
-    },
-    "win32": {"netstat": _steps_command("netstat", platforms.WINDOWS_NETSTAT, platforms.windows_netstat)},
-    "freebsd": {
-        "sockstat": _steps_command("sockstat", platforms.SOCKSTAT, platforms.freebsd_sockstat),
-        "netstat": _steps_command("netstat", platforms.FREEBSD_NETSTAT, platforms.freebsd_netstat),
-    },
-}
-
-
-def platform_commands(platform: str) -> dict[str, ListingCommand]:
-    for prefix, commands in PLATFORM_COMMANDS.items():
-        if platform.startswith(prefix):
-            return commands
-    known = ", ".join(PLATFORM_COMMANDS)
-    raise NettopError(f"live collection on {platform!r} is not supported (supported: {known}); use --from-file")
-
-
-def platform_source(
-    choice: str = "auto",
-    runner: Runner = run_command,
-    timeout: float = DEFAULT_TIMEOUT,
-    platform: str = sys.platform,
-) -> CommandSource:
-    """The live source for a platform (this one by default); ``choice`` is ``auto`` or one command's name.
-
-    For another platform than the running one (tests, with a scripted runner) the pids in the listing are
-    not this machine's, so psutil is not asked about them.
-    """
-    commands = platform_commands(platform)
-    if choice == "auto":
-        chosen = list(commands.values())
-    elif choice in commands:
-        chosen = [commands[choice]]
-    else:
-        raise NettopError(f"unknown source {choice!r} on {platform}: choose auto, {', '.join(commands)}")
-    here = platform == sys.platform
-    blocking = run_command_blocking if runner is run_command and here else None
-    return CommandSource(chosen, runner, timeout, complete_owners=here, blocking_runner=blocking)
+def joined(results: list[ParseResult]) -> ParseResult:
+    """Several listings (macOS's tcp and udp tables) as one; issues keep their own line numbers."""
+    records: list[Connection] = []
+    for result in results:
+        records += result.records
+    return ParseResult(tuple(records), tuple(i for r in results for i in r.issues), results[0].format)

@@ -53,9 +53,7 @@ import socket
 from functools import lru_cache
 from typing import NamedTuple
 
-from nettop.gcpause import paused_gc
-from nettop.model import Connection, Owner, OwnerResolver, OwnerStatus, ParseIssue, ParseResult, Proto, State
-from nettop.parsers.common import (
+from nettop.formats.common import (
     MAX_INODE,
     MAX_PID,
     MAX_PORT,
@@ -70,6 +68,7 @@ from nettop.parsers.common import (
     split_host_port,
     text_lines,
 )
+from nettop.model import Connection, Owner, OwnerStatus, ParseIssue, ParseResult, Proto, State
 
 FORMAT = "netstat-linux"
 
@@ -150,19 +149,16 @@ def read_header(line: str) -> Layout:
     )
 
 
-@paused_gc()  # thousands of new tuples and no cycles: see gcpause
-def parse(
-    text: str, source: str = "netstat", owners_for: OwnerResolver | None = None, *, wide: bool | None = None
-) -> ParseResult:
+def parse(text: str, source: str = "netstat", *, wide: bool | None = None) -> ParseResult:
     """Parse netstat's internet socket table(s).
 
-    ``owners_for`` gives the owners of lines that show none (live sources find them by inode). ``wide`` says
-    whether the output was made with ``-W``; None infers it (see the module docstring on truncation).
+    ``wide`` says whether the output was made with ``-W``; None infers it (see the module docstring on
+    truncation).
     """
     lines = text_lines(text)
     for index, line in enumerate(lines):
         if line[:5] == "Proto" and looks_like_header(line):
-            return _parse_rows(lines, index, source, owners_for, wide)
+            return _parse_rows(lines, index, source, wide)
     return _without_header(lines)
 
 
@@ -183,9 +179,7 @@ def _other_table(line: str) -> str | None:
 _Endpoint = tuple[str | None, int | None, int]
 
 
-def _parse_rows(
-    lines: list[str], start: int, source: str, owners_for: OwnerResolver | None, wide: bool | None
-) -> ParseResult:
+def _parse_rows(lines: list[str], start: int, source: str, wide: bool | None) -> ParseResult:
     records: list[Connection] = []
     issues: list[ParseIssue] = []
     # Per parse, so a name lookup or an owner is made once however many lines repeat it: the cell text →
@@ -298,12 +292,7 @@ def _parse_rows(
             issues.append(ParseIssue(line_no, line, str(error)))
             continue
 
-        if owners:
-            status = known
-        elif owners_for is not None:
-            owners, status = owners_for(inode, state, uid)
-        else:
-            status = not_reported
+        status = known if owners else not_reported
         truncated = False
         if local_width or peer_width:
             if local_width == 2 or peer_width == 2:

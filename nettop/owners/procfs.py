@@ -3,7 +3,7 @@
 This replaces ``ss -p`` / ``netstat -p``: both walk a 256-bucket hash chain per socket, which grows
 quadratically (``ss -tunap`` 365 ms against ``ss -tunae`` 107 ms at 20,000 sockets on a 2-core VM). One
 readlink per open fd is linear, and it runs while the listing command runs (in a thread, or for a one-shot
-listing in a child process: ``nettop.early``).
+listing in a child process: ``nettop.sources.oneshot``).
 
 A viewer that collects every second re-reads mostly the same links, so ``IncrementalSocketScanner`` keeps them
 between scans, readlinks only the fds that may have changed, and lists a process's fds again only when their
@@ -28,7 +28,7 @@ class SocketOwners:
     that a parser can ask for owners once per list rather than once per socket.
 
     A plain class, as ``_Fds`` is a NamedTuple: ``dataclasses`` imports ``inspect``, 25 ms that the forked
-    scan of ``nettop list`` (``nettop.early``) would spend before its first readlink.
+    scan of ``nettop list`` (``nettop.sources.oneshot``) would spend before its first readlink.
     """
 
     __slots__ = ("changed", "denied", "hidden_uids", "pids_by_inode")
