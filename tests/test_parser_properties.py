@@ -24,7 +24,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from nettop.errors import NettopError, NotASocketTable, UnknownFormat
-from nettop.formats import lsof, netstat_bsd, netstat_linux, parse_text, procnet, sockstat, ss, windows
+from nettop.formats import lsof, netstat_bsd, netstat_linux, parse_text, procnet, registry, sockstat, ss, windows
 from nettop.formats.common import text_lines
 from nettop.model import Connection, Owner, OwnerStatus, ParseResult, Proto, State
 from tests.conftest import CORPUS, DATA
@@ -35,14 +35,9 @@ MAX_UID = 2**32 - 1
 MAX_INODE = 2**64 - 1
 MAX_QUEUE = 2**63 - 1
 
+#: Every registered format's parser (a new format is fuzzed as soon as it is registered), and detection.
 PARSERS: dict[str, Callable[[str], ParseResult]] = {
-    "ss": ss.parse,
-    "netstat-linux": netstat_linux.parse,
-    "netstat-bsd": netstat_bsd.parse,
-    "lsof": lsof.parse,
-    "sockstat": sockstat.parse,
-    "netstat-windows": windows.parse,
-    "proc-net": procnet.parse,
+    **{spec.name: spec.parse for spec in registry.FORMATS},
     "parse_text": parse_text,
 }
 
