@@ -118,6 +118,7 @@ FORMATS: tuple[Format, ...] = (
         commands=(Command("win32", "netstat", ("netstat", "-ano"), 0, more=(("tasklist", "/FO", "CSV", "/NH"),)),),
     ),
     Format("proc-net", "procnet", header="claims_header"),  # which refuses /proc/net/unix by name
+    Format("ss-single", "ss_single", rows="looks_like_rows"),
 )
 
 #: By name.
