@@ -30,8 +30,8 @@ Input, one open file a line, under a header::
 - Numbers are ASCII digits in range (``common.number``): a PID above 2**31-1, a DEVICE inode of 2**64 or
   more, a port above 65535 makes its line an issue.
 
-``owners_by_endpoint`` and ``attach_owners`` lend these owners to netstat records that have none (macOS
-netstat without ``-v``, FreeBSD netstat): see ``EndpointKey`` for what must match.
+``nettop.owners.join`` lends these owners to netstat records that have none (macOS netstat without ``-v``),
+by endpoint: see its ``EndpointKey`` for what must match.
 """
 
 from __future__ import annotations
