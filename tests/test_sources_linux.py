@@ -7,7 +7,7 @@ from nettop.formats import ss
 from nettop.model import Owner, OwnerResolver, OwnerStatus, State
 from nettop.owners.join import join_by_inode
 from nettop.sources.linux import LiveListing
-from tests.test_parse_ss import MEMO_TEXT
+from tests.test_formats_ss import MEMO_TEXT
 
 
 def test_a_live_listing_parses_only_what_changed_and_says_what_did() -> None:

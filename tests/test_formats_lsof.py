@@ -14,7 +14,6 @@ from nettop.errors import UnknownFormat
 from nettop.formats import netstat_bsd
 from nettop.formats.lsof import looks_like, parse
 from nettop.model import Connection, Owner, OwnerStatus, ParseIssue, Proto, State
-from nettop.owners.join import EndpointKey, endpoint_key, join_by_endpoint, owners_by_endpoint
 from tests.conftest import DATA, read_text
 
 HANDMADE = DATA / "handmade"
@@ -230,55 +229,3 @@ def test_netstat_and_ss_are_not_claimed(corpus: Path, name: str) -> None:
 # --- lending owners to netstat records ---------------------------------------------------------------------------
 
 #: A FreeBSD-style ``netstat -an`` (no pid column) of the sockets in the lsof text below, written for this test.
-NETSTAT = """\
-Active Internet connections (including servers)
-Proto Recv-Q Send-Q Local Address          Foreign Address        (state)
-tcp4       0      0 127.0.0.1.44950        *.*                    LISTEN
-tcp46      0      0 *.22                   *.*                    LISTEN
-tcp4       0      0 10.0.0.5.51976         93.184.216.34.443      ESTABLISHED
-tcp4       0      0 10.0.0.5.51977         93.184.216.34.443      TIME_WAIT
-udp4       0      0 *.*                    *.*
-udp6       0      0 *.5353                 *.*
-udp6       0      0 *.5353                 *.*
-"""
-
-LSOF = """\
-COMMAND     PID  USER   FD   TYPE             DEVICE SIZE/OFF NODE NAME
-figma_age  1080  kar    3u  IPv4 0xe6b20b0a9a4d77a1      0t0  TCP 127.0.0.1:44950 (LISTEN)
-launchd       1  root   8u  IPv6 0x8b17115bf97d4e6d      0t0  TCP *:22 (LISTEN)
-sshd        812  root   3u  IPv6 0x8b17115bf97d4e6d      0t0  TCP *:22 (LISTEN)
-curl       4242  kar    5u  IPv4 0x8b17115bf97d4e6e      0t0  TCP 10.0.0.5:51976->93.184.216.34:443 (ESTABLISHED)
-configd     107  root  25u  IPv4 0x8b17115bfaae646d      0t0  UDP *:*
-mDNSRespo   183  _mdns  6u  IPv6 0x8b17115bfaae48dd      0t0  UDP *:5353
-Chrome     6120  kar   40u  IPv6 0x8b17115bfaae48de      0t0  UDP *:5353
-"""
-
-
-def test_owners_by_endpoint_and_attach() -> None:
-    owners = owners_by_endpoint(parse(LSOF))
-    launchd, sshd = Owner(1, "launchd", "root"), Owner(812, "sshd", "root")
-    assert owners == {
-        EndpointKey(Proto.TCP, "127.0.0.1", 44950, None, None): (Owner(1080, "figma_age", "kar"),),
-        EndpointKey(Proto.TCP, "::", 22, None, None): (launchd, sshd),
-        EndpointKey(Proto.TCP, "10.0.0.5", 51976, "93.184.216.34", 443): (Owner(4242, "curl", "kar"),),
-        # Two sockets on *:5353 (SO_REUSEPORT): the key gets both owners. The unbound UDP socket has no key.
-        EndpointKey(Proto.UDP, "::", 5353, None, None): (
-            Owner(183, "mDNSRespo", "_mdns"),
-            Owner(6120, "Chrome", "kar"),
-        ),
-    }
-    records = join_by_endpoint(netstat_bsd.parse(NETSTAT).records, owners)
-    assert [(r.pid, r.owner_status) for r in records] == [
-        (1080, OwnerStatus.KNOWN),
-        (1, OwnerStatus.KNOWN),  # tcp46 *.22 on netstat's side, IPv6 *:22 on lsof's: both "::"
-        (4242, OwnerStatus.KNOWN),
-        (None, OwnerStatus.NOT_REPORTED),  # TIME_WAIT: no process holds it, lsof lists nothing
-        (None, OwnerStatus.NOT_REPORTED),  # unbound: the key would name every unbound UDP socket
-        (183, OwnerStatus.KNOWN),
-        (183, OwnerStatus.KNOWN),
-    ]
-    assert records[1].owners == (launchd, sshd)
-    # Records that already have owners keep them.
-    mine = netstat_bsd.parse(handmade("macos-26_netstat-anv.out")).records
-    assert join_by_endpoint(mine, owners) == mine
-    assert endpoint_key(records[0]) == EndpointKey(Proto.TCP, "127.0.0.1", 44950, None, None)
