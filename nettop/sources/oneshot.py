@@ -3,6 +3,11 @@
 ``nettop list`` spends about 100 ms importing the parsers, psutil and orjson. Started first, ``ss`` runs
 meanwhile in its own process and the ``/proc`` scan in a child process of its own (see ``ScanInChild``): at
 10,000 connections ``ss`` is done about when the imports are, and the scan about when its text is parsed.
+
+It pays on an idle 2-core machine and not on a busy one (the second core is what it uses): re-measured at
+10,000 connections while other work kept the load at 1.3-2.8, the start without it was 11 % slower in one
+round and 6-10 % faster in three; the forked scan against a thread's was 2-8 % faster in all four. Kept,
+unchanged, until an idle machine says otherwise (``benchmarks/bench_list.py``).
 """
 
 from __future__ import annotations
