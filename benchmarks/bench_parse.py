@@ -7,7 +7,7 @@ The input is real output made large: the data rows of the shared corpus's ``debi
 sample of this machine's live ``ss -tunap`` rows, unless ``--no-live``) repeated to N rows, each repetition
 shifting the local port so rows differ, laid out in ss's aligned columns under one header line. The netstat
 input is built the same way from ``netstat-tunapW.out`` (under netstat's two title lines), and measured only
-when ``nettop.parsers.netstat_linux`` exists. Each parser reads the whole text once to warm up, then
+when ``nettop.formats.netstat_linux`` exists. Each parser reads the whole text once to warm up, then
 ``--repeats`` times, nettop's and jc's runs taking turns; the figures are the median (and best) run, and the
 ratio the median of the rounds' ratios. jc comes from ``pip install '.[bench]'``.
 
@@ -182,7 +182,7 @@ def main() -> None:
         print(f"the shared corpus is not beside this checkout ({CORPUS}); nothing to measure")
         return
     sys.path.insert(0, str(REPO))  # run from a checkout, installed or not
-    from nettop.parsers import ss
+    from nettop.formats import ss
 
     corpus_rows = data_rows((CORPUS / "ss-tunap.out").read_text(), 1)
     live = [] if args.no_live else live_ss_rows(args.live_rows)
@@ -194,9 +194,9 @@ def main() -> None:
     guarded(report, "ss", text, args.lines, ss.parse, "ss", args.repeats)
 
     try:
-        netstat_linux = importlib.import_module("nettop.parsers.netstat_linux")
+        netstat_linux = importlib.import_module("nettop.formats.netstat_linux")
     except ImportError as error:
-        print(f"netstat: skipped, nettop.parsers.netstat_linux is not importable ({error})")
+        print(f"netstat: skipped, nettop.formats.netstat_linux is not importable ({error})")
         return
     rows = data_rows((CORPUS / "netstat-tunapW.out").read_text(), 2)
     text = build_netstat(rows, args.lines)

@@ -24,8 +24,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from loopback import loopback_connections
 
-from nettop.parsers import ss
-from nettop.procfs import IncrementalSocketScanner, scan_socket_owners
+from nettop.formats import ss
+from nettop.owners.procfs import IncrementalSocketScanner, scan_socket_owners
 
 T = TypeVar("T")
 

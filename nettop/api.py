@@ -14,8 +14,8 @@ from collections.abc import AsyncIterator, Callable, Iterable
 
 from nettop.events import Event
 from nettop.events import watch as _watch
+from nettop.formats import parse_text
 from nettop.model import Connection, ParseResult, Snapshot
-from nettop.parsers import parse_text
 from nettop.query import Query, parse_query, query_from
 from nettop.query import filter_records as _apply
 from nettop.runner import DEFAULT_TIMEOUT

@@ -28,8 +28,8 @@ from textual.widgets import Footer, Log, Static
 from nettop.errors import NettopError
 from nettop.events import events_of
 from nettop.gcpause import paused_gc
-from nettop.kill import KillRefused, terminate_owner
 from nettop.model import Connection, Snapshot
+from nettop.owners.kill import KillRefused, terminate_owner
 from nettop.policy.overlay import PolicyState, judge
 from nettop.policy.rules import Policy
 from nettop.query import Predicate, Query, all_of, parse_query

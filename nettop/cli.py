@@ -16,10 +16,10 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from nettop import __version__, shutdown, writers
-from nettop.commands import LINUX_SS, SOURCE_NAMES
-from nettop.early import EarlyListing
 from nettop.errors import CommandError, NettopError
+from nettop.formats import registry
 from nettop.runner import DEFAULT_TIMEOUT
+from nettop.sources.oneshot import EarlyListing
 
 if TYPE_CHECKING:
     from nettop.model import Snapshot
@@ -97,7 +97,7 @@ def _seconds_between(low: float, high: float, low_included: bool = True) -> Call
 def add_source_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--source",
-        choices=["auto", *SOURCE_NAMES],
+        choices=["auto", *registry.source_names()],
         default="auto",
         help="which command lists sockets (default: auto, ss then netstat)",
     )
@@ -261,14 +261,14 @@ def report(snapshot: Snapshot) -> None:
 
 def start_listing(args: argparse.Namespace) -> EarlyListing | None:
     """For a one-shot listing on Linux: start ``ss`` and the /proc scan now, so that they run while the rest of
-    nettop is imported (see ``nettop.early``). None: not this time (another command or platform, or ``ss`` is
+    nettop is imported (see ``nettop.sources.oneshot``). None: not this time (another command or platform, or ``ss`` is
     missing; the source then falls back and says so)."""
     if args.command not in ("list", "policy") or args.from_file is not None or args.source not in ("auto", "ss"):
         return None
     if not sys.platform.startswith("linux"):
         return None
     try:
-        return EarlyListing.start(LINUX_SS)
+        return EarlyListing.start(registry.command("linux", "ss").argv)
     except CommandError:
         return None
 
@@ -397,12 +397,10 @@ ERROR_EXIT = {"check": 2, "diff": 2}
 
 def check_usage(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
     """Refuse, as bad usage (exit 2), what argparse alone cannot see."""
-    from nettop.commands import platform_source_names
-
     source = getattr(args, "source", "auto")
     if source != "auto" and getattr(args, "from_file", None) is None:
-        names = platform_source_names(sys.platform)
-        if names is not None and source not in names:
+        names = tuple(registry.commands(sys.platform))
+        if names and source not in names:
             parser.error(f"--source {source} is not available on {sys.platform}: choose auto, {', '.join(names)}")
 
 

@@ -11,7 +11,7 @@ import enum
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import MethodType
-from typing import Any, NamedTuple, TypeAlias
+from typing import Any, NamedTuple, Protocol, TypeAlias
 
 
 class Proto(enum.StrEnum):
@@ -215,3 +215,11 @@ class Snapshot:
             f"Snapshot(source={self.source!r}, records={len(self.records)}, issues={len(self.issues)}, "
             f"taken_at={self.taken_at:.3f}, duration={self.duration:.3f})"
         )
+
+
+class Source(Protocol):
+    """Anything that can take a snapshot: a live platform source, a file, a test's script."""
+
+    name: str
+
+    async def collect(self) -> Snapshot: ...

@@ -26,8 +26,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
+from nettop.formats.common import parse_state
 from nettop.model import Connection, Proto, State
-from nettop.parsers.common import parse_state
 
 Predicate = Callable[[Connection], bool]
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network

@@ -26,11 +26,12 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import BinaryIO, Protocol
 
 from nettop import shutdown
 from nettop.errors import CommandFailed, CommandNotFound, CommandOutputTooLarge, CommandTimeout
+from nettop.formats.registry import install_hint
 
 DEFAULT_TIMEOUT = 10.0
 #: The most a command may write (standard output and error together). ``ss -tunae`` writes about 150 bytes a
@@ -46,14 +47,6 @@ KILL_GRACE = 1.0
 #: How much of a failed command's standard error is read (its last line is quoted).
 STDERR_TAIL = 64 * 1024
 _POSIX = os.name == "posix"
-
-#: What to install when a command is missing, by command name (Debian/Ubuntu package names).
-INSTALL_HINTS: Mapping[str, str] = {
-    "ss": "install iproute2, e.g. `apt-get install iproute2`",
-    "netstat": "install net-tools, e.g. `apt-get install net-tools`",
-    "lsof": "install lsof",
-    "sockstat": "sockstat is part of the FreeBSD base system",
-}
 
 
 class Runner(Protocol):
@@ -80,7 +73,7 @@ def command_env() -> dict[str, str]:
 def _executable(argv: Sequence[str]) -> str:
     executable = shutil.which(argv[0])
     if executable is None:
-        raise CommandNotFound(argv, INSTALL_HINTS.get(os.path.basename(argv[0]), ""))
+        raise CommandNotFound(argv, install_hint(os.path.basename(argv[0])))
     return executable
 
 
@@ -114,7 +107,7 @@ def _output(argv: Sequence[str], returncode: int | None, stdout: bytes, stderr: 
         raise CommandFailed(argv, returncode or 0, stderr.decode("utf-8", "replace"))
     if sys.platform == "win32":
         # Windows tools write in the console's code page and its display language (LC_ALL means nothing there).
-        from nettop.parsers.windows import decode
+        from nettop.formats.windows import decode
 
         return decode(stdout, encoding="oem")
     return stdout.decode("utf-8", "replace")

@@ -25,8 +25,9 @@ import psutil
 import pytest
 
 from nettop import shutdown
-from nettop.commands import LINUX_SS
-from nettop.sources import LINUX_COMMANDS, RETRY_FIRST, CommandSource
+from nettop.sources import RETRY_FIRST, CommandSource
+from nettop.sources.linux import COMMANDS as LINUX_COMMANDS
+from nettop.sources.linux import LINUX_SS
 
 pytestmark = pytest.mark.skipif(
     not sys.platform.startswith("linux") or not os.path.exists("/bin/sh"),

@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 
 from nettop.errors import NettopError
+from nettop.formats import parse_text
 from nettop.model import Connection, OwnerStatus, Proto, Snapshot, State
-from nettop.parsers import parse_text
 from nettop.policy.check import (
     OWNER_UNKNOWN,
     CheckReport,

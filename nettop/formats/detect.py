@@ -1,0 +1,66 @@
+"""Which tool wrote a text, from its header lines, and the parser for it: the tests of ``registry.FORMATS``.
+
+Detection reads a bounded head of the text (``common.head_lines``), however long the text is, and a message
+that quotes the text quotes a short, printable cut of it (``common.quoted``). Loading every format's module is
+fine here: only a capture is detected, never a live listing.
+"""
+
+from __future__ import annotations
+
+from nettop.errors import NotASocketTable, UnknownFormat
+from nettop.formats.common import head_lines, quoted
+from nettop.formats.registry import BY_NAME, FORMATS
+from nettop.model import ParseResult
+
+#: Header words of tables that are not socket lists, and what they are.
+_OTHER_TABLES: tuple[tuple[str, str], ...] = (
+    ("Kernel IP routing table", "a routing table (netstat -r)"),
+    ("Routing tables", "a routing table (netstat -r)"),
+    ("Kernel Interface table", "an interface table (netstat -i)"),
+    ("Iface", "an interface table (netstat -i)"),
+    ("Destination", "a routing table (netstat -r)"),
+    ("Name  Mtu", "an interface table (netstat -i)"),
+    ("Name       Mtu", "an interface table (netstat -i)"),
+)
+
+
+def detect_format(text: str) -> str:
+    """Name the format of ``text`` from its header lines, or raise a clear error."""
+    head = [line.strip() for line in head_lines(text, 6) if line.strip()]
+    if not head:
+        raise UnknownFormat("the input is empty")
+    for line in head:
+        for spec in FORMATS:
+            if spec.test("header", line):
+                return spec.name
+    for spec in FORMATS:
+        if spec.test("text", text):
+            return spec.name
+    _refuse_other_tables(head)
+    for spec in FORMATS:
+        if spec.test("rows", head[0]):
+            return spec.name
+    names = ", ".join(spec.name for spec in FORMATS)
+    raise UnknownFormat(f"cannot tell which tool wrote this (tried: {names}); first line: {quoted(head[0])}")
+
+
+def _refuse_other_tables(head: list[str]) -> None:
+    from nettop.formats.netstat_bsd import other_table
+
+    for line in head[:3]:
+        what = other_table(line)  # also FreeBSD's "Name    Mtu" and "tcp:" statistics
+        if what:
+            raise NotASocketTable(f"this is {what}, not a socket list")
+        for start, what in _OTHER_TABLES:
+            if line.startswith(start):
+                raise NotASocketTable(f"this is {what}, not a socket list")
+
+
+def parse_text(text: str, format: str = "auto") -> ParseResult:
+    """Parse a listing, detecting its format unless one is named."""
+    if format == "auto":
+        format = detect_format(text)
+    spec = BY_NAME.get(format)
+    if spec is None:
+        raise UnknownFormat(f"unknown format {quoted(format, 40)} (known: {', '.join(BY_NAME)})")
+    return spec.parse(text)

@@ -1,0 +1,74 @@
+"""Owner lookup: psutil's facts, a cache that a reused pid cannot fool, and exits mid-read."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import psutil
+
+from nettop.model import Owner, OwnerStatus, State
+from nettop.owners.enrich import Enricher, unowned_status
+from nettop.owners.procfs import scan_socket_owners
+
+
+def test_lookup_reports_what_psutil_knows() -> None:
+    me = psutil.Process()
+    owner = Enricher().lookup(os.getpid())
+    assert owner == Owner(os.getpid(), me.name(), me.username(), tuple(me.cmdline()), me.create_time())
+
+
+def test_cache_is_keyed_by_start_time_so_a_reused_pid_gets_its_own_name() -> None:
+    enricher = Enricher()
+    pid = os.getpid()
+    started = psutil.Process().create_time()
+    # What the cache would hold had a dead process with this pid started a second earlier.
+    enricher._cache[(pid, started - 1.0)] = Owner(pid, "dead-process", "nobody", ("dead",), started - 1.0)
+    owner = enricher.lookup(pid)
+    assert owner is not None and owner.name == psutil.Process().name()
+    # And the live process's entry is the one reused afterwards.
+    assert enricher._cache[(pid, started)] is owner
+    assert enricher.lookup(pid) is owner
+
+
+def test_a_process_that_has_exited_is_none_not_an_error() -> None:
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    assert Enricher().lookup(child.pid) is None
+
+
+def test_resolver_names_owners_and_says_why_there_are_none() -> None:
+    enricher = Enricher()
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    resolve = enricher.resolver({100: [os.getpid()], 200: [child.pid]}, root=False, my_uid=1000)
+    owners, status = resolve(100, State.LISTEN, 1000)
+    assert status is OwnerStatus.KNOWN and [o.pid for o in owners] == [os.getpid()]
+    assert resolve(200, State.LISTEN, 1000) == ((), OwnerStatus.GONE)
+    assert resolve(300, State.LISTEN, 0) == ((), OwnerStatus.NOT_PERMITTED)
+    assert resolve(300, State.LISTEN, 1000) == ((), OwnerStatus.NO_PROCESS)
+    assert resolve(None, State.TIME_WAIT, None) == ((), OwnerStatus.NO_PROCESS)
+
+
+def test_unowned_status_as_root_is_no_process_unless_a_process_of_that_user_hid_its_fds() -> None:
+    assert unowned_status(5, State.ESTABLISHED, 33, root=True, my_uid=0) is OwnerStatus.NO_PROCESS
+    # A sandbox's init, or an undumpable process, hides its fds even from root: its user's sockets may be its.
+    assert unowned_status(5, State.ESTABLISHED, 0, True, 0, hidden_uids={0}) is OwnerStatus.NOT_PERMITTED
+    assert unowned_status(5, State.ESTABLISHED, 33, True, 0, hidden_uids={0}) is OwnerStatus.NO_PROCESS
+    assert unowned_status(5, State.ESTABLISHED, None, True, 0, hidden_uids={0}) is OwnerStatus.NOT_PERMITTED
+    assert unowned_status(5, State.TIME_WAIT, 0, True, 0, hidden_uids={0}) is OwnerStatus.NO_PROCESS
+    # Not root: one's own sockets are one's processes', unless one of them was unreadable.
+    assert unowned_status(5, State.LISTEN, 1000, False, 1000) is OwnerStatus.NO_PROCESS
+    assert unowned_status(5, State.LISTEN, 1000, False, 1000, hidden_uids={1000}) is OwnerStatus.NOT_PERMITTED
+    resolve = Enricher().resolver({}, root=True, my_uid=0, hidden_uids={0})
+    assert resolve(300, State.LISTEN, 0) == ((), OwnerStatus.NOT_PERMITTED)
+
+
+def test_procfs_scan_finds_this_process_s_sockets() -> None:
+    import socket
+
+    with socket.socket() as sock:
+        inode = os.fstat(sock.fileno()).st_ino
+        owners = scan_socket_owners()
+    assert owners.pids_by_inode[inode] == [os.getpid()]
