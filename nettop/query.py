@@ -27,7 +27,7 @@ from functools import lru_cache
 from typing import Any
 
 from nettop.formats.common import parse_state
-from nettop.model import Connection, Proto, State
+from nettop.model import Connection, Proto, State, unmapped
 
 Predicate = Callable[[Connection], bool]
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -260,10 +260,7 @@ def _address(ip: str | None) -> ipaddress.IPv4Address | ipaddress.IPv6Address | 
         address = ipaddress.ip_address(ip)
     except ValueError:
         return None
-    # An IPv4-mapped address (::ffff:10.0.0.1) is an IPv4 peer on a dual-stack socket.
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        return address.ipv4_mapped
-    return address
+    return unmapped(address)  # an IPv4-mapped address (::ffff:10.0.0.1) is an IPv4 peer on a dual-stack socket
 
 
 def _network(value: str) -> Network:

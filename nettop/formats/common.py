@@ -128,10 +128,6 @@ def parse_state(word: str) -> State | None:
     return STATE_WORDS.get(word.upper())
 
 
-#: Tokens that stand for "any address" in the address part of an endpoint.
-WILDCARD_HOSTS = frozenset({"*", "0.0.0.0", "::", "[::]"})
-
-
 def split_host_port(text: str) -> tuple[str, str, str | None] | None:
     """Split ``host[%dev]:port`` as ss and Linux netstat print it into (host, port, interface).
 

@@ -52,7 +52,7 @@ from nettop.formats.common import (
     quoted,
     text_lines,
 )
-from nettop.model import Connection, Owner, OwnerStatus, ParseIssue, ParseResult, Proto, State
+from nettop.model import IPV4_MAPPED_PREFIX, Connection, Owner, OwnerStatus, ParseIssue, ParseResult, Proto, State
 
 FORMAT = "lsof"
 
@@ -213,7 +213,7 @@ def _endpoint(text: str, proto: Proto, family: int) -> tuple[str, int | None, st
     if host == "*":
         host = _ANY[family]
     elif family == 6 and ":" not in host and host.count(".") == 3 and host.replace(".", "").isdigit():
-        host = "::ffff:" + host  # an IPv4-mapped address on an IPv6 socket, as the other parsers write it
+        host = IPV4_MAPPED_PREFIX + host  # an IPv4-mapped address on an IPv6 socket, as the other parsers write it
     if port_text == "*":
         return host, None, interface
     return host, _service(port_text, proto), interface

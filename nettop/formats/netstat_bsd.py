@@ -68,7 +68,17 @@ from nettop.formats.common import (
     quoted,
     text_lines,
 )
-from nettop.model import Connection, Owner, OwnerStatus, ParseIssue, ParseResult, Proto, State
+from nettop.model import (
+    IPV4_MAPPED_PREFIX,
+    Connection,
+    Owner,
+    OwnerStatus,
+    ParseIssue,
+    ParseResult,
+    Proto,
+    State,
+    new_connection,
+)
 
 FORMAT = "netstat-bsd"
 
@@ -92,7 +102,7 @@ _TWO_WORDS = {"Local": "Address", "Foreign": "Address", "Log": "ID"}
 
 _ANY = {4: "0.0.0.0", 6: "::"}
 
-_new = tuple.__new__
+_new = new_connection  # a record without NamedTuple's Python-level __new__ (see model)
 
 #: Title lines that open a table of other sockets, whose rows are skipped.
 _OTHER_SECTIONS = ("Active ", "Registered kernel", "Current listen queue")
@@ -341,9 +351,7 @@ class _Reader:
                 (len(self.records), longest >= width, v4_host, v6_host, local_cut or remote_cut, width)
             )
 
-        # tuple.__new__ skips Connection's Python-level __new__: a third of the cost of a record.
         return _new(
-            Connection,
             (
                 proto,
                 family,
@@ -388,7 +396,7 @@ class _Reader:
         if host == "*":
             host = _ANY[family]
         elif family == 6 and not v6 and _is_ipv4(host):
-            host = "::ffff:" + host  # an IPv4-mapped address on an IPv6 socket, as ss and psutil write it
+            host = IPV4_MAPPED_PREFIX + host  # an IPv4-mapped address on an IPv6 socket, as ss and psutil write it
         cut = False
         if port_text.isdigit():
             port: int | None = number(port_text, MAX_PORT, "port")

@@ -68,7 +68,17 @@ from nettop.formats.common import (
     split_host_port,
     text_lines,
 )
-from nettop.model import Connection, Owner, OwnerStatus, ParseIssue, ParseResult, Proto, State
+from nettop.model import (
+    WILDCARD_HOSTS,
+    Connection,
+    Owner,
+    OwnerStatus,
+    ParseIssue,
+    ParseResult,
+    Proto,
+    State,
+    new_connection,
+)
 
 FORMAT = "netstat-linux"
 
@@ -93,7 +103,6 @@ RAW_STATES: dict[str, State] = {"1": State.ESTABLISHED, "7": State.UNCONNECTED}
 #: IP protocol names netstat may print as a raw socket's port without -n, for hosts without /etc/protocols.
 IP_PROTOCOLS: dict[str, int] = {"icmp": 1, "igmp": 2, "tcp": 6, "udp": 17, "ipv6-icmp": 58, "icmpv6": 58, "raw": 255}
 
-_WILDCARD_PEER_HOSTS = frozenset({"0.0.0.0", "::", "*", "[::]"})
 _ANY = {4: "0.0.0.0", 6: "::"}
 
 #: First words of outputs that are tables but not socket lists, and what they are.
@@ -205,7 +214,7 @@ def _parse_rows(lines: list[str], start: int, source: str, wide: bool | None) ->
     tcp, udp = Proto.TCP, Proto.UDP
     unconnected, established, unknown = State.UNCONNECTED, State.ESTABLISHED, State.UNKNOWN
     state_words = STATE_WORDS
-    new = tuple.__new__  # Connection(...) less its Python-level __new__: a third of the cost of a record
+    new = new_connection  # a record without NamedTuple's Python-level __new__ (see model)
 
     for line_no, line in enumerate(lines[start + 1 :], start + 2):
         parts = line.split(None, 5)
@@ -307,7 +316,6 @@ def _parse_rows(lines: list[str], start: int, source: str, wide: bool | None) ->
                 maybe_cut.append(len(records))
         records.append(
             new(
-                Connection,
                 (
                     proto,
                     family,
@@ -349,7 +357,7 @@ def _endpoint(cell: str, proto: Proto, family: int, cache: dict[str, _Endpoint],
             raise ValueError(f"cannot split address and port in {cell!r}")
         host, port_text, _ = split
     width = 0 if len(cell) < CUT_WIDTH else 1 if len(cell) == CUT_WIDTH else 2
-    if peer and port_text == "*" and host in _WILDCARD_PEER_HOSTS:
+    if peer and port_text == "*" and host in WILDCARD_HOSTS:
         endpoint: _Endpoint = (None, None, width)
     else:
         if host == "*":

@@ -65,7 +65,7 @@ from nettop.formats.common import (
     split_host_port,
     text_lines,
 )
-from nettop.model import Connection, Owner, OwnerStatus, ParseIssue, ParseResult, Proto, State
+from nettop.model import IPV4_MAPPED_PREFIX, Connection, Owner, OwnerStatus, ParseIssue, ParseResult, Proto, State
 
 FORMAT = "sockstat"
 
@@ -305,7 +305,8 @@ class _Parse:
                 return None, None, None, _WHOLE
             host = "::" if family == 6 else "0.0.0.0"
         elif family == 6 and ":" not in host:
-            host = "::ffff:" + host  # an IPv4 address on a dual-stack socket, written as ss and psutil write it
+            # An IPv4 address on a dual-stack socket, written as ss and psutil write it.
+            host = IPV4_MAPPED_PREFIX + host
         return host, port, zone, _MAYBE_CUT if may_be_cut else _WHOLE
 
     def _state(self, proto: Proto, tail: list[str], remote_ip: str | None) -> State:

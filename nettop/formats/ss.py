@@ -41,7 +41,7 @@ from nettop.formats.common import (
     split_host_port,
     text_lines,
 )
-from nettop.model import Connection, Owner, OwnerStatus, ParseIssue, ParseResult, Proto, State
+from nettop.model import WILDCARD_HOSTS, Owner, OwnerStatus, ParseIssue, ParseResult, Proto, State, new_connection
 
 FORMAT = "ss"
 
@@ -75,9 +75,6 @@ _TIMER = re.compile(r" timer:\([^)\n]{0,100}\)")
 def without_timers(text: str) -> str:
     """``text`` less its ``timer:(…)`` cells, which count down by themselves (one pass over the text)."""
     return _TIMER.sub("", text) if " timer:(" in text else text
-
-
-_WILDCARD_PEER_HOSTS = frozenset({"0.0.0.0", "::", "*"})
 
 
 def older_wildcards(text: str) -> bool:
@@ -203,7 +200,7 @@ def parse_rows(
     local_cells, peer_cells, queues = cache.local_cells, cache.peer_cells, cache.queues
     known, not_reported, unknown_state = OwnerStatus.KNOWN, OwnerStatus.NOT_REPORTED, State.UNKNOWN
     udp = Proto.UDP
-    new = tuple.__new__  # Connection(...) less its Python-level __new__
+    new = new_connection  # a record without NamedTuple's Python-level __new__ (see model)
     append = records.append
     for index in rows:
         line = lines[index]
@@ -310,7 +307,6 @@ def parse_rows(
             continue
         status = known if owners else not_reported
         record = new(
-            Connection,
             (
                 proto,
                 family,
@@ -366,7 +362,7 @@ def _peer_cell(text: str, proto: Proto, older: bool = False) -> _PeerCell:
     numeric port, all but the port follow from the text before the last ``:``."""
     host, port, _, port_text = _split(text, proto)
     dual = host == "*" and not older
-    if port_text == "*" and host in _WILDCARD_PEER_HOSTS:
+    if port_text == "*" and host in WILDCARD_HOSTS:
         cell: _PeerCell = (None, None, dual)
     elif host == "*":
         cell = ("0.0.0.0" if older else "::", port, dual)

@@ -78,7 +78,7 @@ from nettop.formats.common import (
     split_host_port,
     text_lines,
 )
-from nettop.model import Connection, Owner, OwnerStatus, ParseIssue, ParseResult, Proto, State
+from nettop.model import Connection, Owner, OwnerStatus, ParseIssue, ParseResult, Proto, State, new_connection
 
 FORMAT = "netstat-windows"
 
@@ -129,7 +129,7 @@ _OTHER_ROW_WORDS = frozenset({"tcp", "tcp4", "tcp6", "tcp46", "udp", "udp4", "ud
 _HEAD_CHARS = 4096
 _HEAD_LINES = 12
 _IPV6_CHARS = frozenset("0123456789abcdefABCDEF:.")
-_new = tuple.__new__
+_new = new_connection  # a record without NamedTuple's Python-level __new__ (see model)
 
 #: A converted endpoint: host, port (None for 0 or ``*``), zone, and the family its form shows (0: a name).
 _Endpoint = tuple[str, int | None, str | None, int]
@@ -322,7 +322,6 @@ class _Reader:
         owners, status = self._owners_of(pid, program, bool(trailer) and self.has_programs)
         # Connection(...) less its Python-level __new__, as in netstat_linux: a third of the cost of a record.
         return _new(
-            Connection,
             (
                 proto,
                 local_family or peer_family or 4,

@@ -12,12 +12,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import NamedTuple
 
-from nettop.model import Connection, Owner, OwnerResolver, OwnerStatus, ParseResult, Proto
+from nettop.model import Connection, Owner, OwnerResolver, OwnerStatus, ParseResult, Proto, new_connection
 
 
 def join_by_inode(records: Iterable[Connection], owners_for: OwnerResolver) -> tuple[Connection, ...]:
     """Records parsed without owners, with ``owners_for``'s answer wherever the line showed no owners."""
-    new = tuple.__new__  # Connection(...) less its Python-level __new__, as in the parsers
+    new = new_connection  # a record without NamedTuple's Python-level __new__ (see model)
     out: list[Connection] = []
     append = out.append
     # Unpacked whole and built again field by field: a third faster than slicing around the owners.
@@ -27,7 +27,6 @@ def join_by_inode(records: Iterable[Connection], owners_for: OwnerResolver) -> t
         if not owners:
             owners, status = owners_for(inode, state, uid)
             record = new(
-                Connection,
                 (proto, family, local_ip, local_port, remote_ip, remote_port, state, owners, status, interface,
                  recv_q, send_q, inode, uid, v6only, truncated, source, raw),
             )  # fmt: skip
