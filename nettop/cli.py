@@ -13,6 +13,7 @@ import os
 import sys
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from nettop import __version__, shutdown, writers
@@ -148,6 +149,30 @@ def _term_value(term: Term, flag: Flag) -> Callable[[str], str]:
     return checked
 
 
+@dataclass(frozen=True, slots=True)
+class Invocation:
+    """What a subcommand's run function is given: its arguments, the parser (for usage errors) and the listing
+    started early, if any (see ``start_listing``)."""
+
+    args: argparse.Namespace
+    parser: argparse.ArgumentParser
+    started: EarlyListing | None = None
+
+
+def _command(
+    parser: argparse.ArgumentParser,
+    run: Callable[[Invocation], int],
+    *,
+    one_shot: bool = False,
+    error_exit: int = EXIT_FAILED,
+    closed_pipe_ends: bool = False,
+) -> None:
+    """Declare what a (sub)command runs and how it ends: ``one_shot`` commands read, print and exit (the cycle
+    collector is off for them); ``error_exit`` is the status when it cannot do its job (for ``check`` and
+    ``diff`` 1 means "fails" and "different", so theirs is 2); a closed pipe ends a ``watch`` successfully."""
+    parser.set_defaults(run=run, one_shot=one_shot, error_exit=error_exit, closed_pipe_ends=closed_pipe_ends)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="nettop",
@@ -167,11 +192,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="mark rows that break this policy (see nettop check) and show what is missing",
     )
     add_source_options(parser)
+    _command(parser, run_viewer)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     listing = commands.add_parser("list", help="print one snapshot of the sockets", description="Print one snapshot.")
     listing.add_argument("--format", choices=writers.names("records"), default="table", help="output format")
     add_source_options(listing)
     add_filter_options(listing)
+    _command(listing, run_list, one_shot=True)
     watching = commands.add_parser(
         "watch",
         help="print connections as they open, close or change state",
@@ -187,6 +214,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_source_options(watching)
     add_filter_options(watching)
+    _command(watching, run_watch, closed_pipe_ends=True)
     diffing = commands.add_parser(
         "diff",
         help="compare two saved snapshots (nettop list --format json)",
@@ -195,6 +223,7 @@ def build_parser() -> argparse.ArgumentParser:
     diffing.add_argument("before", help="the earlier snapshot (JSON file, '-' for stdin)")
     diffing.add_argument("after", help="the later snapshot (JSON file)")
     diffing.add_argument("--format", choices=writers.names("diff"), default="text", help="output format")
+    _command(diffing, run_diff, one_shot=True, error_exit=EXIT_USAGE)
     checking = commands.add_parser(
         "check",
         help="check the listening ports against a policy (TOML)",
@@ -214,6 +243,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="collect again every second until the policy passes or SECONDS have passed (a service starting)",
     )
     add_source_options(checking)
+    _command(checking, run_check, error_exit=EXIT_USAGE)
     policies = commands.add_parser("policy", help="make a policy for `nettop check`")
     policy_actions = policies.add_subparsers(dest="policy_action", metavar="ACTION", required=True)
     init = policy_actions.add_parser(
@@ -222,6 +252,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Print, as TOML, a policy naming every current listener with its owner and bind scope.",
     )
     add_source_options(init)
+    _command(init, run_policy_init, one_shot=True)
     return parser
 
 
@@ -280,7 +311,8 @@ def collect_once(args: argparse.Namespace, started: EarlyListing | None) -> Snap
     return source.collect_blocking(started) if isinstance(source, CommandSource) else source.collect_blocking()
 
 
-def run_list(args: argparse.Namespace, started: EarlyListing | None = None) -> int:
+def run_list(call: Invocation) -> int:
+    args, started = call.args, call.started
     from nettop.query import filter_records
 
     write = writers.writer("records", args.format)  # imported while the listing runs (orjson for JSON)
@@ -291,7 +323,8 @@ def run_list(args: argparse.Namespace, started: EarlyListing | None = None) -> i
     return EXIT_OK
 
 
-def run_watch(args: argparse.Namespace) -> int:
+def run_watch(call: Invocation) -> int:
+    args = call.args
     from nettop.events import watch
 
     query = query_from_args(args)
@@ -313,7 +346,8 @@ def run_watch(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def run_diff(args: argparse.Namespace) -> int:
+def run_diff(call: Invocation) -> int:
+    args = call.args
     from nettop.inputs import SNAPSHOT_LIMIT, InputError, read_input
     from nettop.snapshots import diff_records
     from nettop.writers.json import records_from_json
@@ -333,7 +367,8 @@ def run_diff(args: argparse.Namespace) -> int:
     return EXIT_OK if change.is_empty else EXIT_FAILED
 
 
-def run_check(args: argparse.Namespace) -> int:
+def run_check(call: Invocation) -> int:
+    args = call.args
     from nettop.policy.check import EXIT_ERROR, check_source
     from nettop.policy.rules import PolicyError, load_policy
 
@@ -352,7 +387,8 @@ def run_check(args: argparse.Namespace) -> int:
     return result.exit_code
 
 
-def run_policy_init(args: argparse.Namespace, started: EarlyListing | None = None) -> int:
+def run_policy_init(call: Invocation) -> int:
+    args, started = call.args, call.started
     from nettop.policy.init import policy_from_listeners
 
     snapshot = collect_once(args, started)
@@ -361,7 +397,8 @@ def run_policy_init(args: argparse.Namespace, started: EarlyListing | None = Non
     return EXIT_OK
 
 
-def run_viewer(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+def run_viewer(call: Invocation) -> int:
+    args, parser = call.args, call.parser
     from nettop.query import QueryError, parse_query
 
     try:
@@ -388,13 +425,6 @@ def run_viewer(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
     return EXIT_FAILED if app.return_code else EXIT_OK
 
 
-#: Commands that read, print and exit.
-ONE_SHOT_COMMANDS = ("list", "diff", "policy")
-#: The exit status of a command that could not do its job: for ``check`` and ``diff``, 1 means "fails" and
-#: "different", so an I/O error there is 2.
-ERROR_EXIT = {"check": 2, "diff": 2}
-
-
 def check_usage(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
     """Refuse, as bad usage (exit 2), what argparse alone cannot see."""
     source = getattr(args, "source", "auto")
@@ -408,7 +438,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     check_usage(args, parser)
-    if args.command in ONE_SHOT_COMMANDS:
+    if args.one_shot:
         # They allocate tens of thousands of records (acyclic) and exit: the cycle collector's passes over them
         # were a tenth of `nettop list`'s time at 10,000 connections, and there is nothing for it to free.
         gc.disable()
@@ -416,33 +446,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     restore_signals = shutdown.raise_on_signals()
     started = start_listing(args)
     try:
-        if args.command is None:
-            return run_viewer(args, parser)
-        if args.command == "watch":
-            return run_watch(args)
-        if args.command == "diff":
-            return run_diff(args)
-        if args.command == "check":
-            return run_check(args)
-        if args.command == "policy":
-            return run_policy_init(args, started)
-        return run_list(args, started)
+        return args.run(Invocation(args, parser, started))
     except OutputError as error:
         if error.broken_pipe:
             # The reader went away: nothing left to say, not even at exit's flush. Only a watch ends this way
             # by design (`nettop watch | head`); for the others the output did not arrive, which is a failure.
             with contextlib.suppress(OSError, AttributeError):
                 os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-            return EXIT_OK if args.command == "watch" else ERROR_EXIT.get(args.command, EXIT_FAILED)
+            return EXIT_OK if args.closed_pipe_ends else args.error_exit
         say(f"nettop: {error}")
-        return ERROR_EXIT.get(args.command, EXIT_FAILED)
+        return args.error_exit
     except NettopError as error:
         say(f"nettop: {error}")
-        return ERROR_EXIT.get(args.command, EXIT_FAILED)
+        return args.error_exit
     except OSError as error:
         where = f" ({error.filename})" if getattr(error, "filename", None) else ""
         say(f"nettop: {error.strerror or type(error).__name__}{where}")
-        return ERROR_EXIT.get(args.command, EXIT_FAILED)
+        return args.error_exit
     except KeyboardInterrupt:
         return 130
     finally:
