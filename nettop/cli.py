@@ -14,7 +14,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeAlias
 
 from nettop import __version__, shutdown, writers
 from nettop.errors import CommandError, NettopError
@@ -194,11 +194,24 @@ def build_parser() -> argparse.ArgumentParser:
     add_source_options(parser)
     _command(parser, run_viewer)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for add in (_add_list, _add_watch, _add_diff, _add_check, _add_policy):
+        add(commands)
+    return parser
+
+
+#: What ``add_subparsers`` returns (argparse names its class privately).
+Subcommands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
+
+
+def _add_list(commands: Subcommands) -> None:
     listing = commands.add_parser("list", help="print one snapshot of the sockets", description="Print one snapshot.")
     listing.add_argument("--format", choices=writers.names("records"), default="table", help="output format")
     add_source_options(listing)
     add_filter_options(listing)
     _command(listing, run_list, one_shot=True)
+
+
+def _add_watch(commands: Subcommands) -> None:
     watching = commands.add_parser(
         "watch",
         help="print connections as they open, close or change state",
@@ -215,6 +228,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_source_options(watching)
     add_filter_options(watching)
     _command(watching, run_watch, closed_pipe_ends=True)
+
+
+def _add_diff(commands: Subcommands) -> None:
     diffing = commands.add_parser(
         "diff",
         help="compare two saved snapshots (nettop list --format json)",
@@ -224,6 +240,9 @@ def build_parser() -> argparse.ArgumentParser:
     diffing.add_argument("after", help="the later snapshot (JSON file)")
     diffing.add_argument("--format", choices=writers.names("diff"), default="text", help="output format")
     _command(diffing, run_diff, one_shot=True, error_exit=EXIT_USAGE)
+
+
+def _add_check(commands: Subcommands) -> None:
     checking = commands.add_parser(
         "check",
         help="check the listening ports against a policy (TOML)",
@@ -244,6 +263,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_source_options(checking)
     _command(checking, run_check, error_exit=EXIT_USAGE)
+
+
+def _add_policy(commands: Subcommands) -> None:
     policies = commands.add_parser("policy", help="make a policy for `nettop check`")
     policy_actions = policies.add_subparsers(dest="policy_action", metavar="ACTION", required=True)
     init = policy_actions.add_parser(
@@ -253,7 +275,6 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_source_options(init)
     _command(init, run_policy_init, one_shot=True)
-    return parser
 
 
 def query_from_args(args: argparse.Namespace) -> Query:

@@ -313,16 +313,7 @@ class _Reader:
         local_ip, local_port, local_if, local_len, local_v6, local_cut = self._endpoint(local, proto, family, False)
         remote_ip, remote_port, remote_if, remote_len, remote_v6, remote_cut = self._endpoint(peer, proto, family, True)
 
-        if proto is Proto.TCP and layout.state:
-            word, _, rest = rest.partition(" ")
-            if not word:
-                raise ValueError("no state (a cut line?)")
-            state = STATE_WORDS.get(word, State.UNKNOWN)
-        elif proto is Proto.TCP:
-            state = State.UNKNOWN  # a header without (state): FreeBSD -T, -x
-        else:
-            state = State.UNCONNECTED if remote_ip is None else State.ESTABLISHED
-
+        state, rest = _state(proto, layout, rest, remote_ip)
         owners: tuple[Owner, ...] = ()
         status = OwnerStatus.NOT_REPORTED
         if layout.process_at >= 0 or layout.pid_at >= 0:
@@ -343,13 +334,8 @@ class _Reader:
         longest = len(local) if len(local) > len(peer) else len(peer)
         if longest >= width or local_len >= 12 or remote_len >= 12 or local_cut or remote_cut:
             # Rare enough (long hosts, full cells) to be weighed after the last line; see _settle_truncation.
-            if longest > width:
-                self.wide = True
-            v4_host = max(local_len if not local_v6 else 0, remote_len if not remote_v6 else 0)
-            v6_host = max(local_len if local_v6 else 0, remote_len if remote_v6 else 0)
-            self.evidence.append(
-                (len(self.records), longest >= width, v4_host, v6_host, local_cut or remote_cut, width)
-            )
+            cut = local_cut or remote_cut
+            self._note_long_cells(longest, width, (local_len, local_v6), (remote_len, remote_v6), cut)
 
         return _new(
             (
@@ -373,6 +359,17 @@ class _Reader:
                 line,
             ),
         )
+
+    def _note_long_cells(
+        self, longest: int, width: int, local: tuple[int, bool], remote: tuple[int, bool], cut: bool
+    ) -> None:
+        """Keep what a row says about truncation: its longest cell, its longest IPv4 and IPv6 hosts."""
+        if longest > width:
+            self.wide = True
+        (local_len, local_v6), (remote_len, remote_v6) = local, remote
+        v4_host = max(local_len if not local_v6 else 0, remote_len if not remote_v6 else 0)
+        v6_host = max(local_len if local_v6 else 0, remote_len if remote_v6 else 0)
+        self.evidence.append((len(self.records), longest >= width, v4_host, v6_host, cut, width))
 
     def _endpoint(self, cell: str, proto: Proto, family: int, peer: bool) -> _Endpoint:
         """Convert a ``host.port`` cell, through the cache; raises ValueError."""
@@ -466,3 +463,15 @@ def _service(text: str, proto: Proto) -> int | None:
     if proto is Proto.RAW:
         raise ValueError(f"port {text!r} of a raw socket is not a number")
     return port_number(text, proto)
+
+
+def _state(proto: Proto, layout: Layout, rest: str, remote_ip: str | None) -> tuple[State, str]:
+    """The row's state and what follows it; raises ValueError for a TCP row cut before its state."""
+    if proto is Proto.TCP and layout.state:
+        word, _, rest = rest.partition(" ")
+        if not word:
+            raise ValueError("no state (a cut line?)")
+        return STATE_WORDS.get(word, State.UNKNOWN), rest
+    if proto is Proto.TCP:
+        return State.UNKNOWN, rest  # a header without (state): FreeBSD -T, -x
+    return (State.UNCONNECTED if remote_ip is None else State.ESTABLISHED), rest

@@ -188,7 +188,7 @@ def _other_table(line: str) -> str | None:
 _Endpoint = tuple[str | None, int | None, int]
 
 
-def _parse_rows(lines: list[str], start: int, source: str, wide: bool | None) -> ParseResult:
+def _parse_rows(lines: list[str], start: int, source: str, wide: bool | None) -> ParseResult:  # noqa: C901 - the hot loop, long on purpose
     """The records and issues of the table whose header is ``lines[start]``.
 
     One loop with local names and per-parse caches, long on purpose: it runs for every socket of a busy server,

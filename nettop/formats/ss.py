@@ -173,7 +173,7 @@ def layout(lines: list[str]) -> tuple[int, bool, bool] | None:
     return first, has_netid, has_state
 
 
-def parse_rows(
+def parse_rows(  # noqa: C901 - the hot loop over every line: long on purpose (below)
     lines: list[str],
     rows: Iterable[int],
     has_netid: bool,
