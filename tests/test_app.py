@@ -234,6 +234,12 @@ async def test_help_screen() -> None:
         for binding in [*NettopApp.BINDINGS, *ConnectionTable.BINDINGS]:
             assert binding.tooltip in text  # type: ignore[union-attr]
         assert "cmd:gunicorn" in text and "iface:lo" in text and "^p" in text
+        for key in ("escape", "q", "question_mark"):  # each closes it, and the viewer goes on
+            await pilot.press(key)
+            assert not isinstance(app.screen, HelpScreen) and app.is_running
+            await pilot.press("question_mark")
+        await pilot.press("escape", "l")
+        assert app.is_running and "is:listening" in app.quick.text
 
 
 async def test_kill_asks_then_terminates_the_real_owner() -> None:

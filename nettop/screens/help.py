@@ -71,9 +71,10 @@ class HelpScreen(ModalScreen[None]):
 
     def __init__(self, bindings: Iterable[BindingType] = ()) -> None:
         super().__init__()
-        self._bindings = list(bindings)
+        # Not ``_bindings``: that name is Textual's own map of a screen's keys, and replacing it broke every key.
+        self._listed = list(bindings)
 
     def compose(self) -> ComposeResult:
-        keys = key_lines(self._bindings, self.app.get_key_display)
+        keys = key_lines(self._listed, self.app.get_key_display)
         with VerticalScroll(id="help"):
             yield Static(help_text(keys, term_lines()), id="help-text")
