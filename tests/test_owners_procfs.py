@@ -311,7 +311,7 @@ async def test_a_live_source_collected_again_and_again_follows_a_reused_fd() -> 
         second.bind(("127.0.0.1", 0))
         second.listen(1)
         snapshot = await source.collect()
-        assert not source._scanner.last_full, "the third collection should rescan incrementally"
+        assert not source._collectors["ss"]._scanner.last_full, "the third collection should rescan incrementally"
         assert pids_on(snapshot, second.getsockname()[1]) == [me]
         # And it says what changed since the second: the first listener went, the second came.
         assert snapshot.delta is not None and snapshot.delta.since == before.taken_at

@@ -10,8 +10,8 @@ import pytest
 from nettop.errors import CommandFailed, CommandNotFound, CommandTimeout, NettopError, SourceUnavailable
 from nettop.owners.procfs import SocketOwners
 from nettop.sources import RETRY_FIRST, RETRY_MAX, RETRY_MISSING, CommandSource, TextSource, platform_source
-from nettop.sources.command import _owner_notes
 from nettop.sources.linux import COMMANDS as LINUX_COMMANDS
+from nettop.sources.linux import _owner_notes
 
 SS_TEXT = """\
 Netid State  Recv-Q Send-Q Local Address:Port Peer Address:Port Process

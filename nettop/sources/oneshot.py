@@ -173,3 +173,15 @@ class EarlyListing(NamedTuple):
             self.run.cancel()
         finally:
             self.owners.cancel()
+
+
+class Underway:
+    """What one blocking collection has begun that the commands it tries may take up: the early start's command
+    (for the command with that argv) and a ``/proc`` scan (begun by the first command that needs it, and then
+    serving a fallback command too, so that a failed ``ss`` does not cost netstat a second scan)."""
+
+    __slots__ = ("owners", "run")
+
+    def __init__(self, run: CommandRun | None = None, owners: ScanInChild | InThread[SocketOwners] | None = None):
+        self.run = run
+        self.owners = owners
