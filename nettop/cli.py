@@ -360,10 +360,8 @@ def run_watch(call: Invocation) -> int:
             # One event, one whole line, flushed now: a reader may be waiting for it.
             write_out(line(event))
 
-    import asyncio
-
     with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is how a watch ends
-        asyncio.run(stream())
+        shutdown.run_async(stream())
     return EXIT_OK
 
 
@@ -401,9 +399,7 @@ def run_check(call: Invocation) -> int:
         return EXIT_ERROR
     # Waiting for a capture to change would be waiting for nothing.
     wait = args.wait if args.from_file is None else 0.0
-    import asyncio
-
-    result = asyncio.run(check_source(policy, source, wait))
+    result = shutdown.run_async(check_source(policy, source, wait))
     write_out(writers.writer("report", args.format)(result))
     return result.exit_code
 

@@ -26,15 +26,16 @@ import atexit
 import contextlib
 import signal
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from contextlib import contextmanager
 from types import FrameType
-from typing import Protocol
+from typing import Any, Protocol, TypeVar
 
 #: The signals that end a run: those of them this platform has (Windows has no SIGHUP).
 SIGNALS: tuple[signal.Signals, ...] = tuple(
     getattr(signal, name) for name in ("SIGTERM", "SIGHUP", "SIGINT") if hasattr(signal, name)
 )
+T = TypeVar("T")
 #: How soon a signal held back during an import is looked at again.
 RECHECK = 0.005
 
@@ -188,3 +189,44 @@ def in_forked_child() -> None:
             signal.signal(signum, signal.SIG_DFL)
     _State.deferring, _State.pending = 0, None
     _tracked.clear()
+
+
+def run_async(main: Coroutine[Any, Any, T]) -> T:
+    """``asyncio.run(main)``, with the ending signals cancelling ``main`` rather than raising wherever the loop
+    happens to be. Raised inside another task (a collection under way), the exception ends the loop with that
+    task's exception never retrieved, which asyncio reports at exit as a traceback. Once ``main`` has unwound
+    (killing what it started), the signal is raised as usual: ``Terminated`` or ``KeyboardInterrupt``."""
+    import asyncio
+
+    received: list[int] = []
+
+    def cancel(task: asyncio.Task[T], signum: int) -> None:
+        if not received:
+            received.append(signum)
+            task.cancel()
+
+    async def guarded() -> T:
+        loop = asyncio.get_running_loop()
+        task = asyncio.current_task()
+        assert task is not None
+        installed: dict[int, Any] = {}
+        for signum in SIGNALS:
+            handler = signal.getsignal(signum)
+            if handler == signal.SIG_IGN:
+                continue  # nohup: stays ignored
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.add_signal_handler(signum, cancel, task, signum)
+                installed[signum] = handler
+        try:
+            return await main
+        finally:
+            for signum, handler in installed.items():
+                loop.remove_signal_handler(signum)  # which sets SIG_DFL: put back the handler there was
+                signal.signal(signum, handler if handler is not None else signal.SIG_DFL)
+
+    try:
+        return asyncio.run(guarded())
+    except asyncio.CancelledError:
+        if received:
+            raise _exception(received[0]) from None
+        raise

@@ -391,3 +391,45 @@ def test_an_ignored_signal_stays_ignored() -> None:
         assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
     finally:
         signal.signal(signal.SIGHUP, previous)
+
+
+def test_a_signal_while_the_loop_runs_other_tasks_cancels_the_main_one(signals_raise: None) -> None:
+    """In `watch` and `check` the loop is often inside another task (a collection) when SIGTERM comes: raised
+    there, it ended the loop with that task's exception never retrieved, a traceback at exit. run_async
+    cancels the main task instead, lets it unwind (its finally runs), then raises Terminated."""
+    import asyncio
+    import gc
+    import logging
+
+    unwound: list[str] = []
+    never_retrieved: list[logging.LogRecord] = []
+
+    class Catch(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            never_retrieved.append(record)
+
+    async def collection() -> None:
+        try:
+            os.kill(os.getpid(), signal.SIGTERM)
+            await asyncio.sleep(30)
+        finally:
+            unwound.append("collection")
+
+    async def main() -> None:
+        try:
+            await asyncio.gather(collection(), asyncio.sleep(30))
+        finally:
+            unwound.append("main")
+
+    catch = Catch()
+    logging.getLogger("asyncio").addHandler(catch)
+    try:
+        with pytest.raises(shutdown.Terminated) as caught:
+            shutdown.run_async(main())
+        gc.collect()  # a task whose exception nobody retrieved is reported when it is collected
+    finally:
+        logging.getLogger("asyncio").removeHandler(catch)
+    assert caught.value.code == 143
+    assert unwound == ["collection", "main"]
+    assert never_retrieved == []
+    assert signal.getsignal(signal.SIGTERM) not in (signal.SIG_DFL, None)  # the outer handler is back
