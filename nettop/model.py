@@ -141,6 +141,18 @@ _new_key: Callable[[tuple[Any, ...]], ConnKey] = MethodType(tuple.__new__, ConnK
 new_connection: Callable[[tuple[Any, ...]], Connection] = MethodType(tuple.__new__, Connection)
 
 
+# ---- ranges: the largest value each number of a record may hold, the range of the kernel type behind it. A
+# capture may say anything (``port 70000``, a 30-digit inode); parsers, the JSON reader and the filter language
+# all refuse what lies outside, so that no consumer (JSON writers take 64 bits at most) ever meets it.
+
+MAX_PORT = 65_535
+#: pid_t; Linux's PID_MAX_LIMIT is 2**22, Windows' pids are 32-bit.
+MAX_PID = 2**31 - 1
+MAX_UID = 2**32 - 1  # uid_t
+MAX_INODE = 2**64 - 1  # ino_t
+MAX_QUEUE = 2**63 - 1  # a signed 64-bit count
+
+
 # ---- addresses: the few spellings every tool, check and filter must agree on
 
 #: How tools write "any address" in the host part of an endpoint (``*:22``, ``0.0.0.0:22``, ``:::22``,

@@ -27,14 +27,11 @@ from functools import lru_cache
 from typing import Any
 
 from nettop.formats.common import parse_state
-from nettop.model import Connection, Proto, State, unmapped
+from nettop.model import MAX_PID, MAX_PORT, MAX_UID, Connection, Proto, State, unmapped
 
 Predicate = Callable[[Connection], bool]
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
-#: The largest pid any supported system hands out (Linux's PID_MAX_LIMIT is 2**22; Windows' are 32-bit).
-MAX_PID = 2**31 - 1
-MAX_UID = 2**32 - 1
 #: Words users type for states, beyond the tools' own spellings (``listen``, ``time-wait``, ``estab``).
 _STATE_ALIASES = {"UDP": State.UNCONNECTED, "NONE": State.UNCONNECTED, "UNCONNECTED": State.UNCONNECTED}
 
@@ -199,8 +196,8 @@ def _numbers(high: int, what: str) -> Callable[[str], frozenset[int]]:
 def _port(word: str) -> int:
     if word.isascii() and word.isdigit():
         port = int(word)
-        if port > 65535:
-            raise ValueError(f"port {port} is out of range (0-65535)")
+        if port > MAX_PORT:
+            raise ValueError(f"port {port} is out of range (0-{MAX_PORT})")
         return port
     for proto in ("tcp", "udp"):
         try:

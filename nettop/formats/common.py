@@ -13,17 +13,16 @@ import socket
 from collections.abc import Callable, Container
 
 from nettop.errors import NotASocketTable, UnknownFormat
+
+# The records' ranges, imported by the formats from here with the other number helpers (explicit re-export).
+from nettop.model import MAX_INODE as MAX_INODE
+from nettop.model import MAX_PID as MAX_PID
+from nettop.model import MAX_PORT as MAX_PORT
+from nettop.model import MAX_QUEUE as MAX_QUEUE
+from nettop.model import MAX_UID as MAX_UID
 from nettop.model import ParseIssue, ParseResult, Proto, State
 from nettop.text import cut
 
-#: The largest value each number of a record may hold: the range of the kernel type behind it. A capture may
-#: say anything (``port 70000``, a 30-digit inode); what lies outside makes its line an issue, so that no
-#: consumer (JSON writers take 64 bits at most) ever meets it.
-MAX_PORT = 65_535
-MAX_PID = 2**31 - 1  # pid_t
-MAX_UID = 2**32 - 1  # uid_t
-MAX_INODE = 2**64 - 1  # ino_t
-MAX_QUEUE = 2**63 - 1  # a signed 64-bit count
 _HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
 #: Digits of the largest limit (2**64-1, in decimal): longer text, less its leading zeros, is out of range unread.
 _MAX_DIGITS = 20
@@ -51,6 +50,14 @@ def number(text: str, high: int, what: str, base: int = 10) -> int:
         if value <= high:
             return value
     raise ValueError(f"{what} {quoted(text, 40)} is out of range (0 to {high})")
+
+
+def cached_number(text: str, cache: dict[str, int], high: int, what: str) -> int:
+    """``number``, each distinct text read once per parse: queue sizes recur (a listener's backlog)."""
+    value = cache.get(text)
+    if value is None:
+        value = cache[text] = number(text, high, what)
+    return value
 
 
 def quoted(text: str, limit: int = 80) -> str:

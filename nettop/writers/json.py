@@ -12,7 +12,7 @@ import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from nettop.model import Connection, Owner, OwnerStatus, Proto, State
+from nettop.model import MAX_INODE, MAX_PID, MAX_PORT, MAX_QUEUE, MAX_UID, Connection, Owner, OwnerStatus, Proto, State
 from nettop.text import json_safe_bytes
 
 try:
@@ -144,11 +144,6 @@ def dump_json(value: Any, indent: int | None = None) -> bytes:
 _PROTOS = {member.value: member for member in Proto}
 _STATES = {member.value: member for member in State}
 _OWNER_STATUSES = {member.value: member for member in OwnerStatus}
-_PORT_MAX = 2**16 - 1
-_PID_MAX = 2**31 - 1
-_UID_MAX = 2**32 - 1
-_QUEUE_MAX = 2**63 - 1
-_INODE_MAX = 2**64 - 1
 _INFINITY = float("inf")
 _FLOAT_MAX = 1.7976931348623157e308
 _ABSENT = object()
@@ -184,17 +179,17 @@ def record_from_dict(row: Any) -> Connection:
         _member(_required(row, "proto"), "proto", _PROTOS),
         family,
         _text(_required(row, "local_ip"), "local_ip"),
-        _integer(get("local_port"), "local_port", _PORT_MAX),
+        _integer(get("local_port"), "local_port", MAX_PORT),
         _text_or_null(get("remote_ip"), "remote_ip"),
-        _integer(get("remote_port"), "remote_port", _PORT_MAX),
+        _integer(get("remote_port"), "remote_port", MAX_PORT),
         _member(_required(row, "state"), "state", _STATES),
         owners,
         _member(get("owner_status", OwnerStatus.NOT_REPORTED.value), "owner_status", _OWNER_STATUSES),
         _text_or_null(get("interface"), "interface"),
-        _integer(get("recv_q"), "recv_q", _QUEUE_MAX),
-        _integer(get("send_q"), "send_q", _QUEUE_MAX),
-        _integer(get("inode"), "inode", _INODE_MAX),
-        _integer(get("uid"), "uid", _UID_MAX),
+        _integer(get("recv_q"), "recv_q", MAX_QUEUE),
+        _integer(get("send_q"), "send_q", MAX_QUEUE),
+        _integer(get("inode"), "inode", MAX_INODE),
+        _integer(get("uid"), "uid", MAX_UID),
         v6only,
         truncated,
         _text(get("source", ""), "source"),
@@ -242,8 +237,8 @@ def _owner(index: int, value: Any) -> Owner:
     pid = value.get("pid", _ABSENT)
     if pid is _ABSENT:
         raise ValueError(f"missing field '{where}.pid'")
-    if type(pid) is not int or not 0 <= pid <= _PID_MAX:
-        raise _bad(f"{where}.pid", f"an integer from 0 to {_PID_MAX}", pid)
+    if type(pid) is not int or not 0 <= pid <= MAX_PID:
+        raise _bad(f"{where}.pid", f"an integer from 0 to {MAX_PID}", pid)
     cmdline = value.get("cmdline")
     if cmdline is not None:
         if type(cmdline) is not list:
