@@ -60,6 +60,7 @@ from nettop.formats.common import (
     MAX_QUEUE,
     MAX_UID,
     STATE_WORDS,
+    cached_number,
     is_lookup_name,
     netstat_without_header,
     number,
@@ -233,13 +234,8 @@ def _parse_rows(lines: list[str], start: int, source: str, wide: bool | None) ->
             if recv_q == "0" and send_q == "0":  # most queues are empty: skip the checks and int()
                 recv_size = send_size = 0
             else:
-                # Sizes recur: each distinct text is checked once, by common.number.
-                recv_size = queues.get(recv_q)
-                if recv_size is None:
-                    recv_size = queues[recv_q] = number(recv_q, MAX_QUEUE, "queue size (Recv-Q)")
-                send_size = queues.get(send_q)
-                if send_size is None:
-                    send_size = queues[send_q] = number(send_q, MAX_QUEUE, "queue size (Send-Q)")
+                recv_size = cached_number(recv_q, queues, MAX_QUEUE, "queue size (Recv-Q)")
+                send_size = cached_number(send_q, queues, MAX_QUEUE, "queue size (Send-Q)")
             rest = parts[5] if len(parts) == 6 else ""
 
             # State, then what follows it.

@@ -35,6 +35,7 @@ from nettop.formats.common import (
     MAX_QUEUE,
     MAX_UID,
     STATE_WORDS,
+    cached_number,
     number,
     port_number,
     quoted,
@@ -226,13 +227,8 @@ def parse_rows(  # noqa: C901 - the hot loop over every line: long on purpose (b
             if recv_q == "0" and send_q == "0":  # most queues are empty: skip the checks and int()
                 recv_size = send_size = 0
             else:
-                # Sizes recur (a listener's backlog): each distinct text is checked once, by common.number.
-                recv_size = queues.get(recv_q)
-                if recv_size is None:
-                    recv_size = queues[recv_q] = number(recv_q, MAX_QUEUE, "queue size (Recv-Q)")
-                send_size = queues.get(send_q)
-                if send_size is None:
-                    send_size = queues[send_q] = number(send_q, MAX_QUEUE, "queue size (Send-Q)")
+                recv_size = cached_number(recv_q, queues, MAX_QUEUE, "queue size (Recv-Q)")
+                send_size = cached_number(send_q, queues, MAX_QUEUE, "queue size (Send-Q)")
             if proto is None:
                 # No Netid column and no hint: a stateless row is datagram, anything else stream.
                 proto = udp if state is State.UNCONNECTED else Proto.TCP
