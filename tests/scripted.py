@@ -1,4 +1,5 @@
-"""A scripted source and a settable clock, so the viewer can be driven through known snapshots."""
+"""A scripted source and a settable clock, so the viewer can be driven through known snapshots; and the short
+listings that fake ``ss`` and ``netstat`` commands print in the tests of sources and faults."""
 
 from __future__ import annotations
 
@@ -62,3 +63,15 @@ def conn(
         OwnerStatus.KNOWN if owners else OwnerStatus.NO_PROCESS, source="scripted",
         raw=f"{proto.value} {state.value} {local_ip}:{local_port}",
     )  # fmt: skip
+
+
+#: One listener, as `ss -tunae` and `netstat -tunaeW` print it.
+SS_TEXT = """\
+Netid State  Recv-Q Send-Q Local Address:Port Peer Address:Port Process
+tcp   LISTEN 0      5          127.0.0.1:8080      0.0.0.0:*     ino:0 sk:1 <->
+"""
+NETSTAT_TEXT = """\
+Active Internet connections (servers and established)
+Proto Recv-Q Send-Q Local Address           Foreign Address         State       User       Inode
+tcp        0      0 127.0.0.1:8081          0.0.0.0:*               LISTEN      0          0
+"""

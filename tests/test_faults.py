@@ -28,6 +28,7 @@ from nettop import shutdown
 from nettop.sources import RETRY_FIRST, CommandSource
 from nettop.sources.linux import COMMANDS as LINUX_COMMANDS
 from nettop.sources.linux import LINUX_SS
+from tests.scripted import NETSTAT_TEXT, SS_TEXT
 
 pytestmark = pytest.mark.skipif(
     not sys.platform.startswith("linux") or not os.path.exists("/bin/sh"),
@@ -40,15 +41,6 @@ RUN_DEADLINE = 30.0
 #: How long processes may take to vanish once nettop is done.
 GONE_DEADLINE = 5.0
 
-SS_TEXT = """\
-Netid State  Recv-Q Send-Q Local Address:Port Peer Address:Port Process
-tcp   LISTEN 0      5          127.0.0.1:8080      0.0.0.0:*     ino:0 sk:1 <->
-"""
-NETSTAT_TEXT = """\
-Active Internet connections (servers and established)
-Proto Recv-Q Send-Q Local Address           Foreign Address         State       User       Inode
-tcp        0      0 127.0.0.1:8081          0.0.0.0:*               LISTEN      0          0
-"""
 POLICY = '[[listen]]\nport = 8080\nproto = "tcp"\n'
 
 #: A command that never ends.

@@ -12,16 +12,7 @@ from nettop.owners.procfs import SocketOwners
 from nettop.sources import RETRY_FIRST, RETRY_MAX, RETRY_MISSING, CommandSource, TextSource, platform_source
 from nettop.sources.linux import COMMANDS as LINUX_COMMANDS
 from nettop.sources.linux import _owner_notes
-
-SS_TEXT = """\
-Netid State  Recv-Q Send-Q Local Address:Port Peer Address:Port Process
-tcp   LISTEN 0      5          127.0.0.1:8080      0.0.0.0:*     ino:0 sk:1 <->
-"""
-NETSTAT_TEXT = """\
-Active Internet connections (servers and established)
-Proto Recv-Q Send-Q Local Address           Foreign Address         State       User       Inode
-tcp        0      0 127.0.0.1:8081          0.0.0.0:*               LISTEN      0          0
-"""
+from tests.scripted import NETSTAT_TEXT, SS_TEXT
 
 
 class ScriptedRunner:
