@@ -42,10 +42,24 @@ def watch(
     source: str = "auto",
     keep: Callable[[Connection], bool] | None = None,
     on_baseline: Callable[[Snapshot], None] | None = None,
+    *,
+    query: str | Query = "",
+    **conditions: object,
 ) -> AsyncIterator[Event]:
     """Events as this machine's connections open, close or change (``async for event in nettop.watch()``);
-    the first snapshot is the baseline (``on_baseline`` is given it). ``keep`` selects connections."""
-    return _watch(platform_source(source), interval, keep, on_baseline)
+    the first snapshot is the baseline (``on_baseline`` is given it). Which connections: those that meet
+    ``query`` and the keyword ``conditions``, as in ``filter_records`` (``nettop.watch(port=443)``), and
+    ``keep`` if given (any predicate, for what the filter language cannot say). A wrong value raises
+    ValueError before anything runs."""
+    wanted = _selection(query, conditions)
+    if wanted.is_empty:
+        chosen = keep
+    elif keep is None:
+        chosen = wanted.matches
+    else:
+        also = keep
+        chosen = lambda record: wanted.matches(record) and also(record)  # noqa: E731
+    return _watch(platform_source(source), interval, chosen, on_baseline)
 
 
 def diff(before: Iterable[Connection], after: Iterable[Connection]) -> SnapshotDiff:
@@ -64,6 +78,9 @@ def filter_records(records: Iterable[Connection], query: str | Query = "", **con
     ``proto="tcp"``, ``state="listen"`` (or a list: any of them), ``port=443`` (or ``"https"``, ``"80,443"``;
     local or remote), ``pid=1234``, ``program="nginx"`` (the exact name), ``listening=True``, ``family=4``,
     and any other term's flag. A wrong value raises ValueError with the message the CLI and the viewer give."""
+    return _apply(records, _selection(query, conditions))
+
+
+def _selection(query: str | Query, conditions: dict[str, object]) -> Query:
     typed = parse_query(query) if isinstance(query, str) else query
-    wanted = query_from(conditions)
-    return _apply(records, Query.of((*typed.terms, *wanted.terms)))
+    return Query.of((*typed.terms, *query_from(conditions).terms))

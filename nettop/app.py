@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import os
 import time
 from collections.abc import Callable, Iterable
@@ -38,7 +39,7 @@ from nettop.screens.confirm import ConfirmScreen
 from nettop.screens.details import DetailsScreen
 from nettop.screens.export import ExportScreen
 from nettop.screens.help import HelpScreen
-from nettop.snapshots import Counts, RowKey, SnapshotDiff, SnapshotStep, SnapshotTracker
+from nettop.snapshots import Counts, RowKey, SnapshotDiff, SnapshotStep, SnapshotTracker, diff
 from nettop.sources import Source
 from nettop.text import safe
 from nettop.view import COLUMN_KEYS, NEW_HIGHLIGHT_SECONDS, RowsModel
@@ -104,24 +105,44 @@ class TextLine(Static):
 
 
 class SnapshotReady(Message):
-    """The poller has a new snapshot, indexed, diffed against the one before it, and counted."""
+    """The poller has a new snapshot, indexed, diffed against the one before it, and counted.
+
+    Snapshots are numbered; ``change`` is against snapshot ``since``. A newer message replaces a queued older
+    one (``can_replace``): it takes the older one's event lines, and the viewer, finding that ``since`` is not
+    the snapshot it shows, diffs against what it shows instead. So a viewer that falls behind, or is paused,
+    applies only the newest snapshot and loses no event.
+    """
 
     def __init__(
         self,
         snapshot: Snapshot,
-        index: RecordIndex,
-        change: SnapshotDiff,
-        tally: Counts,
-        verdict: PolicyState | None = None,
-        event_lines: list[str] | None = None,
+        step: SnapshotStep[PolicyState],
+        event_lines: list[str],
+        number: int,
+        since: int,
     ) -> None:
         self.snapshot = snapshot
-        self.event_lines = event_lines or []
-        self.verdict = verdict
-        self.index = index
-        self.change = change
-        self.tally = tally
+        self.index = step.index
+        self.change = step.change
+        self.tally = step.counts
+        self.verdict = step.verdict
+        self.event_lines = event_lines
+        self.number = number
+        self.since = since
         super().__init__()
+
+    def absorb(self, older: SnapshotReady) -> SnapshotReady:
+        """Stand for ``older`` too: its events come first in the log."""
+        self.event_lines = older.event_lines + self.event_lines
+        return self
+
+    def can_replace(self, message: Message) -> bool:
+        # Textual asks this of the message it is about to handle, with the next one queued: when that one is a
+        # newer snapshot, it is handled instead, and must carry this one's events.
+        if isinstance(message, SnapshotReady):
+            message.absorb(self)
+            return True
+        return False
 
 
 class CollectionFailed(Message):
@@ -192,8 +213,10 @@ class NettopApp(App[None]):
         self.query_filter: Query = parse_query(filter_text) if isinstance(filter_text, str) else filter_text
         self.snapshot: Snapshot | None = None
         self.counts = Counts()
-        #: Snapshots that arrived while paused, applied in order on resume (each diff builds on the last).
-        self._pending: list[SnapshotReady] = []
+        #: The newest snapshot that arrived while paused (standing for any before it), applied on resume.
+        self._held: SnapshotReady | None = None
+        #: The number of the snapshot on screen (``SnapshotReady.number``), 0 before the first.
+        self.shown_number = 0
         #: ``b``: each connection as it was when the baseline was marked; rows equal to it are hidden.
         self.baseline: dict[tuple[object, ...], tuple[object, ...]] | None = None
         self.baseline_at = 0.0
@@ -239,18 +262,22 @@ class NettopApp(App[None]):
     async def poll(self) -> None:
         """Collect, post, sleep; forever. One collection at a time, never on the UI's time."""
         tracker = SnapshotTracker(partial(judge, self.policy) if self.policy is not None else None)
+        numbers = itertools.count(1)
+        followed = 0  # the snapshot the tracker's last diff was against: 0, none
         while True:
             started = self.collecting_since = time.monotonic()
             message: Message
             try:
                 snapshot = await self.source.collect()
-                (index, change, counted, verdict), lines = await asyncio.to_thread(_followed, tracker, snapshot)
+                step, lines = await asyncio.to_thread(_followed, tracker, snapshot)
             except NettopError as error:
                 message = CollectionFailed(str(error))
             except Exception as error:  # a bug must not stop the viewer: say it and keep polling
                 message = CollectionFailed(f"{type(error).__name__}: {error}")
             else:
-                message = SnapshotReady(snapshot, index, change, counted, verdict, lines)
+                number = next(numbers)
+                message = SnapshotReady(snapshot, step, lines, number, since=followed)
+                followed = number
             elapsed = time.monotonic() - started
             self.collecting_since = None
             # Said with this very snapshot: the next one may be a long interval away.
@@ -269,7 +296,7 @@ class NettopApp(App[None]):
 
     def on_snapshot_ready(self, message: SnapshotReady) -> None:
         if self.paused:
-            self._pending.append(message)
+            self._held = message if self._held is None else message.absorb(self._held)
             return
         self._apply(message)
         self.show_rows()
@@ -284,7 +311,11 @@ class NettopApp(App[None]):
         if message.verdict is not None:
             self.take_verdict(message.verdict)
             missing = message.verdict.missing
-        self.model.apply(message.index, message.change, self._clock(), missing)
+        change = message.change
+        if message.since != self.shown_number:  # it stands for snapshots never shown: compare with what is
+            change = diff(self.model.current, message.index)
+        self.model.apply(message.index, change, self._clock(), missing)
+        self.shown_number = message.number
 
     def take_verdict(self, verdict: PolicyState) -> None:
         before = self.verdict.failing if self.verdict is not None else frozenset()
@@ -434,9 +465,9 @@ class NettopApp(App[None]):
     def watch_paused(self, paused: bool) -> None:
         self._wake.set()
         if not paused:
-            pending, self._pending = self._pending, []
-            for message in pending:
-                self._apply(message)
+            held, self._held = self._held, None
+            if held is not None:
+                self._apply(held)
             self.show_rows()
         self.update_status()
 

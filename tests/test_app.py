@@ -11,13 +11,16 @@ import time
 
 import psutil
 import pytest
+from textual.widgets import Log
 
-from nettop.app import NettopApp
+from nettop.app import NettopApp, SnapshotReady, _followed
 from nettop.errors import CommandFailed
-from nettop.model import Connection, Owner, OwnerStatus, Proto, State
+from nettop.model import Connection, Owner, OwnerStatus, Proto, Snapshot, State
+from nettop.policy.overlay import PolicyState
 from nettop.screens.confirm import ConfirmScreen
 from nettop.screens.details import DetailsScreen
 from nettop.screens.help import HelpScreen
+from nettop.snapshots import SnapshotTracker
 from nettop.sources import platform_source
 from nettop.view import CLOSED_LINGER_SECONDS
 from nettop.widgets.conn_table import ConnectionTable
@@ -159,6 +162,41 @@ async def test_pause_holds_the_screen_and_says_so() -> None:
         await settle(pilot, app, source, 2)
         assert 9999 in [p for p, _ in ports(app)]
         assert "PAUSED" not in str(app.query_one("#status").render())
+
+
+def _messages(*snapshots: list[Connection]) -> list[SnapshotReady]:
+    """SnapshotReady messages as the poller makes them, numbered from 1, each diffed against the one before."""
+    tracker: SnapshotTracker[PolicyState] = SnapshotTracker()
+    made = []
+    for number, records in enumerate(snapshots, start=1):
+        snapshot = Snapshot(tuple(records), taken_at=1_800_000_000.0 + number, duration=0.0, source="scripted")
+        step, lines = _followed(tracker, snapshot)
+        made.append(SnapshotReady(snapshot, step, lines, number, since=number - 1))
+    return made
+
+
+async def test_a_newer_snapshot_stands_for_the_older_ones_it_replaces() -> None:
+    """Paused, or behind: only the newest snapshot is applied, against what is on screen, and every event of the
+    ones it replaced reaches the log."""
+    app, source, _ = make([BASE])
+    first, opened, closed = _messages(BASE, [*BASE, conn(7000)], [*BASE[1:], conn(7000), conn(7001)])
+    assert opened.can_replace(closed) and closed.event_lines[: len(opened.event_lines)] == opened.event_lines
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settle(pilot, app, source, 1)
+        app.workers.cancel_group(app, "poller")  # only these messages arrive from here on
+        app.shown_number = first.number  # the app numbers its own snapshots; these follow its first
+        await pilot.press("space")
+        app.post_message(opened)
+        app.post_message(closed)
+        await pilot.pause()
+        assert 7000 not in [p for p, _ in ports(app)], "paused: the screen holds still"
+        await pilot.press("space")
+        await pilot.pause()
+        assert app.shown_number == closed.number
+        assert sorted(p for p, _ in ports(app) if p not in (22,)) == [53, 443, 443, 7000, 7001, 8080]
+        assert app.model.rows[next(k for k, r in app.model.rows.items() if r.record.local_port == 22)].closed_at
+        logged = "\n".join(app.query_one("#events", Log).lines)
+        assert ":7000" in logged and ":7001" in logged and ":22" in logged
 
 
 async def test_stale_after_a_failed_collection_then_fresh_again() -> None:

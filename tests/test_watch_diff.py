@@ -23,7 +23,8 @@ from tests.scripted import conn
 
 
 class Recorder:
-    """Runs ``nettop.watch`` for one port in the background and keeps its events."""
+    """Runs ``nettop.watch`` for one port (the filter language's ``port:``, local or remote) in the background and
+    keeps its events."""
 
     def __init__(self, port: int) -> None:
         self.port = port
@@ -31,13 +32,10 @@ class Recorder:
         self.task: asyncio.Task[None] | None = None
 
     async def __aenter__(self) -> Recorder:
-        def mine(record) -> bool:  # type: ignore[no-untyped-def]
-            return self.port in (record.local_port, record.remote_port)
-
         baseline = asyncio.Event()
 
         async def run() -> None:
-            async for event in nettop.watch(interval=0.2, keep=mine, on_baseline=lambda _: baseline.set()):
+            async for event in nettop.watch(interval=0.2, port=self.port, on_baseline=lambda _: baseline.set()):
                 self.events.append(event)
 
         self.task = asyncio.create_task(run())
@@ -54,6 +52,42 @@ class Recorder:
         while not condition(self.events):
             assert time.monotonic() < deadline, f"no {what} within 15 s: {self.events}"
             await asyncio.sleep(0.05)
+
+
+def test_watch_refuses_a_wrong_selection_before_it_runs() -> None:
+    with pytest.raises(ValueError, match="abc"):
+        nettop.watch(port="abc")
+    with pytest.raises(ValueError, match="bogus"):
+        nettop.watch(query="bogus:1")
+
+
+async def test_watch_takes_a_query_and_a_predicate_together() -> None:
+    first, second = port_of_free_listener(), port_of_free_listener()
+    seen: list[Event] = []
+    baseline = asyncio.Event()
+
+    async def run() -> None:
+        odd = nettop.watch(interval=0.2, query=f"port:{first},{second}", keep=lambda r: r.local_port == second,
+                           on_baseline=lambda _: baseline.set())  # fmt: skip
+        async for event in odd:
+            seen.append(event)
+
+    task = asyncio.create_task(run())
+    try:
+        await asyncio.wait_for(baseline.wait(), 30)
+        with socket.socket() as one, socket.socket() as two:
+            # The first listens before the second: any snapshot with the second has it too, so its event (were
+            # it let through) would come no later than the second's.
+            for sock, port in ((one, first), (two, second)):
+                sock.bind(("127.0.0.1", port))
+                sock.listen(1)
+            deadline = time.monotonic() + 15
+            while not seen:
+                assert time.monotonic() < deadline, "no event for the second listener within 15 s"
+                await asyncio.sleep(0.05)
+    finally:
+        task.cancel()
+    assert {(e.kind, e.connection.local_port) for e in seen if e.connection} == {(OPEN, second)}
 
 
 def port_of_free_listener() -> int:
