@@ -311,14 +311,47 @@ def report(snapshot: Snapshot) -> None:
             say(f"  ... and {count - SHOWN_ISSUES} more")
 
 
-def start_listing(args: argparse.Namespace) -> EarlyListing | None:
-    """For a one-shot listing on Linux: start ``ss`` and the /proc scan now, so that they run while the rest of
-    nettop is imported (see ``nettop.sources.oneshot``). None: not this time (another command or platform, or ``ss`` is
-    missing; the source then falls back and says so)."""
-    if args.command not in ("list", "policy") or args.from_file is not None or args.source not in ("auto", "ss"):
-        return None
+#: The commands that list once and take the early start (see ``nettop.sources.oneshot``).
+EARLY_COMMANDS = (("list",), ("policy", "init"))
+
+
+def early_listing_wanted(argv: Sequence[str]) -> bool:
+    """Whether the words ask for a one-shot listing by ``ss`` on Linux, told without the parser: building it
+    imports the query language (15 ms), time in which ``ss`` already runs. A guess that the parsed arguments
+    confirm (``listing_wanted``); words it cannot read for sure (options before the command, say) say no."""
     if not sys.platform.startswith("linux"):
-        return None
+        return False
+    command = next((c for c in EARLY_COMMANDS if tuple(argv[: len(c)]) == c), None)
+    if command is None:
+        return False
+    rest = argv[len(command) :]
+    for at, word in enumerate(rest):
+        option, equals, value = word.partition("=")
+        if option in ("-h", "--help", "--"):
+            return False
+        # argparse takes any unambiguous prefix of an option: --fr, --from, --so, --sour...
+        if len(option) >= 4 and "--from-file".startswith(option):
+            return False
+        if len(option) >= 4 and "--source".startswith(option):
+            given = value if equals else (rest[at + 1] if at + 1 < len(rest) else "")
+            if given not in ("auto", "ss"):
+                return False
+    return True
+
+
+def listing_wanted(args: argparse.Namespace) -> bool:
+    """Whether the parsed arguments ask for a one-shot listing by ``ss`` on Linux."""
+    return (
+        sys.platform.startswith("linux")
+        and args.command in ("list", "policy")
+        and args.from_file is None
+        and args.source in ("auto", "ss")
+    )
+
+
+def start_listing() -> EarlyListing | None:
+    """Start ``ss`` and the /proc scan now, so that they run while the rest of nettop is imported (see
+    ``nettop.sources.oneshot``). None when ``ss`` is missing: the source then falls back and says so."""
     try:
         return EarlyListing.start(registry.command("linux", "ss").argv)
     except CommandError:
@@ -452,17 +485,29 @@ def check_usage(args: argparse.Namespace, parser: argparse.ArgumentParser) -> No
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    check_usage(args, parser)
+    words = sys.argv[1:] if argv is None else list(argv)
+    # SIGTERM, SIGHUP raise shutdown.Terminated (exit 128 + signal), SIGINT KeyboardInterrupt: every finally runs.
+    restore_signals = shutdown.raise_on_signals()
+    started = start_listing() if early_listing_wanted(words) else None
+    try:
+        parser = build_parser()
+        args = parser.parse_args(words)
+        check_usage(args, parser)
+    except BaseException:  # a usage error, --help: the early start was not needed after all
+        if started is not None:
+            started.cancel()
+        restore_signals()
+        raise
+    if started is not None and not listing_wanted(args):
+        started.cancel()
+        started = None
     if args.one_shot:
         # They allocate tens of thousands of records (acyclic) and exit: the cycle collector's passes over them
         # were a tenth of `nettop list`'s time at 10,000 connections, and there is nothing for it to free.
         gc.disable()
-    # SIGTERM, SIGHUP raise shutdown.Terminated (exit 128 + signal), SIGINT KeyboardInterrupt: every finally runs.
-    restore_signals = shutdown.raise_on_signals()
-    started = start_listing(args)
     try:
+        if started is None and listing_wanted(args):
+            started = start_listing()
         return args.run(Invocation(args, parser, started))
     except OutputError as error:
         if error.broken_pipe:

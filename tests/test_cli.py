@@ -168,3 +168,33 @@ def test_a_broken_viewer_policy_is_bad_usage(tmp_path: Path) -> None:
     policy.write_text("[[forbid]]\nport = 70000\n")
     done = nettop("--policy", str(policy))
     assert done.returncode == 2 and f"--policy: {policy}:2" in done.stderr and "port" in done.stderr
+
+
+EARLY_WORDS = [
+    (["list"], True),
+    (["list", "--format", "json", "--port", "443"], True),
+    (["list", "--source", "ss"], True),
+    (["list", "--source=auto"], True),
+    (["list", "--sou", "netstat"], False),  # argparse takes the prefix
+    (["list", "--source=netstat"], False),
+    (["list", "--from-file", "x"], False),
+    (["list", "--fr=x"], False),
+    (["list", "--help"], False),
+    (["list", "-h"], False),
+    (["policy", "init"], True),
+    (["policy", "init", "--source", "netstat"], False),
+    (["--interval", "3", "list"], False),  # options before the command: left to the parser
+    (["watch"], False),
+    (["check", "p.toml"], False),
+    ([], False),
+]
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the early start is Linux's")
+@pytest.mark.parametrize(("words", "early"), EARLY_WORDS)
+def test_the_early_start_is_read_from_the_words_and_the_parser_agrees(words: list[str], early: bool) -> None:
+    from nettop.cli import build_parser, early_listing_wanted, listing_wanted
+
+    assert early_listing_wanted(words) is early
+    if early:  # a guess the parsed arguments must confirm, or the listing started is thrown away
+        assert listing_wanted(build_parser().parse_args(words))

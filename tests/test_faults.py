@@ -233,6 +233,17 @@ def test_watch_reports_each_failure_and_goes_on(fakebin: FakeBin, fault: str) ->
 # -- Fallbacks ----------------------------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize(("words", "status"), [(("list", "--port", "abc"), 2), (("list", "--help"), 0)])
+def test_a_listing_started_before_the_parser_is_reaped_when_it_refuses(
+    fakebin: FakeBin, words: tuple[str, ...], status: int
+) -> None:
+    """``list`` starts ``ss`` before its arguments are parsed: a usage error or --help must not leave it."""
+    fakebin.add("ss", HANG_WITH_CHILD)
+    done = fakebin.run(*words)  # asserts that no process of the run is left
+    assert done.returncode == status, done.stderr
+    assert ("port: 'abc'" in done.stderr) if status else ("usage: nettop list" in done.stdout)
+
+
 def test_missing_ss_falls_back_to_netstat_and_says_so(fakebin: FakeBin) -> None:
     fakebin.add_output("netstat", NETSTAT_TEXT)
     done = fakebin.run("list", "--format", "json")
