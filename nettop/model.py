@@ -105,6 +105,10 @@ class Connection(NamedTuple):
     #: Which tool produced the record: "ss", "netstat", ...
     source: str = ""
     raw: str = ""
+    #: A port the tool wrote as a service name that nettop cannot number (``dsf`` from a machine whose services
+    #: database knows it): the port is None and the name is kept here. None when the port is a number.
+    local_service: str | None = None
+    remote_service: str | None = None
 
     @property
     def key(self) -> ConnKey:
@@ -133,7 +137,7 @@ class Connection(NamedTuple):
 
 _new_key: Callable[[tuple[Any, ...]], ConnKey] = MethodType(tuple.__new__, ConnKey)
 
-#: ``new_connection(fields)``: a Connection from a tuple of all 18 of its fields, in order, without
+#: ``new_connection(fields)``: a Connection from a tuple of all 20 of its fields, in order, without
 #: NamedTuple's Python-level ``__new__`` (which checks and defaults, a third of a record's cost: 0.11 µs against
 #: 0.27 µs for ``Connection(*fields)``). For the hot loops that build a record per line; anything else calls
 #: ``Connection(...)`` by keyword. It replaces ``tuple.__new__(Connection, (...))`` written out at each site, at
@@ -190,6 +194,9 @@ class ParseResult:
     issues: tuple[ParseIssue, ...] = ()
     #: The format the parser read, e.g. "ss" or "netstat-linux".
     format: str = ""
+    #: Rows left out on purpose because they are not internet sockets, counted by what they are:
+    #: ``(("UNIX", 12), ("netlink", 3))``. Not issues: nothing was misread.
+    skipped: tuple[tuple[str, int], ...] = ()
 
     def __repr__(self) -> str:
         # A summary: asyncio reprs task results, and 20,000 records would cost 100 ms each time.

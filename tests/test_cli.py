@@ -51,6 +51,8 @@ def test_json_from_file_follows_the_schema(corpus: Path) -> None:
         "v6only": None,
         "truncated": False,
         "source": "ss",
+        "local_service": None,
+        "remote_service": None,
     }
 
 

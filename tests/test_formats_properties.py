@@ -303,6 +303,9 @@ def check_record(record: Connection) -> None:
     assert record.v6only is None or type(record.v6only) is bool, record
     assert type(record.truncated) is bool and type(record.raw) is str and type(record.source) is str, record
     assert record.interface is None or type(record.interface) is str, record
+    assert len(record) == len(Connection._fields), "every field, as the fast constructor must be given them"
+    for port, service in ((record.local_port, record.local_service), (record.remote_port, record.remote_service)):
+        assert service is None or (type(service) is str and service and port is None), record
     assert type(record.owners) is tuple, record
     for owner in record.owners:
         assert type(owner) is Owner and _in(owner.pid, MAX_PID), record

@@ -164,20 +164,45 @@ def split_host_port(text: str) -> tuple[str, str, str | None] | None:
 
 
 def port_number(text: str, proto: Proto) -> int | None:
-    """A port as a number (0-65535); ``*`` is None; a service name (output made without -n) is looked up.
+    """A port as a number (0-65535); ``*`` is None; a service name (output made without -n) is looked up in
+    the bundled table (``nettop.formats.services``), then in this machine's database.
 
     Raises ValueError when the text is neither a number in range nor a known service.
     """
+    port, service = port_or_service(text, proto)
+    if service is not None:
+        raise ValueError(f"port {quoted(text, 40)} is neither a number nor a known service name")
+    return port
+
+
+def port_or_service(text: str, proto: Proto) -> tuple[int | None, str | None]:
+    """A port cell as (number, None); ``*`` as (None, None); a name nettop cannot number as (None, name), so that
+    its row is kept (``Connection.local_service``). For a raw socket the cell holds its protocol (``ipv6-icmp``).
+
+    Raises ValueError for what is neither a number in range nor shaped like a service name.
+    """
     if text.isdigit():
-        return number(text, MAX_PORT, "port")
+        return number(text, MAX_PORT, "port"), None
     if text == "*":
-        return None
-    if is_lookup_name(text):
-        try:
-            return socket.getservbyname(text, proto.value)
-        except OSError:
-            pass
-    raise ValueError(f"port {quoted(text, 40)} is neither a number nor a known service name")
+        return None, None
+    if not _SERVICE_NAME.fullmatch(text):
+        raise ValueError(f"port {quoted(text, 40)} is neither a number nor a service name")
+    from nettop.formats.services import PORTS, PROTOCOLS  # only captures made without -n need it
+
+    known = (PROTOCOLS if proto is Proto.RAW else PORTS).get(text.lower())
+    if known is not None:
+        return known, None
+    try:
+        if proto is Proto.RAW:
+            return socket.getprotobyname(text), None
+        return socket.getservbyname(text, proto.value), None
+    except OSError:
+        return None, text
+
+
+#: What a service or protocol name may look like: IANA's are letters, digits and hyphens, up to 15; older
+#: databases also hold dots, underscores, pluses and slashes (``z39.50``, ``nfs.lockd``, ``sql*net``).
+_SERVICE_NAME = re.compile(r"(?=[^\s]*[A-Za-z])[A-Za-z0-9][A-Za-z0-9._+*/-]{0,63}", re.ASCII)
 
 
 def is_lookup_name(text: str) -> bool:

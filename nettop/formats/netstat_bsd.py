@@ -357,6 +357,8 @@ class _Reader:
                 False,
                 self.source,
                 line,
+                None,
+                None,
             ),
         )
 

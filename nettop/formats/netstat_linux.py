@@ -331,6 +331,8 @@ def _parse_rows(lines: list[str], start: int, source: str, wide: bool | None) ->
                     truncated,
                     source,
                     line,
+                    None,
+                    None,
                 ),
             )
         )

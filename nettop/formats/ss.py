@@ -322,6 +322,8 @@ def parse_rows(  # noqa: C901 - the hot loop over every line: long on purpose (b
                 False,
                 source,
                 line,
+                None,
+                None,
             ),
         )
         append((index, record) if numbered else record)

@@ -341,6 +341,8 @@ class _Reader:
                 False,  # truncated
                 self.source,
                 "\n".join([line, *trailer]) if trailer else line,
+                None,  # local_service
+                None,  # remote_service
             ),
         )
 

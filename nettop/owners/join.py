@@ -23,12 +23,14 @@ def join_by_inode(records: Iterable[Connection], owners_for: OwnerResolver) -> t
     # Unpacked whole and built again field by field: a third faster than slicing around the owners.
     for record in records:
         (proto, family, local_ip, local_port, remote_ip, remote_port, state, owners, status, interface,
-         recv_q, send_q, inode, uid, v6only, truncated, source, raw) = record  # fmt: skip
+         recv_q, send_q, inode, uid, v6only, truncated, source, raw, local_service,
+         remote_service) = record  # fmt: skip
         if not owners:
             owners, status = owners_for(inode, state, uid)
             record = new(
                 (proto, family, local_ip, local_port, remote_ip, remote_port, state, owners, status, interface,
-                 recv_q, send_q, inode, uid, v6only, truncated, source, raw),
+                 recv_q, send_q, inode, uid, v6only, truncated, source, raw, local_service,
+                 remote_service),
             )  # fmt: skip
         append(record)
     return tuple(out)

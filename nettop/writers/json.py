@@ -42,6 +42,8 @@ FIELDS = (
     "v6only",
     "truncated",
     "source",
+    "local_service",
+    "remote_service",
 )
 
 
@@ -69,7 +71,8 @@ def _owner_fields(owners: tuple[Owner, ...]) -> OwnerFields:
 def record_to_dict(record: Connection, owner_cache: dict[int, OwnerFields] | None = None) -> dict[str, Any]:
     """One record in the JSON schema. ``owner_cache`` keeps the owner fields that many records share."""
     (proto, family, local_ip, local_port, remote_ip, remote_port, state, owners, owner_status,
-     interface, recv_q, send_q, inode, uid, v6only, truncated, source, _raw) = record  # fmt: skip
+     interface, recv_q, send_q, inode, uid, v6only, truncated, source, _raw, local_service,
+     remote_service) = record  # fmt: skip
     if owner_cache is None:
         pid, program, user, owner_list = _owner_fields(owners)
     else:
@@ -100,6 +103,8 @@ def record_to_dict(record: Connection, owner_cache: dict[int, OwnerFields] | Non
         "v6only": v6only,
         "truncated": truncated,
         "source": source,
+        "local_service": local_service,
+        "remote_service": remote_service,
     }
 
 
@@ -193,6 +198,9 @@ def record_from_dict(row: Any) -> Connection:
         v6only,
         truncated,
         _text(get("source", ""), "source"),
+        "",
+        _text_or_null(get("local_service"), "local_service"),
+        _text_or_null(get("remote_service"), "remote_service"),
     )
 
 
