@@ -105,7 +105,16 @@ def add_source_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--from-file",
         metavar="PATH",
-        help="parse captured ss/netstat output from PATH ('-' for stdin) instead of running a command",
+        help="parse captured ss/netstat/... output, or nettop's own JSON, from PATH ('-' for stdin) instead of "
+        "running a command",
+    )
+    parser.add_argument(
+        "--input-format",
+        choices=["auto", *registry.BY_NAME],
+        default="auto",
+        metavar="NAME",
+        help="with --from-file: the format of the capture, when detection cannot tell (default auto; one of "
+        f"{', '.join(registry.BY_NAME)})",
     )
     parser.add_argument(
         "--timeout",
@@ -292,7 +301,8 @@ def source_from(args: argparse.Namespace) -> CommandSource | TextSource:
     from nettop.inputs import CAPTURE_LIMIT, read_input
 
     data = read_input(args.from_file, CAPTURE_LIMIT, "capture")
-    return TextSource(data.decode("utf-8", "replace"), "stdin" if args.from_file == "-" else args.from_file)
+    name = "stdin" if args.from_file == "-" else args.from_file
+    return TextSource(data.decode("utf-8", "replace"), name, args.input_format)
 
 
 def report(snapshot: Snapshot) -> None:
@@ -478,6 +488,8 @@ def run_viewer(call: Invocation) -> int:
 def check_usage(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
     """Refuse, as bad usage (exit 2), what argparse alone cannot see."""
     source = getattr(args, "source", "auto")
+    if getattr(args, "input_format", "auto") != "auto" and getattr(args, "from_file", None) is None:
+        parser.error("--input-format names the format of a --from-file capture: give --from-file too")
     if source != "auto" and getattr(args, "from_file", None) is None:
         names = tuple(registry.commands(sys.platform))
         if names and source not in names:

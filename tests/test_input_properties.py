@@ -22,6 +22,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from nettop.formats import detect_format, parse_text
 from nettop.inputs import InputError, read_input
 from nettop.model import Connection, Owner, OwnerStatus, Proto, State
 from nettop.policy.rules import FORBID_KEYS, LIMIT_KEYS, LISTEN_KEYS, Policy, PolicyError, parse_policy
@@ -347,6 +348,8 @@ connections = st.builds(
     st.booleans(),
     any_text,
     raw=st.just(""),  # not in the JSON schema: a record read back has none
+    local_service=st.one_of(st.none(), st.from_regex(r"[a-z][a-z0-9-]{0,14}", fullmatch=True)),
+    remote_service=st.one_of(st.none(), st.from_regex(r"[a-z][a-z0-9-]{0,14}", fullmatch=True)),
 )
 
 
@@ -357,6 +360,10 @@ def test_records_read_back_exactly(records: list[Connection], indent: int | None
     assert records_from_json(data) == records
     assert records_from_json(data.decode("utf-8", "surrogatepass")) == records
     assert records_from_json(to_json(records)) == records
+    # --from-file reads it as one more format, found by detection: parse(render(records)) is the records.
+    text = to_json(records) if indent is None else data.decode("utf-8", "surrogatepass")
+    assert detect_format(text) == "nettop-json"
+    assert parse_text(text).records == tuple(records)
 
 
 def is_count(value: Any, most: int) -> bool:

@@ -119,6 +119,8 @@ FORMATS: tuple[Format, ...] = (
     ),
     Format("proc-net", "procnet", header="claims_header"),  # which refuses /proc/net/unix by name
     Format("ss-single", "ss_single", rows="looks_like_rows"),
+    # nettop's own JSON (`nettop list --format json`, the viewer's export): a saved snapshot read back.
+    Format("nettop-json", "nettop_json", text="looks_like"),
 )
 
 #: By name.
