@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import socket
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -57,3 +58,22 @@ def test_this_machines_table_shows_a_listener_and_a_udp_socket() -> None:
         assert found.inode is not None and found.remote_ip is None
         (bound,) = [r for r in udp6.records if r.local_port == udp_port]
         assert (bound.proto, bound.family, bound.local_ip, bound.state) == (Proto.UDP, 6, "::1", State.UNCONNECTED)
+
+
+def test_an_ipv4_mapped_peer_is_spelled_as_ss_spells_it() -> None:
+    """A dual-stack listener's connection from 127.0.0.1: the kernel's table and ss must give the same key."""
+    with socket.socket(socket.AF_INET6) as listener:
+        listener.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        listener.bind(("::", 0))
+        listener.listen(1)
+        port = listener.getsockname()[1]
+        with socket.create_connection(("127.0.0.1", port)) as client:
+            accepted, _ = listener.accept()
+            with accepted:
+                table = parse_text(Path("/proc/net/tcp6").read_text())
+                listing = subprocess.run(["ss", "-tnH", "state", "established", f"sport = :{port}"],
+                                         capture_output=True, text=True, check=True).stdout  # fmt: skip
+                client_port = client.getsockname()[1]
+    (record,) = [r for r in table.records if r.local_port == port and r.remote_port == client_port]
+    assert (record.local_ip, record.remote_ip, record.family) == ("::ffff:127.0.0.1", "::ffff:127.0.0.1", 6)
+    assert f"[::ffff:127.0.0.1]:{port}" in listing and f"[::ffff:127.0.0.1]:{client_port}" in listing

@@ -11,6 +11,7 @@ Input::
   not. The family follows from the address width.
 - ``st`` is the kernel's state number (0A LISTEN, 01 ESTABLISHED, 06 TIME_WAIT, ...); a UDP socket is 07
   (unconnected) or 01 (connected). Queues are ``tx:rx`` in hex; uid and inode are decimal.
+- An IPv4-mapped IPv6 address is written as every tool writes it, ``::ffff:127.0.0.1``.
 - No owners: only an inode (``OwnerStatus.NOT_REPORTED``). ``/proc/net/unix`` is refused: not internet sockets.
 - Numbers are ASCII (hex) digits in range (``common.number``): a port above FFFF, a uid above 2**32-1 or an
   inode of 2**64 or more makes its line an issue.
@@ -22,7 +23,7 @@ import ipaddress
 
 from nettop.errors import NotASocketTable, UnknownFormat
 from nettop.formats.common import MAX_INODE, MAX_PORT, MAX_QUEUE, MAX_UID, number, quoted, text_lines
-from nettop.model import Connection, OwnerStatus, ParseIssue, ParseResult, Proto, State
+from nettop.model import IPV4_MAPPED_PREFIX, Connection, OwnerStatus, ParseIssue, ParseResult, Proto, State
 
 FORMAT = "proc-net"
 
@@ -111,4 +112,8 @@ def _endpoint(cell: str) -> tuple[str, int, int]:
     raw = bytes.fromhex(hex_address)  # 8 or 32 characters, none of them a space: hex digits or ValueError
     packed = b"".join(raw[i : i + 4][::-1] for i in range(0, len(raw), 4))
     address = ipaddress.ip_address(packed)
-    return str(address), number(hex_port, MAX_PORT, "port", 16), address.version
+    mapped = getattr(address, "ipv4_mapped", None)
+    # Python writes an IPv4-mapped address ::ffff:7f00:1; ss, netstat and psutil write ::ffff:127.0.0.1, and
+    # a record's key must not depend on the tool that listed it.
+    text = f"{IPV4_MAPPED_PREFIX}{mapped}" if mapped is not None else str(address)
+    return text, number(hex_port, MAX_PORT, "port", 16), address.version
