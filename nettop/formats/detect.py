@@ -21,6 +21,8 @@ _OTHER_TABLES: tuple[tuple[str, str], ...] = (
     ("Destination", "a routing table (netstat -r)"),
     ("Name  Mtu", "an interface table (netstat -i)"),
     ("Name       Mtu", "an interface table (netstat -i)"),
+    ("IPv6/IPv4 Group Memberships", "a list of multicast group memberships (netstat -g)"),
+    ("Interface       RefCnt Group", "a list of multicast group memberships (netstat -g)"),
 )
 
 
@@ -44,9 +46,33 @@ def detect_format(text: str) -> str:
     raise UnknownFormat(f"cannot tell which tool wrote this (tried: {names}); first line: {quoted(head[0])}")
 
 
+#: The section names of Linux ``netstat -s`` and of the kernel's counters it reads.
+_STATISTICS_SECTIONS = frozenset(
+    {"Ip:", "Icmp:", "IcmpMsg:", "Tcp:", "Udp:", "UdpLite:", "TcpExt:", "IpExt:", "MPTcpExt:", "Ip6:", "Icmp6:",
+     "Udp6:", "UdpLite6:"}
+)  # fmt: skip
+
+
+def _statistics(head: list[str]) -> str | None:
+    """What a text of protocol counters is, from its first lines; None when it is none of them."""
+    first = head[0].split()
+    if first[0] not in _STATISTICS_SECTIONS:
+        if first[0] == "Total:" and len(head) > 1 and head[1].startswith("TCP:") and "(estab" in head[1]:
+            return "a socket summary (ss -s)"
+        return None
+    if len(first) == 1:
+        return "protocol statistics (netstat -s)"
+    if first[0] in ("TcpExt:", "IpExt:", "MPTcpExt:"):
+        return "the kernel's protocol counters (/proc/net/netstat)"
+    return "the kernel's protocol counters (/proc/net/snmp)"
+
+
 def _refuse_other_tables(head: list[str]) -> None:
     from nettop.formats.netstat_bsd import other_table
 
+    what = _statistics(head)
+    if what:
+        raise NotASocketTable(f"this is {what}, not a socket list")
     for line in head[:3]:
         what = other_table(line)  # also FreeBSD's "Name    Mtu" and "tcp:" statistics
         if what:
