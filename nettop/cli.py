@@ -410,9 +410,9 @@ def run_watch(call: Invocation) -> int:
 
 def run_diff(call: Invocation) -> int:
     args = call.args
+    from nettop.formats.nettop_json import records_from_json
     from nettop.inputs import SNAPSHOT_LIMIT, InputError, read_input
     from nettop.snapshots import diff_records
-    from nettop.writers.json import records_from_json
 
     snapshots = []
     for path in (args.before, args.after):

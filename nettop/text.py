@@ -23,7 +23,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from nettop.model import Owner
+    from nettop.model import Connection, Owner
 
 #: What a terminal could act on or that hides what follows it: every character of Unicode's categories Cc (C0,
 #: DEL, C1: 0x9b is a one-byte CSI to some terminals), Cf (format: soft hyphen, zero-width and directional marks
@@ -94,19 +94,31 @@ def address_text(ip: str | None, interface: str | None = None) -> str:
     return f"{ip}%{interface}" if interface else ip
 
 
-def port_text(port: int | None) -> str:
-    """``443``; ``*`` for any port."""
-    return "*" if port is None else str(port)
+def port_text(port: int | None, service: str | None = None) -> str:
+    """``443``; ``*`` for any port; the service name a tool wrote when nettop could not number it (``dsf``)."""
+    if port is None:
+        return service or "*"
+    return str(port)
 
 
-def endpoint_text(ip: str | None, port: int | None, interface: str | None = None) -> str:
-    """``127.0.0.1:80``, ``[::1]:80``, ``[fe80::1]%eth0:80``; ``*`` for a wildcard peer."""
+def endpoint_text(ip: str | None, port: int | None, interface: str | None = None, service: str | None = None) -> str:
+    """``127.0.0.1:80``, ``[::1]:80``, ``[fe80::1]%eth0:80``, ``10.0.0.1:dsf``; ``*`` for a wildcard peer."""
     if ip is None:
         return "*"
     host = f"[{ip}]" if ":" in ip else ip
     if interface:
         host += f"%{interface}"
-    return f"{host}:{'*' if port is None else port}"
+    return f"{host}:{port_text(port, service)}"
+
+
+def local_text(record: Connection) -> str:
+    """A record's local end as ``endpoint_text`` writes it."""
+    return endpoint_text(record.local_ip, record.local_port, record.interface, record.local_service)
+
+
+def remote_text(record: Connection) -> str:
+    """A record's peer as ``endpoint_text`` writes it (the interface is the local end's)."""
+    return endpoint_text(record.remote_ip, record.remote_port, None, record.remote_service)
 
 
 def owner_text(pid: int | None, name: str | None, unknown: str = "?") -> str:
@@ -117,3 +129,11 @@ def owner_text(pid: int | None, name: str | None, unknown: str = "?") -> str:
 def owners_text(owners: Iterable[Owner], unknown: str = "?", sep: str = ",") -> str:
     """Every owner of a socket, ``880/exim4,881/exim4``; "" when it has none."""
     return sep.join(f"{owner.pid}/{owner.name or unknown}" for owner in owners)
+
+
+def skipped_text(skipped: Iterable[tuple[str, int]]) -> str:
+    """What a parser left out on purpose, for a note: ``left out 12 UNIX and 3 netlink sockets (not internet
+    sockets)``."""
+    parts = [f"{count} {kind}" for kind, count in skipped]
+    listed = parts[0] if len(parts) == 1 else f"{', '.join(parts[:-1])} and {parts[-1]}"
+    return f"left out {listed} sockets (not internet sockets)"

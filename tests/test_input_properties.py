@@ -23,11 +23,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from nettop.formats import detect_format, parse_text
+from nettop.formats.nettop_json import records_from_json
 from nettop.inputs import InputError, read_input
 from nettop.model import Connection, Owner, OwnerStatus, Proto, State
 from nettop.policy.rules import FORBID_KEYS, LIMIT_KEYS, LISTEN_KEYS, Policy, PolicyError, parse_policy
 from nettop.text import safe
-from nettop.writers.json import FIELDS, json_bytes, record_to_dict, records_from_json, to_json
+from nettop.writers.json import FIELDS, json_bytes, record_to_dict, to_json
 
 PROPERTY = settings(derandomize=True, max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from nettop.formats.nettop_json import records_from_json
 from nettop.savefile import UnknownExportFormat, write_export
-from nettop.writers.json import records_from_json
 from tests.scripted import conn
 
 RECORDS = [conn(22, name="sshd", pid=1), conn(443, 50000, name="\x1b]0;pwn\x07", pid=2)]

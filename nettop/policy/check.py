@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING
 from nettop.errors import NettopError
 from nettop.model import WILDCARD_HOSTS, Connection, Owner, Proto, unmapped
 from nettop.policy.rules import ForbidRule, ListenerLimits, ListenRule, Policy
-from nettop.text import endpoint_text, owners_text
+from nettop.text import local_text, owners_text
 
 if TYPE_CHECKING:  # sources pulls in psutil and the runner: only its protocol is needed here
     from nettop.sources import Source
@@ -178,7 +178,7 @@ def is_dual_stack(record: Connection) -> bool:
 
 
 def _where(record: Connection) -> str:
-    return endpoint_text(record.local_ip, record.local_port, record.interface)
+    return local_text(record)
 
 
 def _bind_problem(bind: str | None, record: Connection) -> tuple[str | None, str]:

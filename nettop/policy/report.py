@@ -18,7 +18,7 @@ from typing import Any
 
 from nettop import writers
 from nettop.policy.check import Assertion, CheckReport, Evidence, Status
-from nettop.text import endpoint_text, owners_text, safe
+from nettop.text import local_text, owners_text, safe
 from nettop.writers.json import dump_json, record_to_dict
 
 #: The report formats, as the writers' registry has them (``nettop.writers``, kind "report").
@@ -36,7 +36,7 @@ def evidence_text(evidence: Evidence) -> str:
     record = evidence.record
     owners = owners_text(record.owners) or f"no owner ({record.owner_status.value})"
     user = f" ({record.user})" if record.user else ""
-    where = endpoint_text(record.local_ip, record.local_port, record.interface)
+    where = local_text(record)
     return f"{record.proto.value}{record.family} {where} {record.state.value} {owners}{user}: {evidence.note}"
 
 

@@ -13,7 +13,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from nettop.model import Connection, Owner
-from nettop.text import endpoint_text, safe, safe_or, safe_words
+from nettop.text import local_text, remote_text, safe, safe_or, safe_words
 
 #: The owners' other sockets listed at most.
 OTHERS_SHOWN = 200
@@ -33,8 +33,8 @@ def _line(*parts: str | tuple[str, str]) -> Text:
 def describe(record: Connection, others: Iterable[Connection]) -> Text:
     """The details as rich Text. Names, command lines and raw lines are other users' text: they are made safe
     (control characters escaped) and never read as markup (``[@click=...]`` stays text)."""
-    local = safe(endpoint_text(record.local_ip, record.local_port, record.interface))
-    remote = safe(endpoint_text(record.remote_ip, record.remote_port))
+    local = safe(local_text(record))
+    remote = safe(remote_text(record))
     lines = [
         _line((f"{record.proto.value.upper()} (IPv{record.family})", "bold"), f"  {local}  →  {remote}"),
         _line(
@@ -52,10 +52,7 @@ def describe(record: Connection, others: Iterable[Connection]) -> Text:
     for owner in record.owners:
         lines += _owner_lines(owner)
     other_lines = [
-        Text(
-            f"  {o.proto.value}{o.family} {safe(endpoint_text(o.local_ip, o.local_port, o.interface))}"
-            f" → {safe(endpoint_text(o.remote_ip, o.remote_port))} {o.state.value}"
-        )
+        Text(f"  {o.proto.value}{o.family} {safe(local_text(o))} → {safe(remote_text(o))} {o.state.value}")
         for o in others
     ]
     plural = "s" if len(record.owners) > 1 else ""

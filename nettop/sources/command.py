@@ -25,6 +25,7 @@ from nettop.model import Connection, ParseResult, RecordDelta, Snapshot
 from nettop.owners.enrich import Enricher
 from nettop.runner import DEFAULT_TIMEOUT, BlockingRunner, Runner, run_command
 from nettop.sources.oneshot import EarlyListing, Underway
+from nettop.text import skipped_text
 
 #: A multi-command listing's parse and its notes for the user.
 Steps = tuple[ParseResult, tuple[str, ...]]
@@ -179,6 +180,8 @@ class CommandSource:
         reasons = [self._failed[c.name][0] for c in preferred if c.name in self._failed]
         if reasons:
             notes = (f"fell back to {command.name}: {reasons[-1]}", *notes)
+        if result.skipped:
+            notes = (*notes, skipped_text(result.skipped))
         delta = None
         if changes is not None and self._last_taken is not None:
             delta = RecordDelta(self._last_taken, tuple(changes[0]), tuple(changes[1]))

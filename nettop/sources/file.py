@@ -7,6 +7,7 @@ import time
 
 from nettop.formats import parse_text
 from nettop.model import Snapshot
+from nettop.text import skipped_text
 
 
 class TextSource:
@@ -25,6 +26,6 @@ class TextSource:
     def collect_blocking(self) -> Snapshot:
         started, clock = time.time(), time.perf_counter()
         result = parse_text(self._text, self._format)
-        return Snapshot(
-            result.records, started, time.perf_counter() - clock, f"{self.name} ({result.format})", result.issues
-        )
+        notes = (skipped_text(result.skipped),) if result.skipped else ()
+        duration = time.perf_counter() - clock
+        return Snapshot(result.records, started, duration, f"{self.name} ({result.format})", result.issues, notes)

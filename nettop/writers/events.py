@@ -13,7 +13,7 @@ from typing import Any
 
 from nettop.events import CHANGE, CLOSE, ERROR, OPEN, PAST, Event, events_of
 from nettop.snapshots import SnapshotDiff
-from nettop.text import endpoint_text, owner_text, safe
+from nettop.text import local_text, owner_text, remote_text, safe
 from nettop.writers.json import dump_json, record_to_dict
 
 
@@ -49,10 +49,7 @@ def describe(event: Event, label: str | None = None) -> str:
     record = event.connection
     if record is None:
         return safe(f"{event.kind} {event.message}")
-    ends = (
-        f"{record.proto.value}{record.family} {endpoint_text(record.local_ip, record.local_port, record.interface)}"
-        f" -> {endpoint_text(record.remote_ip, record.remote_port)}"
-    )
+    ends = f"{record.proto.value}{record.family} {local_text(record)} -> {remote_text(record)}"
     owner = owner_text(record.pid, record.program) if record.owners else "-"
     what = f"{label or event.kind:<6}" + (" LISTENER" if event.listener else "")
     detail = "".join(f" {name}: {before} -> {after}" for name, (before, after) in event.changes.items())

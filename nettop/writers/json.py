@@ -3,7 +3,7 @@
 
 JSON is a list of objects, one a socket; the schema is documented in the README. It is stable: fields are added,
 never renamed or removed. ``nettop.formats.nettop_json`` reads it back (``nettop diff``, ``--from-file``), every
-field checked; its reader is re-exported here beside the writer.
+field checked.
 """
 
 from __future__ import annotations
@@ -13,8 +13,6 @@ import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from nettop.formats.nettop_json import record_from_dict as record_from_dict
-from nettop.formats.nettop_json import records_from_json as records_from_json
 from nettop.model import Connection, Owner
 from nettop.text import json_safe_bytes
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from nettop.model import Connection
-from nettop.text import endpoint_text, owners_text, safe
+from nettop.text import local_text, owners_text, remote_text, safe
 
 TABLE_HEADER = ("Proto", "Local address", "Remote address", "State", "PID/Program", "User")
 
@@ -15,8 +15,8 @@ def table_row(record: Connection) -> tuple[str, ...]:
     owners = owners_text(record.owners) or f"- ({record.owner_status.value})"
     return (
         f"{record.proto.value}{record.family}",
-        safe(endpoint_text(record.local_ip, record.local_port, record.interface)),
-        safe(endpoint_text(record.remote_ip, record.remote_port)),
+        safe(local_text(record)),
+        safe(remote_text(record)),
         record.state.value,
         safe(owners),
         safe(record.user or ""),
