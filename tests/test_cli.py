@@ -200,3 +200,16 @@ def test_the_early_start_is_read_from_the_words_and_the_parser_agrees(words: lis
     assert early_listing_wanted(words) is early
     if early:  # a guess the parsed arguments must confirm, or the listing started is thrown away
         assert listing_wanted(build_parser().parse_args(words))
+
+
+def test_a_capture_none_of_whose_rows_can_be_read_fails_instead_of_listing_nothing(tmp_path: Path) -> None:
+    capture = tmp_path / "capture.txt"
+    capture.write_text(
+        "Proto Recv-Q Send-Q Local Address           Foreign Address         State\n"
+        "tcp        0      0 127.0.0.1:99999         0.0.0.0:*               LISTEN\n"
+        "tcp        0      0 127.0.0.1:-1            0.0.0.0:*               LISTEN\n"
+    )
+    done = nettop("list", "--format", "json", "--from-file", str(capture))
+    assert done.returncode == 1 and done.stdout == ""
+    assert "none of the 2 rows could be read as netstat-linux; line 2:" in done.stderr
+    assert "127.0.0.1:99999" in done.stderr
