@@ -491,7 +491,7 @@ def check_usage(args: argparse.Namespace, parser: argparse.ArgumentParser) -> No
     if getattr(args, "input_format", "auto") != "auto" and getattr(args, "from_file", None) is None:
         parser.error("--input-format names the format of a --from-file capture: give --from-file too")
     if source != "auto" and getattr(args, "from_file", None) is None:
-        names = tuple(registry.commands(sys.platform))
+        names = (*registry.commands(sys.platform), *registry.native(sys.platform))
         if names and source not in names:
             parser.error(f"--source {source} is not available on {sys.platform}: choose auto, {', '.join(names)}")
 

@@ -184,7 +184,11 @@ def test_choices_and_platforms() -> None:
 def test_the_cli_knows_every_source_name() -> None:
     """`--source` choices come from the format registry, which the CLI reads without importing the sources."""
     names = registry.source_names()
-    assert tuple(sorted({name for commands in PLATFORM_COMMANDS.values() for name in commands})) == names
+    from nettop.sources.linux import NAMED_ONLY
+
+    listed = {name for commands in PLATFORM_COMMANDS.values() for name in commands} | set(NAMED_ONLY)
+    assert tuple(sorted(listed)) == names
+    assert tuple(registry.native("linux")) == tuple(NAMED_ONLY) == ("netlink",)
 
 
 def test_each_platforms_source_names_are_its_commands_in_order() -> None:

@@ -65,6 +65,15 @@ def platform_commands(platform: str) -> dict[str, ListingCommand]:
     raise NettopError(f"live collection on {platform!r} is not supported (supported: {known}); use --from-file")
 
 
+def _named_only(platform: str) -> dict[str, ListingCommand]:
+    """The sources of ``platform`` that only ``--source NAME`` chooses (see ``sources.linux.NAMED_ONLY``)."""
+    if not platform.startswith("linux"):
+        return {}
+    from nettop.sources import linux
+
+    return linux.NAMED_ONLY
+
+
 def platform_source(
     choice: str = "auto",
     runner: Runner | None = None,
@@ -82,12 +91,13 @@ def platform_source(
     from nettop.sources.command import CommandSource
 
     commands = platform_commands(platform)
+    named = {**commands, **_named_only(platform)}
     if choice == "auto":
         chosen = list(commands.values())
-    elif choice in commands:
-        chosen = [commands[choice]]
+    elif choice in named:
+        chosen = [named[choice]]
     else:
-        raise NettopError(f"unknown source {choice!r} on {platform}: choose auto, {', '.join(commands)}")
+        raise NettopError(f"unknown source {choice!r} on {platform}: choose auto, {', '.join(named)}")
     here = platform == sys.platform
     runner = run_command if runner is None else runner
     blocking = run_command_blocking if runner is run_command and here else None

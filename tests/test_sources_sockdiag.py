@@ -1,0 +1,138 @@
+"""The kernel's socket table over netlink, against ``ss -tunae`` for the same real loopback sockets."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from nettop.formats import ss
+from nettop.model import Connection
+from nettop.sources import sockdiag
+from tests.sockets import PROBE_NAME, open_loopback_sockets
+
+pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="sock_diag is Linux's")
+
+#: What both sources say of a socket: everything but the owners, which neither lists (-e, no -p).
+FIELDS = ("proto", "family", "local_ip", "local_port", "remote_ip", "remote_port", "state", "interface",
+          "recv_q", "send_q", "inode", "uid", "v6only")  # fmt: skip
+
+
+def view(record: Connection) -> tuple[object, ...]:
+    return tuple(getattr(record, name) for name in FIELDS)
+
+
+@contextlib.contextmanager
+def assorted_sockets() -> Iterator[list[socket.socket]]:
+    """Listeners in both families (v6only and dual-stack), a connection each way (one IPv4-mapped), bytes left
+    unread in a queue, UDP bound and connected, and a socket bound to lo where that is permitted."""
+    with contextlib.ExitStack() as stack:
+        opened: list[socket.socket] = []
+
+        def keep(sock: socket.socket) -> socket.socket:
+            opened.append(stack.enter_context(sock))
+            return sock
+
+        v4 = keep(socket.socket())
+        v4.bind(("127.0.0.1", 0))
+        v4.listen(4)
+        v6only = keep(socket.socket(socket.AF_INET6))
+        v6only.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        v6only.bind(("::1", 0))
+        v6only.listen(4)
+        dual = keep(socket.socket(socket.AF_INET6))
+        dual.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        dual.bind(("::", 0))
+        dual.listen(4)
+        client = keep(socket.create_connection(("127.0.0.1", v4.getsockname()[1])))
+        server = keep(v4.accept()[0])
+        client.sendall(b"x" * 1000)  # unread: the server's Recv-Q
+        mapped = keep(socket.create_connection(("127.0.0.1", dual.getsockname()[1])))
+        keep(dual.accept()[0])
+        keep(socket.create_connection(("::1", v6only.getsockname()[1])))  # left in the accept queue
+        udp = keep(socket.socket(socket.AF_INET, socket.SOCK_DGRAM))
+        udp.bind(("127.0.0.1", 0))
+        connected = keep(socket.socket(socket.AF_INET6, socket.SOCK_DGRAM))
+        connected.connect(("::1", udp.getsockname()[1]))
+        with contextlib.suppress(PermissionError, OSError):
+            bound = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            bound.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, b"lo")
+            keep(bound).bind(("127.0.0.1", 0))
+        del server, mapped
+        yield opened
+
+
+def inodes(sockets: list[socket.socket]) -> set[int]:
+    import os
+
+    return {os.stat(f"/proc/self/fd/{sock.fileno()}").st_ino for sock in sockets}
+
+
+def test_the_dump_and_ss_agree_record_for_record() -> None:
+    with assorted_sockets() as opened:
+        mine = inodes(opened)
+        dumped = sockdiag.dump()
+        listed = ss.parse(subprocess.run(["ss", "-tunae"], capture_output=True, text=True, check=True).stdout)
+    ours = sorted((view(s.record) for s in dumped if s.record.inode in mine), key=repr)
+    theirs = sorted((view(r) for r in listed.records if r.inode in mine), key=repr)
+    assert len(ours) == len(mine) and ours == theirs
+    assert {r.record.source for r in dumped} == {"netlink"} and all(not r.record.owners for r in dumped)
+
+
+def test_bytes_are_counted_per_connection() -> None:
+    """tcp_info's counters for a known number of bytes each way, against ss -tin for the same socket."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        with socket.create_connection(listener.getsockname()) as client, listener.accept()[0] as server:
+            client.sendall(b"a" * 50_000)
+            received = 0
+            while received < 50_000:
+                received += len(server.recv(65536))
+            server.sendall(b"b" * 7_000)
+            received = 0
+            while received < 7_000:
+                received += len(client.recv(65536))
+            port = client.getsockname()[1]
+            (found,) = [s for s in sockdiag.dump(with_info=True) if s.record.local_port == port]
+            shown = subprocess.run(["ss", "-tinH", "src", f"127.0.0.1:{port}"], capture_output=True, text=True,
+                                   check=True).stdout  # fmt: skip
+    info = found.info
+    assert info is not None
+    # bytes_acked counts the SYN and FIN besides the data; none was sent yet, so it is the data plus one.
+    assert (info.bytes_acked, info.bytes_received) == (50_001, 7_000)
+    assert info.bytes_sent in (None, 50_000)
+    assert f"bytes_acked:{info.bytes_acked}" in shown and f"bytes_received:{info.bytes_received}" in shown
+    # ss prints tcpi_rtt in ms with %g; the connection is idle, so both read the same smoothed value.
+    assert f" rtt:{info.rtt_us / 1000:g}/" in shown and info.rtt_us > 0
+    assert found.cgroup_id is None or found.cgroup_id > 0
+
+
+def test_a_refused_netlink_socket_is_said_as_a_source_failure(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A sandbox without sock_diag (seccomp, an old kernel): the error is a CommandError, so auto falls back."""
+
+    def refused(*args: object) -> socket.socket:
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr(sockdiag.socket, "socket", refused)
+    with pytest.raises(sockdiag.SockDiagUnavailable, match=r"over netlink: Operation not permitted \(EPERM\)"):
+        sockdiag.dump()
+
+
+def test_list_from_netlink_joins_the_owners_from_proc(tmp_path: Path) -> None:
+    with open_loopback_sockets(tmp_path) as sockets:
+        done = subprocess.run([sys.executable, "-m", "nettop", "list", "--source", "netlink", "--format", "json"],
+                              capture_output=True, text=True, timeout=60)  # fmt: skip
+        port = sockets.child_port
+        pid = sockets.child.pid
+    assert done.returncode == 0, done.stderr
+    rows = json.loads(done.stdout)
+    (probe,) = [row for row in rows if row["local_port"] == port and row["state"] == "LISTEN"]
+    assert (probe["pid"], probe["program"], probe["source"]) == (pid, PROBE_NAME, "netlink")
+    assert probe["owner_status"] == "known" and probe["inode"] > 0
