@@ -82,6 +82,7 @@ FORMATS: tuple[Format, ...] = (
         "netstat-bsd",
         "netstat_bsd",
         header="looks_like_header",
+        rows="looks_like_rows",  # macOS/FreeBSD rows through grep: host.port cells
         commands=(
             Command("darwin", "netstat", ("netstat", "-anv", "-p", "tcp"), 0, more=(("netstat", "-anv", "-p", "udp"),)),
             Command("freebsd", "netstat", ("netstat", "-an"), 1),
