@@ -108,6 +108,7 @@ FORMATS: tuple[Format, ...] = (
         "sockstat",
         "sockstat",
         header="looks_like_header",
+        rows="looks_like_rows",  # sockstat -q: no header
         commands=(
             Command("freebsd", "sockstat", ("sockstat", "-46", "-s"), 0, _FREEBSD_BASE, more=(("sockstat", "-46"),)),
         ),
