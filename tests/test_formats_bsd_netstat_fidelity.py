@@ -176,8 +176,9 @@ def test_freebsd_tcp_counters_layout() -> None:
         (tcp, 6, "::", 22, None, None, unknown, None, None),
         (udp, 4, "0.0.0.0", 514, None, None, unconnected, None, None),
         (udp, 6, "::", 514, None, None, unconnected, None, None),
+        (udp, 4, "127.0.0.1", 53, None, None, unconnected, None, None),  # a bound address starts with digits
     ]
-    assert [r.v6only for r in result.records] == [None, None, True, None, True]
+    assert [r.v6only for r in result.records] == [None, None, True, None, True, None]
 
 
 def test_freebsd_socket_buffer_layout() -> None:

@@ -436,21 +436,9 @@ class _Reader:
         )
 
         state, rest = _state(proto, layout, rest, remote_ip)
-        owners: tuple[Owner, ...] = ()
-        status = OwnerStatus.NOT_REPORTED
-        if layout.process_at >= 0 or layout.pid_at >= 0:
-            cell = _process_cell(rest, layout) if layout.process_at >= 0 else _pid_cell(rest, layout.pid_at)
-            seen = self.owners.get(cell)
-            if seen is None:
-                seen = self.owners[cell] = _owner(cell, layout.process_at >= 0)
-            owners, status = seen
-
-        if dual:
-            v6only: bool | None = False
-        elif family == 6 and local.startswith("*."):
-            v6only = True
-        else:
-            v6only = None
+        owners, status = self._owners_of(rest, layout)
+        # A 46 socket is dual-stack; a 6 socket bound to the wildcard refuses IPv4; others do not say.
+        v6only = False if dual else (True if family == 6 and local.startswith("*.") else None)
 
         width = layout.width
         longest = len(local) if len(local) > len(peer) else len(peer)
@@ -483,6 +471,16 @@ class _Reader:
                 remote_service,
             ),
         )
+
+    def _owners_of(self, rest: str, layout: Layout) -> tuple[tuple[Owner, ...], OwnerStatus]:
+        """The owners the row's pid or process:pid cell names, through the cache; none without such a column."""
+        if layout.process_at < 0 and layout.pid_at < 0:
+            return (), OwnerStatus.NOT_REPORTED
+        cell = _process_cell(rest, layout) if layout.process_at >= 0 else _pid_cell(rest, layout.pid_at)
+        seen = self.owners.get(cell)
+        if seen is None:
+            seen = self.owners[cell] = _owner(cell, layout.process_at >= 0)
+        return seen
 
     def _note_long_cells(
         self, longest: int, width: int, local: tuple[int, bool], remote: tuple[int, bool], cut: bool
@@ -568,8 +566,8 @@ def _process_cell(rest: str, layout: Layout) -> str:
 def _counter_cells(line: str, lead: int) -> tuple[None, None, str, str, str]:
     """FreeBSD ``-T``: the address cells and what follows them, past the three counters a TCP row has and a UDP
     row leaves blank; no queues. Raises ValueError."""
-    parts = line.split(None, lead + 1)
-    skip = 3 if len(parts) > lead + 1 and parts[lead + 1][:1].isdigit() else 0
+    parts = line.split(None, lead + 2)
+    skip = 3 if len(parts) > lead + 1 and parts[lead + 1].isdigit() else 0  # an address holds dots
     cells = line.split(None, lead + 3 + skip)
     if len(cells) < lead + 3 + skip:
         raise ValueError(f"expected at least {lead + 3 + skip} columns, found {len(cells)} (a cut line?)")
