@@ -264,3 +264,15 @@ def test_a_multipath_connection_counts_once() -> None:
     result = parse(text)
     assert result.skipped == (("Multipath", 1),)
     assert [(r.local_port, r.state) for r in result.records] == [(631, State.LISTEN)]
+
+
+@pytest.mark.parametrize("cell", ["?", "-"])
+def test_an_odd_pid_cell_keeps_the_socket(cell: str) -> None:
+    """An edit of the first row of ``macos-10.14_netstat-vn-p-tcp.out`` (``pid`` column) with no pid in it."""
+    lines = handmade("macos-10.14_netstat-vn-p-tcp.out").splitlines()
+    row = lines[2].replace("   9811", cell.rjust(len("   9811")), 1)
+    result = parse("\n".join([*lines[:2], row]) + "\n")
+    assert result.issues == ()
+    (record,) = result.records
+    assert (record.owners, record.owner_status) == ((), OwnerStatus.NOT_REPORTED)
+    assert fields(record) == (Proto.TCP, 4, "192.168.1.191", 52044, "31.13.66.35", 443, State.ESTABLISHED, 0, 0)
