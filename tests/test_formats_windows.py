@@ -455,10 +455,14 @@ def test_without_n_hosts_are_names_and_port_0_is_no_peer() -> None:
     ]
 
 
-def test_an_unknown_service_is_an_issue() -> None:
+def test_an_unknown_service_keeps_its_row() -> None:
+    """A name nettop cannot number (written by a Windows whose services file knows it) keeps the row: the port
+    is None, the name is kept, and the peer is still a peer (not "no peer", which port 0 means)."""
     result = parse("  TCP    10.0.0.5:49700         api:no-such-service-x  ESTABLISHED\r\n")
-    assert result.records == ()
-    assert "no-such-service-x" in result.issues[0].reason
+    assert result.issues == ()
+    (record,) = result.records
+    assert (record.remote_ip, record.remote_port, record.remote_service) == ("api", None, "no-such-service-x")
+    assert (record.local_port, record.local_service, record.state) == (49700, None, State.ESTABLISHED)
 
 
 @pytest.mark.parametrize(

@@ -15,12 +15,14 @@ Input, one open file a line, under a header::
   (a full ``lsof`` without ``-i``) are skipped silently, and so are lsof's own ``lsof: WARNING`` lines.
 - COMMAND is lsof's: cut to 9 bytes unless ``+c``, spaces and other bytes escaped (``Adobe\\x20``,
   ``d\\xc3\\xa6``); the escapes are decoded (UTF-8, a cut character replaced). USER is a name, or a number
-  with ``-l`` (then the record's ``uid``). FD, SIZE/OFF are not kept. DEVICE is the socket's identity: an
-  inode on Linux (the record's ``inode``), a kernel address on macOS (``0x…``).
+  with ``-l`` (then the record's ``uid``), or blank (no user name: TYPE is then the fourth cell). FD, SIZE/OFF
+  are not kept. DEVICE is the socket's identity: an inode on Linux (the record's ``inode``), a kernel address on
+  macOS (``0x…``).
 - NAME: ``local[->remote] [(STATE)]``. IPv6 hosts are bracketed (``[::1]:5432``, ``[fe80::1%lo0]:123``: scope
   → interface); ``*`` is the any address of the TYPE's family and a ``*`` port is None; no ``->`` means no
-  peer. Without ``-n``/``-P`` hosts and ports are names: hosts are kept as written, ports are looked up on
-  this machine (an unknown name makes the line an issue). An IPv4 host on an IPv6 socket is written
+  peer. Without ``-n``/``-P`` hosts and ports are names: hosts are kept as written, ports are looked up
+  (``common.port_or_service``); a name nettop cannot number keeps its row, port None and the name in
+  ``local_service``/``remote_service``. An IPv4 host on an IPv6 socket is written
   IPv4-mapped, as the netstat parsers do. ``-T`` state forms ``(ST=LISTEN QR=0 QS=0)`` give the queues too.
 - State: TCP words as netstat's (``LISTEN``, ``SYN_RCVD``, ``CLOSED``...); one nettop does not know is
   UNKNOWN. UDP has none: UNCONNECTED, or ESTABLISHED when there is a peer.
@@ -48,7 +50,7 @@ from nettop.formats.common import (
     STATE_WORDS,
     head_lines,
     number,
-    port_number,
+    port_or_service,
     quoted,
     text_lines,
 )
@@ -134,7 +136,8 @@ class _Line(NamedTuple):
 def _split(line: str) -> _Line | None:
     """Find the cells of a line; None for a file that is not an internet socket. Raises ValueError."""
     cells = line.split()
-    type_at = next((i for i in range(4, min(len(cells), 9)) if cells[i] in FAMILIES), -1)
+    # TYPE is the fifth cell, or later with optional columns; the fourth when USER is blank.
+    type_at = next((i for i in range(3, min(len(cells), 9)) if cells[i] in FAMILIES), -1)
     if type_at < 0:
         if len(cells) >= 5 and cells[1].isdigit():
             return None
@@ -150,12 +153,13 @@ def _split(line: str) -> _Line | None:
     name = " ".join(cells[node_at + 1 :])
     if not name:
         raise ValueError("no NAME (a cut line?)")
-    who = (cells[0], cells[1], cells[type_at - 2])
+    who = (cells[0], cells[1], cells[type_at - 2] if type_at > 3 else "")
     return _Line(PROTOS[cells[node_at]], FAMILIES[cells[type_at]], device, name, who)
 
 
 def _owner(command: str, pid: str, user: str) -> Owner:
-    return Owner(number(pid, MAX_PID, "PID"), _command(command), None if _is_number(user) else user)
+    """The process of a line; a numeric or blank USER is no user name (a numeric one is the record's uid)."""
+    return Owner(number(pid, MAX_PID, "PID"), _command(command), None if not user or _is_number(user) else user)
 
 
 def _is_number(text: str) -> bool:
@@ -167,12 +171,12 @@ def _record(row: _Line, owner: Owner, source: str, line: str) -> Connection:
     proto, family = row.proto, row.family
     endpoints, _, extra = row.name.partition(" (")
     local_text, arrow, remote_text = endpoints.partition("->")
-    local_ip, local_port, local_if = _endpoint(local_text, proto, family)
+    local_ip, local_port, local_if, local_service = _endpoint(local_text, proto, family)
     remote_ip: str | None = None
     remote_port: int | None = None
-    remote_if: str | None = None
+    remote_if = remote_service = None
     if arrow:
-        remote_ip, remote_port, remote_if = _endpoint(remote_text, proto, family)
+        remote_ip, remote_port, remote_if, remote_service = _endpoint(remote_text, proto, family)
     state, recv_q, send_q = _state(extra.rstrip(")"), proto, remote_ip is not None)
     user = row.who[2]
     return Connection(
@@ -194,12 +198,15 @@ def _record(row: _Line, owner: Owner, source: str, line: str) -> Connection:
         False,
         source,
         line,
+        local_service,
+        remote_service,
     )
 
 
 @lru_cache(maxsize=4096)
-def _endpoint(text: str, proto: Proto, family: int) -> tuple[str, int | None, str | None]:
-    """``host:port``, ``[v6]:port``, ``[v6%scope]:port`` or ``*:*`` into host, port and interface."""
+def _endpoint(text: str, proto: Proto, family: int) -> tuple[str, int | None, str | None, str | None]:
+    """``host:port``, ``[v6]:port``, ``[v6%scope]:port`` or ``*:*`` into host, port, interface and a service name
+    nettop cannot number (the port then None)."""
     host, colon, port_text = text.rpartition(":")
     if not colon or not host or not port_text:
         raise ValueError(f"cannot split address and port in {text!r}")
@@ -214,14 +221,8 @@ def _endpoint(text: str, proto: Proto, family: int) -> tuple[str, int | None, st
         host = _ANY[family]
     elif family == 6 and ":" not in host and host.count(".") == 3 and host.replace(".", "").isdigit():
         host = IPV4_MAPPED_PREFIX + host  # an IPv4-mapped address on an IPv6 socket, as the other parsers write it
-    if port_text == "*":
-        return host, None, interface
-    return host, _service(port_text, proto), interface
-
-
-@lru_cache(maxsize=256)
-def _service(text: str, proto: Proto) -> int | None:
-    return port_number(text, proto)
+    port, service = port_or_service(port_text, proto)
+    return host, port, interface, service
 
 
 def _state(text: str, proto: Proto, connected: bool) -> tuple[State, int | None, int | None]:

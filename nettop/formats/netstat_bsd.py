@@ -1,61 +1,72 @@
 """Parse the socket tables of BSD ``netstat`` (macOS, FreeBSD) into records.
 
 Input: ``netstat -an``, ``-an -p tcp|udp``, ``-anv -p tcp|udp``, ``-An``, ``-Abn`` (macOS), ``-an``, ``-Aa``,
-``-AanP`` (FreeBSD), with or without ``-n``. One socket a line, columns found from the header that follows an
-``Active Internet connections`` title::
+``-AanP``, ``-anT``, ``-anx`` (FreeBSD), with or without ``-n``. One socket a line, columns found from the header
+that follows an ``Active Internet connections`` title::
 
     Proto Recv-Q Send-Q  Local Address          Foreign Address        (state)
     tcp4       0      0  192.168.71.163.22      192.168.71.1.56321     ESTABLISHED
     tcp46      0      0  *.55047                *.*                    LISTEN
     udp4       0      0  *.514                  *.*
 
-- Columns are whitespace tokens, read by header name, never by position. Before ``Proto`` there may be
-  ``Socket Flowhash`` (macOS ``-A``) or ``Tcpcb`` (FreeBSD ``-A``); after ``(state)``: ``rxbytes txbytes``
-  (macOS ``-b``, and ``-v`` since macOS 15), ``Log ID`` (FreeBSD ``-P``, TCP rows only), and with ``-v`` the
-  owner. macOS 10.14 prints ``rhiwat shiwat pid epid state options``; macOS 15 puts ``rxbytes txbytes`` in
-  front, so the pid moved two columns right; macOS 26 merges name and pid into one ``process:pid`` cell whose
-  name may hold spaces and colons (``Autodesk Fusion:22712``): the pid follows the last colon, and the cell is
-  whatever lies between the columns counted from the left and those counted from the right (a bare pid, no
-  name, is read too: https://github.com/sindresorhus/pid-port/pull/15 says "most" rows carry one). The ``pid``
-  column is the socket's last user (``so_last_pid``); ``epid`` (the process a daemon acts for) is not an
-  owner. A pid of 0 is the kernel: no owner, ``NO_PROCESS``. Without a pid column the owners are not
+- Columns are whitespace tokens, read by header name, never by position. Before ``Proto`` there may be ``Socket
+  Flowhash`` (macOS ``-A``) or ``Tcpcb`` (FreeBSD ``-A``); after ``(state)``: ``rxbytes txbytes`` (macOS ``-b``, and
+  ``-v`` since macOS 15), ``Log ID`` (FreeBSD ``-P``, TCP rows only), ``R-MBUF S-MBUF … rcvtime`` (FreeBSD ``-x``: no
+  state), ``flowid ftype`` (FreeBSD ``-R``: no state), and with ``-v`` the owner. FreeBSD ``-T`` prints ``Rexmit
+  OOORcv 0-win`` in place of the queues (TCP rows only: a UDP row leaves them blank) and no state; the queues are then
+  None. Rows without their header (``netstat -an | grep 631``) are read with the columns up to ``(state)``
+  (``looks_like_rows`` tells them: ``host.port`` cells, never a colon before the port as Linux writes), and their
+  owners are not reported. macOS 10.14 prints ``rhiwat shiwat pid epid state options``; macOS 15 puts ``rxbytes
+  txbytes`` in front, so the pid moved two columns right; macOS 26 merges name and pid into one ``process:pid`` cell
+  whose name may hold spaces and colons (``Autodesk Fusion:22712``): the pid follows the last colon, and the cell is
+  whatever lies between the columns counted from the left and those counted from the right (a bare pid, no name, is
+  read too: https://github.com/sindresorhus/pid-port/pull/15 says "most" rows carry one). The ``pid`` column is the
+  socket's last user (``so_last_pid``); ``epid`` (the process a daemon acts for) is not an owner. A pid of 0 is the
+  kernel: no owner, ``NO_PROCESS``. A cell with no pid (blank, ``?``, ``-``, a bare name) keeps its socket with no
+  owner, ``NOT_REPORTED`` (an Owner needs a pid; ``raw`` keeps the name). Without a pid column the owners are not
   reported (``has_pids`` says which): ask lsof (``nettop.formats.lsof``).
-- Proto: ``tcp udp icm`` followed by ``4``, ``6`` or ``46``; the family is the proto's. ``46`` is a dual-stack
-  socket: family 6, ``v6only=False``; a ``6`` socket bound to the wildcard gets ``v6only=True`` (binding an
-  IPv6 socket to the wildcard gives it the IPv4 flag unless IPV6_V6ONLY is set); other sockets do not say
-  (None). A TCP row under a header without ``(state)`` (FreeBSD ``-T``, ``-x``) is UNKNOWN. ``icm`` (macOS ICMP
-  datagram sockets, ``ping``) is read as RAW, the closest protocol the model has.
-- State: a TCP row always has a word (``SYN_RCVD``, ``FIN_WAIT_1``...); a word nettop does not know, or the
-  number netstat prints for an out-of-range state, is UNKNOWN (the row's raw text keeps it). UDP and ICMP rows
-  have none: UNCONNECTED, or ESTABLISHED when the peer is not the wildcard.
-- Addresses are ``host.port``, split on the last dot: ``192.168.71.163.22``, ``fe80::1%lo0.123`` (scope →
-  interface), ``*.22``, ``*.*``. A ``*`` host is the any address (``0.0.0.0``, or ``::`` on a family-6
-  socket), a ``*`` port is None, and a ``*.*`` peer is no peer (None, None). An IPv4 host on a family-6
-  socket is written IPv4-mapped (``::ffff:127.0.0.1``), as the Linux parsers do. Without ``-n`` hosts are
-  names, kept as written, and ports are service names, looked up on this machine; a name it does not know
-  makes the line an issue, unless the cell may have been cut (below).
-- Truncation: netstat cuts a host to 16 characters (12 with ``-A`` without ``-n``; 39 for IPv6 with macOS
-  ``-l``), then the whole ``host.port`` cell to the column width (22; 18 with ``-A``; 45 with ``-l``), so even
-  port digits vanish (``fe80::aede:48ff:.5``) and what is left still looks valid. Every record with a host
-  as long as the cap, or a cell as long as the column, gets ``truncated=True``; a service name cut short
-  gives port None. A cell longer than the column proves ``-W`` (nothing cut): cell widths and IPv4 hosts
-  then raise no flag. The column width is read from the header's spacing: that is all its positions serve.
-- Other tables in the output (UNIX, Multipath, kernel control and event sockets) are skipped silently. The
-  Multipath table has a layout of its own (``Proto/ID Flags``): MPTCP connections without addresses, each
-  followed by its ``tcp4/00`` subflows. ``Some tcp sockets may have been deleted.`` notes are skipped too.
-  Route, interface and statistics outputs raise NotASocketTable (``other_table`` names them, for a format
-  detector). Headers are read in English: run netstat with ``LC_ALL=C``.
-- Numbers are ASCII digits in range (``common.number``): a queue written ``²``, a port above 65535 or a pid
-  above 2**31-1 makes its line an issue. Lines are cut at ``\n`` alone (``common.text_lines``).
+- Proto: ``tcp udp icm`` followed by ``4``, ``6`` or ``46``; the family is the proto's. ``46`` is a dual-stack socket:
+  family 6, ``v6only=False``; a ``6`` socket bound to the wildcard gets ``v6only=True`` (binding an IPv6 socket to the
+  wildcard gives it the IPv4 flag unless IPV6_V6ONLY is set); other sockets do not say (None). A TCP row under a
+  header without ``(state)`` (FreeBSD ``-T``, ``-x``) is UNKNOWN. ``icm`` (macOS ICMP datagram sockets, ``ping``) is
+  read as RAW, the closest protocol the model has.
+- State: a TCP row always has a word (``SYN_RCVD``, ``FIN_WAIT_1``...); a word nettop does not know, or the number
+  netstat prints for an out-of-range state, is UNKNOWN (the row's raw text keeps it). UDP and ICMP rows have none:
+  UNCONNECTED, or ESTABLISHED when the peer is not the wildcard.
+- Addresses are ``host.port``, split on the last dot: ``192.168.71.163.22``, ``fe80::1%lo0.123`` (scope → interface),
+  ``*.22``, ``*.*``. A ``*`` host is the any address (``0.0.0.0``, or ``::`` on a family-6 socket), a ``*`` port is
+  None, and a ``*.*`` peer is no peer (None, None). An IPv4 host on a family-6 socket is written IPv4-mapped
+  (``::ffff:127.0.0.1``), as the Linux parsers do. Without ``-n`` hosts are names, kept as written, and ports are
+  service names, looked up (``common.port_or_service``): a name nettop cannot number keeps its row, port None and the
+  name in ``local_service``/``remote_service``, unless the cell fills its column: then it is taken for a longer name
+  cut short (below), and no name is kept.
+- Truncation: netstat cuts a host to 16 characters (12 with ``-A`` without ``-n``; 39 for IPv6 with macOS ``-l``),
+  then the whole ``host.port`` cell to the column width (22; 18 with ``-A``; 45 with ``-l``), so even port digits
+  vanish (``fe80::aede:48ff:.5``) and what is left still looks valid. Every record with a host as long as the cap, or
+  a cell as long as the column, gets ``truncated=True``; a service name cut short (``sunpr``, of ``sunproxyadmin``)
+  gives port None, no service name, and ``truncated=True``. A cell longer than the column proves ``-W`` (nothing cut):
+  cell widths and IPv4 hosts then raise no flag. The column width is read from the header's spacing: that is all its
+  positions serve.
+- Other tables in the output (UNIX, Multipath, kernel control and event sockets) are left out, their rows counted by
+  kind in ``ParseResult.skipped``. The Multipath table has a layout of its own (``Proto/ID Flags``): MPTCP connections
+  without addresses, each followed by its ``tcp4/00`` subflows. ``Some tcp sockets may have been deleted.`` notes are
+  skipped too. Route, interface, statistics (``tcp:``) and multicast (``-g``) outputs raise NotASocketTable
+  (``other_table`` names them, for a format detector); Solaris netstat (``TCP: IPv4`` sections, ``Swind``/``Rwind``
+  columns) raises UnknownFormat by name (``solaris_netstat``). Headers are read in English: run netstat with
+  ``LC_ALL=C``.
+- Numbers are ASCII digits in range (``common.number``): a queue written ``²``, a port above 65535 or a pid above
+  2**31-1 makes its line an issue. Lines are cut at ``\n`` alone (``common.text_lines``).
 
 Output: ``ParseResult`` with one ``Connection`` a socket line and one ``ParseIssue`` a line not read.
 """
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from typing import NamedTuple
 
+from nettop.errors import UnknownFormat
 from nettop.formats.common import (
     MAX_PID,
     MAX_PORT,
@@ -64,8 +75,7 @@ from nettop.formats.common import (
     head_lines,
     netstat_without_header,
     number,
-    port_number,
-    quoted,
+    port_or_service,
     text_lines,
 )
 from nettop.model import (
@@ -97,15 +107,37 @@ def _protos() -> dict[str, tuple[Proto, int, bool]]:
 #: The Proto cell → protocol, address family (0: the address says) and whether the socket is dual-stack.
 PROTOS: dict[str, tuple[Proto, int, bool]] = _protos()
 
+#: FreeBSD ``netstat -T``'s TCP counters, which take the place of the queues (inet.c, ``protopr``).
+_COUNTERS = ["Rexmit", "OOORcv", "0-win"]
+
 #: Header names of two words, so that a header splits into one name a column.
 _TWO_WORDS = {"Local": "Address", "Foreign": "Address", "Log": "ID"}
 
 _ANY = {4: "0.0.0.0", 6: "::"}
 
+#: What a pid cell holds when it names no process.
+_NO_PID = frozenset({"", "?", "??", "-"})
+
 _new = new_connection  # a record without NamedTuple's Python-level __new__ (see model)
 
 #: Title lines that open a table of other sockets, whose rows are skipped.
 _OTHER_SECTIONS = ("Active ", "Registered kernel", "Current listen queue")
+
+#: What the rows of each table of other sockets are, for ``ParseResult.skipped``, by the start of its title.
+_SECTION_KINDS: tuple[tuple[str, str], ...] = (
+    ("Active LOCAL (UNIX)", "UNIX"),
+    ("Active UNIX", "UNIX"),
+    ("Active Multipath", "Multipath"),
+    ("Registered kernel control", "kernel control module"),
+    ("Active kernel event", "kernel event"),
+    ("Active kernel control", "kernel control"),
+    ("Current listen queue", "listen queue"),
+)
+
+
+def _section_kind(title: str) -> str:
+    return next((kind for start, kind in _SECTION_KINDS if title.startswith(start)), title.rstrip(":"))
+
 
 #: First words of outputs that are tables but not socket lists, and what they are.
 _OTHER_TABLES: tuple[tuple[str, str], ...] = (
@@ -119,7 +151,17 @@ _OTHER_TABLES: tuple[tuple[str, str], ...] = (
     ("Registered kernel control modules", "a list of kernel control modules"),
     ("Active kernel", "a list of kernel event or control sockets"),
     ("Current listen queue sizes", "a list of listen queue sizes (netstat -L)"),
+    # FreeBSD netstat -g (mroute.c, mroute6.c); older systems leave out the "IPv4 ".
+    ("IPv4 Virtual Interface Table", "multicast routing tables (netstat -g)"),
+    ("Virtual Interface Table", "multicast routing tables (netstat -g)"),
+    ("IPv4 Multicast Forwarding", "multicast routing tables (netstat -g)"),
+    ("IPv6 Multicast Interface Table", "multicast routing tables (netstat -g)"),
+    ("IPv6 Multicast Forwarding", "multicast routing tables (netstat -g)"),
 )
+
+#: Solaris netstat's section titles (``TCP: IPv4``) and the columns only its TCP table has.
+_SOLARIS_TITLE = re.compile(r"(TCP|UDP|SCTP|ICMP|RAW): IPv[46]")
+_SOLARIS_COLUMNS = ("Swind", "Rwind")
 
 
 class Layout(NamedTuple):
@@ -136,6 +178,8 @@ class Layout(NamedTuple):
     process_at: int = -1
     #: The width netstat cuts an address cell to.
     width: int = 22
+    #: FreeBSD ``-T``: ``Rexmit OOORcv 0-win`` counters (TCP rows only) in place of the queues.
+    counters: bool = False
 
 
 def header_names(line: str) -> list[str]:
@@ -165,9 +209,13 @@ def read_header(line: str) -> Layout | None:
     if "Proto" not in names:
         return None
     lead = names.index("Proto")
-    if names[lead : lead + 5] != ["Proto", "Recv-Q", "Send-Q", "Local Address", "Foreign Address"]:
+    counters = names[lead : lead + 6] == ["Proto", *_COUNTERS, "Local Address", "Foreign Address"]
+    if counters:
+        rest = names[lead + 6 :]
+    elif names[lead : lead + 5] == ["Proto", "Recv-Q", "Send-Q", "Local Address", "Foreign Address"]:
+        rest = names[lead + 5 :]
+    else:
         return None
-    rest = names[lead + 5 :]
     state = bool(rest) and rest[0].lower() == "(state)"
     if state:
         rest = rest[1:]
@@ -176,12 +224,38 @@ def read_header(line: str) -> Layout | None:
     process_at = next((i for i, name in enumerate(rest) if name.endswith(":pid")), -1)
     pid_at = rest.index("pid") if "pid" in rest else -1
     width = line.find("Foreign Address") - line.find("Local Address") - 1
-    return Layout(lead, state, len(rest), pid_at, process_at, width if width >= 18 else 22)
+    return Layout(lead, state, len(rest), pid_at, process_at, width if width >= 18 else 22, counters)
 
 
 def looks_like_header(line: str) -> bool:
-    """True for a BSD internet table header: ``Proto Recv-Q Send-Q Local Address Foreign Address (state)``."""
-    return "(state)" in line.lower() and read_header(line) is not None
+    """True for a BSD internet table header: ``Proto Recv-Q Send-Q Local Address Foreign Address (state)``, or
+    FreeBSD's stateless ones: ``-T`` (``Proto Rexmit OOORcv 0-win Local Address Foreign Address``), ``-x``
+    (``… Foreign Address R-MBUF S-MBUF …``) and ``-R`` (``… Foreign Address flowid ftype``)."""
+    layout = read_header(line)
+    if layout is None:
+        return False
+    if "(state)" in line.lower() or layout.counters:
+        return True
+    names = header_names(line)
+    after = names[names.index("Foreign Address") + 1 :]
+    return after[:2] in (["R-MBUF", "S-MBUF"], ["flowid", "ftype"])
+
+
+def looks_like_rows(line: str) -> bool:
+    """True for a socket row without its header (``netstat -an | grep …``): a BSD protocol, two queue sizes, and
+    two ``host.port`` cells. Linux netstat rows (``127.0.0.1:631``, ``0.0.0.0:*``, ``:::22``) have a colon
+    before the port, or no dot at all, so they are not claimed; nor are ss rows, whose second word is a state."""
+    words = line.split(None, 6)
+    if len(words) < 5 or words[0] not in PROTOS:
+        return False
+    queues = words[1:3]
+    return all(q.isdigit() and q.isascii() for q in queues) and _is_cell(words[3]) and _is_cell(words[4])
+
+
+def _is_cell(word: str) -> bool:
+    """A BSD ``host.port`` cell: something before the last dot, and a port after it that holds no colon."""
+    host, dot, port = word.rpartition(".")
+    return bool(dot and host and port) and ":" not in port
 
 
 def looks_like(text: str) -> bool:
@@ -209,7 +283,14 @@ def parse(text: str, source: str = "netstat") -> ParseResult:
     for index, line in enumerate(lines):
         layout = read_header(line)
         if layout is not None:
-            return _Reader(source, layout).read(lines, index)
+            return _Reader(source, layout).read(lines, index + 1)
+    first = next((index for index, line in enumerate(lines) if line.strip()), None)
+    if first is not None and looks_like_rows(lines[first]):
+        # Rows without their header (grep): the columns are the default ones, Proto to (state); what follows
+        # the state (-v's owner, -b's byte counts) cannot be placed, so owners are not reported.
+        return _Reader(source, Layout()).read(lines, first)
+    if solaris_netstat(text):
+        raise UnknownFormat("Solaris netstat output is not supported")
     return _without_header(lines)
 
 
@@ -231,10 +312,25 @@ def other_table(line: str) -> str:
     return ""
 
 
+def solaris_netstat(text: str) -> bool:
+    """True for Solaris (illumos) netstat: sections titled ``TCP: IPv4``/``UDP: IPv6``, or a TCP header with
+    ``Swind`` and ``Rwind``. Its rows are ``host.port`` as BSD's, but its columns are not (the addresses come
+    first, no Proto column): nettop refuses it by name rather than misread it."""
+    for line in head_lines(text, 12):
+        stripped = line.strip()
+        if _SOLARIS_TITLE.fullmatch(stripped):
+            return True
+        words = stripped.split()
+        if "Local Address" in stripped and all(column in words for column in _SOLARIS_COLUMNS):
+            return True
+    return False
+
+
 #: A converted address cell: host (None for a wildcard peer), port, interface, the length of the host as printed
-#: (with its scope), whether it is IPv6, and whether its port was a service name this machine does not know.
-_Endpoint = tuple[str | None, int | None, str | None, int, bool, bool]
-_NO_PEER: _Endpoint = (None, None, None, 0, False, False)
+#: (with its scope), whether it is IPv6, whether its port was a service name cut with its cell (port lost), and a
+#: whole service name nettop cannot number (the port None, the name kept).
+_Endpoint = tuple[str | None, int | None, str | None, int, bool, bool, str | None]
+_NO_PEER: _Endpoint = (None, None, None, 0, False, False, None)
 
 
 class _Reader:
@@ -253,9 +349,15 @@ class _Reader:
         self.evidence: list[tuple[int, bool, int, int, bool, int]] = []
         self.wide = False  # a cell longer than its column: -W, nothing was cut
         self.names = False  # a port written as a service name: no -n
+        # Rows of tables of other sockets, left out on purpose, by kind; the kind of the table being skipped and
+        # whether its header is still to come.
+        self.skipped: dict[str, int] = {}
+        self.other = ""
+        self.other_header = False
 
-    def read(self, lines: list[str], start: int) -> ParseResult:
-        for line_no in range(start + 2, len(lines) + 1):
+    def read(self, lines: list[str], first: int) -> ParseResult:
+        """Read from ``lines[first]``, the first line after the header (or the first row, without one)."""
+        for line_no in range(first + 1, len(lines) + 1):
             line = lines[line_no - 1]
             layout = self.layout
             if layout is None:
@@ -272,7 +374,7 @@ class _Reader:
             except ValueError as error:
                 self.issues.append(ParseIssue(line_no, line, str(error)))
         self._settle_truncation()
-        return ParseResult(tuple(self.records), tuple(self.issues), FORMAT)
+        return ParseResult(tuple(self.records), tuple(self.issues), FORMAT, tuple(self.skipped.items()))
 
     def _section(self, line: str, layout: Layout | None, line_no: int) -> Layout | None:
         """A line that is not a socket row: a title, a header, a note, a row of another table, or garbage.
@@ -288,47 +390,55 @@ class _Reader:
         if stripped.startswith("Active Internet connections"):
             return layout or Layout()  # the header that follows sets the real layout
         if stripped.startswith(_OTHER_SECTIONS):
+            self.other, self.other_header = _section_kind(stripped), True
             return None
-        if layout is None or (stripped.startswith("Some ") and " sockets may have been " in stripped):
-            return layout  # a row of a skipped table, or netstat noting that the list changed while read
+        if layout is None:
+            self._skip(line)  # a row of a table of other sockets, or its header
+            return None
+        if stripped.startswith("Some ") and " sockets may have been " in stripped:
+            return layout  # netstat noting that the list changed while it was read
         first = stripped.split(None, 1)[0]
         self.issues.append(
             ParseIssue(line_no, line, f"not a socket line of a known protocol (first word {first[:20]!r})")
         )
         return layout
 
+    def _skip(self, line: str) -> None:
+        """Count a row of a table of other sockets (its header, right under the title, is not one)."""
+        if self.other_header:
+            self.other_header = False
+        elif " sockets may have been " in line:
+            pass
+        elif not (self.other == "Multipath" and line[:1].isspace()):  # a subflow or detail of the last MPTCP row
+            self.skipped[self.other] = self.skipped.get(self.other, 0) + 1
+
     def _row(self, line: str, parts: list[str], spec: tuple[Proto, int, bool], layout: Layout) -> Connection:
         """One socket line into a record; raises ValueError."""
-        lead = layout.lead
-        if len(parts) < lead + 5:
-            raise ValueError(f"expected at least {lead + 5} columns, found {len(parts)} (a cut line?)")
+        if layout.counters:
+            recv_size, send_size, local, peer, rest = _counter_cells(line, layout.lead)
+        else:
+            lead = layout.lead
+            if len(parts) < lead + 5:
+                raise ValueError(f"expected at least {lead + 5} columns, found {len(parts)} (a cut line?)")
+            recv_q, send_q, local, peer = parts[lead + 1], parts[lead + 2], parts[lead + 3], parts[lead + 4]
+            recv_size = 0 if recv_q == "0" else number(recv_q, MAX_QUEUE, "queue size (Recv-Q)")
+            send_size = 0 if send_q == "0" else number(send_q, MAX_QUEUE, "queue size (Send-Q)")
+            rest = parts[lead + 5] if len(parts) > lead + 5 else ""
         proto, family, dual = spec
-        recv_q, send_q, local, peer = parts[lead + 1], parts[lead + 2], parts[lead + 3], parts[lead + 4]
-        recv_size = 0 if recv_q == "0" else number(recv_q, MAX_QUEUE, "queue size (Recv-Q)")
-        send_size = 0 if send_q == "0" else number(send_q, MAX_QUEUE, "queue size (Send-Q)")
-        rest = parts[lead + 5] if len(parts) > lead + 5 else ""
         if not family:
             family = 6 if ":" in local.rpartition(".")[0] else 4
 
-        local_ip, local_port, local_if, local_len, local_v6, local_cut = self._endpoint(local, proto, family, False)
-        remote_ip, remote_port, remote_if, remote_len, remote_v6, remote_cut = self._endpoint(peer, proto, family, True)
+        local_ip, local_port, local_if, local_len, local_v6, local_cut, local_service = self._endpoint(
+            local, proto, family, False
+        )
+        remote_ip, remote_port, remote_if, remote_len, remote_v6, remote_cut, remote_service = self._endpoint(
+            peer, proto, family, True
+        )
 
         state, rest = _state(proto, layout, rest, remote_ip)
-        owners: tuple[Owner, ...] = ()
-        status = OwnerStatus.NOT_REPORTED
-        if layout.process_at >= 0 or layout.pid_at >= 0:
-            cell = _process_cell(rest, layout) if layout.process_at >= 0 else _pid_cell(rest, layout.pid_at)
-            seen = self.owners.get(cell)
-            if seen is None:
-                seen = self.owners[cell] = _owner(cell, layout.process_at >= 0)
-            owners, status = seen
-
-        if dual:
-            v6only: bool | None = False
-        elif family == 6 and local.startswith("*."):
-            v6only = True
-        else:
-            v6only = None
+        owners, status = self._owners_of(rest, layout)
+        # A 46 socket is dual-stack; a 6 socket bound to the wildcard refuses IPv4; others do not say.
+        v6only = False if dual else (True if family == 6 and local.startswith("*.") else None)
 
         width = layout.width
         longest = len(local) if len(local) > len(peer) else len(peer)
@@ -357,10 +467,20 @@ class _Reader:
                 False,
                 self.source,
                 line,
-                None,
-                None,
+                local_service,
+                remote_service,
             ),
         )
+
+    def _owners_of(self, rest: str, layout: Layout) -> tuple[tuple[Owner, ...], OwnerStatus]:
+        """The owners the row's pid or process:pid cell names, through the cache; none without such a column."""
+        if layout.process_at < 0 and layout.pid_at < 0:
+            return (), OwnerStatus.NOT_REPORTED
+        cell = _process_cell(rest, layout) if layout.process_at >= 0 else _pid_cell(rest, layout.pid_at)
+        seen = self.owners.get(cell)
+        if seen is None:
+            seen = self.owners[cell] = _owner(cell, layout.process_at >= 0)
+        return seen
 
     def _note_long_cells(
         self, longest: int, width: int, local: tuple[int, bool], remote: tuple[int, bool], cut: bool
@@ -397,19 +517,19 @@ class _Reader:
         elif family == 6 and not v6 and _is_ipv4(host):
             host = IPV4_MAPPED_PREFIX + host  # an IPv4-mapped address on an IPv6 socket, as ss and psutil write it
         cut = False
+        service: str | None = None
         if port_text.isdigit():
             port: int | None = number(port_text, MAX_PORT, "port")
         elif port_text == "*":
             port = None
         else:
             self.names = True
-            try:
-                port = _service(port_text, proto)
-            except ValueError:
-                if len(cell) < (self.layout or Layout()).width:
-                    raise
-                port, cut = None, True  # a service name cut with its cell: the port is lost
-        return (host, port, interface, printed, v6, cut)
+            port, service = _service(port_text, proto)
+            if service is not None and len(cell) >= (self.layout or Layout()).width:
+                # A name nettop does not know in a cell as wide as its column: most likely a longer name cut
+                # short (``sunpr`` for ``sunproxyadmin``), not a service. The port is lost; the record is flagged.
+                service, cut = None, True
+        return (host, port, interface, printed, v6, cut, service)
 
     def _settle_truncation(self) -> None:
         """Flag the records whose cells may have been cut, now that the whole text says whether -W or -n was used."""
@@ -436,19 +556,39 @@ def _process_cell(rest: str, layout: Layout) -> str:
     if len(cells) <= before:
         raise ValueError("no process:pid (a cut line?)")
     pieces = cells[before].rsplit(None, after) if after else [cells[before].rstrip()]
-    if len(pieces) <= after:
+    if len(pieces) == after:
+        return ""  # the columns on either side are all there: the cell is blank
+    if len(pieces) < after:
         raise ValueError("no process:pid and the columns after it (a cut line?)")
     return pieces[0]
 
 
+def _counter_cells(line: str, lead: int) -> tuple[None, None, str, str, str]:
+    """FreeBSD ``-T``: the address cells and what follows them, past the three counters a TCP row has and a UDP
+    row leaves blank; no queues. Raises ValueError."""
+    parts = line.split(None, lead + 2)
+    skip = 3 if len(parts) > lead + 1 and parts[lead + 1].isdigit() else 0  # an address holds dots
+    cells = line.split(None, lead + 3 + skip)
+    if len(cells) < lead + 3 + skip:
+        raise ValueError(f"expected at least {lead + 3 + skip} columns, found {len(cells)} (a cut line?)")
+    rest = cells[lead + 3 + skip] if len(cells) > lead + 3 + skip else ""
+    return None, None, cells[lead + 1 + skip], cells[lead + 2 + skip], rest
+
+
 def _owner(cell: str, named: bool) -> tuple[tuple[Owner, ...], OwnerStatus]:
-    """A ``pid`` or ``name:pid`` cell into owners and their status; raises ValueError."""
+    """A ``pid`` or ``name:pid`` cell into owners and their status; raises ValueError.
+
+    A cell that names no pid (blank, ``?``, ``-``, or a bare name with no ``:pid``) keeps its socket: no owner
+    can be made without a pid, so the owners are not reported (the name stays in ``raw``).
+    """
+    if cell in _NO_PID:
+        return (), OwnerStatus.NOT_REPORTED
     name: str | None = None
     pid_text = cell
     if named and not cell.isdigit():  # macOS 26 leaves the name out when it has none: the pid alone
         name, colon, pid_text = cell.rpartition(":")
-        if not colon:
-            raise ValueError(f"process:pid cell {quoted(cell)} is not name:pid")
+        if not colon or pid_text in _NO_PID or not pid_text.isdigit():
+            return (), OwnerStatus.NOT_REPORTED  # a name without a pid
     pid = number(pid_text, MAX_PID, "pid")
     if pid == 0:
         return (), OwnerStatus.NO_PROCESS  # pid 0 is the kernel (kernel_task)
@@ -460,11 +600,10 @@ def _is_ipv4(host: str) -> bool:
 
 
 @lru_cache(maxsize=512)
-def _service(text: str, proto: Proto) -> int | None:
-    """A port netstat printed as a service name (no -n). Raises ValueError."""
-    if proto is Proto.RAW:
-        raise ValueError(f"port {text!r} of a raw socket is not a number")
-    return port_number(text, proto)
+def _service(text: str, proto: Proto) -> tuple[int | None, str | None]:
+    """A port netstat printed as a service name (no -n): (number, None), or (None, name) for a name nettop cannot
+    number. Raises ValueError for what is not shaped like a name."""
+    return port_or_service(text, proto)
 
 
 def _state(proto: Proto, layout: Layout, rest: str, remote_ip: str | None) -> tuple[State, str]:

@@ -82,6 +82,7 @@ FORMATS: tuple[Format, ...] = (
         "netstat-bsd",
         "netstat_bsd",
         header="looks_like_header",
+        rows="looks_like_rows",  # macOS/FreeBSD rows through grep: host.port cells
         commands=(
             Command("darwin", "netstat", ("netstat", "-anv", "-p", "tcp"), 0, more=(("netstat", "-anv", "-p", "udp"),)),
             Command("freebsd", "netstat", ("netstat", "-an"), 1),
@@ -107,6 +108,7 @@ FORMATS: tuple[Format, ...] = (
         "sockstat",
         "sockstat",
         header="looks_like_header",
+        rows="looks_like_rows",  # sockstat -q: no header
         commands=(
             Command("freebsd", "sockstat", ("sockstat", "-46", "-s"), 0, _FREEBSD_BASE, more=(("sockstat", "-46"),)),
         ),

@@ -20,8 +20,9 @@ Input, one row per file descriptor that holds a socket, columns found from the h
   (it is the holding process's user, not the socket's, so ``uid`` stays None).
 - PROTO: ``tcp4 tcp6 udp4 udp6`` (``toe*``, a TCP socket on an offload engine, is TCP); ``tcp46``/``udp46`` is
   a dual-stack socket (family 6, not v6only), whose ``*`` local address is ``::``; FreeBSD 10 printed it as
-  ``tcp4 6``. ``sctp*`` and ``div*`` rows become issues; UNIX rows (``stream dgram seqpac``, ``-u``) and the
-  indented extra address lines of a multi-homed SCTP socket are skipped silently.
+  ``tcp4 6``. ``sctp*`` and ``div*`` rows become issues; UNIX rows (``stream dgram seqpac``, ``-u``) are
+  left out and counted (``ParseResult.skipped``); the indented extra address lines of a multi-homed SCTP socket
+  are skipped silently.
 - Addresses: ``127.0.0.1:22``, ``*:22`` (any), ``*:*`` (a wildcard peer: remote_ip and remote_port None),
   ``*:*`` as a local address (an unbound socket: port None); IPv6 bare up to FreeBSD 13 (``::1:123``,
   ``fe80::1%lo0:123``), bracketed from 14 (``[::1]:123``, ``[fe80::1%lo0]:123``); a ``%zone`` is the interface.
@@ -156,6 +157,18 @@ def looks_like_header(line: str) -> bool:
     return line.split(None, 5)[:5] == _FIRST_COLUMNS[:5]
 
 
+def looks_like_rows(line: str) -> bool:
+    """True for a row of ``sockstat -q`` (no header): ``USER COMMAND PID FD PROTO LOCAL FOREIGN …``, anchored on
+    ``PID FD PROTO`` with PROTO a sockstat protocol name (``tcp4``, ``udp46``, ``stream``...), and, for an
+    internet socket, two ``host:port`` cells after it. No netstat or ss row has a protocol in its fifth word."""
+    row = _match_row(line)
+    if row is None:
+        return False
+    if row.proto in _UNIX_TYPES:
+        return True
+    return len(row.cells) >= 2 and ":" in row.cells[0] and ":" in row.cells[1]
+
+
 def looks_like(text: str) -> bool:
     """True when the first non-blank line is sockstat's header (``USER COMMAND PID FD PROTO …``)."""
     first = next((line for line in head_lines(text, 20) if line.strip()), "")
@@ -219,6 +232,7 @@ class _Parse:
         self.sockets: dict[object, _Socket] = {}
         self.issues: list[ParseIssue] = []
         self.longer_than_cut = False
+        self.unix_rows = 0  # UNIX-domain rows (-u), left out on purpose
 
     def run(self, lines: list[str], start: int) -> ParseResult:
         for index in range(start, len(lines)):
@@ -229,7 +243,8 @@ class _Parse:
                 self._row(line, index)
             except ValueError as error:
                 self.issues.append(ParseIssue(index + 1, line, str(error)))
-        return ParseResult(tuple(self._records()), tuple(self.issues), FORMAT)
+        skipped = (("UNIX", self.unix_rows),) if self.unix_rows else ()
+        return ParseResult(tuple(self._records()), tuple(self.issues), FORMAT, skipped)
 
     def _records(self) -> list[Connection]:
         unflag = self.wide is None and self.longer_than_cut  # a cell over the cut width proves -w
@@ -249,6 +264,7 @@ class _Parse:
             raise ValueError("not a sockstat socket line (USER COMMAND PID FD PROTO …), or an unknown protocol")
         proto_cell = match.proto
         if proto_cell in _UNIX_TYPES:
+            self.unix_rows += 1
             return  # a UNIX-domain socket (-u): not an internet socket, and a table of its own in all but layout
         name = proto_cell.rstrip("46")
         proto = PROTOCOLS.get(name)

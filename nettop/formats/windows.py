@@ -24,7 +24,9 @@ Input: CRLF lines; a blank line, a title, a blank line and a header come first, 
   (``[fe80::1%9]:1900`` → ``fe80::1``, interface ``"9"``, taken from the local end, else the foreign one);
   ``[::]`` is ``::`` and ``0.0.0.0`` stays ``0.0.0.0``. A bracketed host must be hex digits, ``:`` and ``.``:
   the jc corpus's hand-edited ``fe80::asda:…`` is an issue, not a record. Without ``-n`` hosts are names, kept as
-  written, and ports are service names, looked up (an unknown one makes the line an issue). The family is the
+  written, and ports are service names (``http``, ``epmap``, ``microsoft-ds``), looked up
+  (``common.port_or_service``); a name nettop cannot number keeps its row: port None, the name in
+  ``local_service``/``remote_service``. The family is the
   local address's (brackets → 6), else the foreign one's when the local host is a name, else 4.
 - No peer: ``0.0.0.0:0``, ``[::]:0``, ``*:*``, and any foreign port 0 (``MYPC:0`` without ``-n``): no TCP peer
   has port 0, so Windows uses it for "none". remote_ip and remote_port are then None; a local port 0 is None too.
@@ -73,7 +75,7 @@ from nettop.formats.common import (
     head_lines,
     number,
     parse_state,
-    port_number,
+    port_or_service,
     quoted,
     split_host_port,
     text_lines,
@@ -131,8 +133,9 @@ _HEAD_LINES = 12
 _IPV6_CHARS = frozenset("0123456789abcdefABCDEF:.")
 _new = new_connection  # a record without NamedTuple's Python-level __new__ (see model)
 
-#: A converted endpoint: host, port (None for 0 or ``*``), zone, and the family its form shows (0: a name).
-_Endpoint = tuple[str, int | None, str | None, int]
+#: A converted endpoint: host, port (None for 0 or ``*``), zone, the family its form shows (0: a name), and a
+#: service name nettop cannot number (the port then None).
+_Endpoint = tuple[str, int | None, str | None, int, str | None]
 
 
 def decode(data: bytes, *, encoding: str | None = None) -> str:
@@ -309,15 +312,17 @@ class _Reader:
             raise ValueError(f"expected at least 3 columns, found {len(words)} (a cut line?)")
         proto = PROTOS[words[0]]
         cache = self._endpoints[proto]
-        local_host, local_port, local_zone, local_family = cache.get(words[1]) or _endpoint(words[1], proto, cache)
-        peer_host, peer_port, peer_zone, peer_family = cache.get(words[2]) or _endpoint(words[2], proto, cache)
+        local = cache.get(words[1]) or _endpoint(words[1], proto, cache)
+        peer = cache.get(words[2]) or _endpoint(words[2], proto, cache)
+        local_host, local_port, local_zone, local_family, local_service = local
+        peer_host, peer_port, peer_zone, peer_family, peer_service = peer
         rest = words[3:]
         pid: int | None = None
         if rest and rest[-1].isdecimal():
             pid = number(rest.pop(), MAX_PID, "PID")
         elif self.has_pid:
             raise ValueError("no PID in the last column (a cut line?)")
-        no_peer = peer_port is None
+        no_peer = peer_port is None and peer_service is None
         program = self._program(trailer) if trailer and self.has_programs else None
         owners, status = self._owners_of(pid, program, bool(trailer) and self.has_programs)
         # Connection(...) less its Python-level __new__, as in netstat_linux: a third of the cost of a record.
@@ -341,8 +346,8 @@ class _Reader:
                 False,  # truncated
                 self.source,
                 "\n".join([line, *trailer]) if trailer else line,
-                None,  # local_service
-                None,  # remote_service
+                local_service,
+                None if no_peer else peer_service,
             ),
         )
 
@@ -382,8 +387,8 @@ def _endpoint(cell: str, proto: Proto, cache: dict[str, _Endpoint]) -> _Endpoint
         family = 4
     else:
         family = 0  # a host name (no -n) or ``*``: the other endpoint may tell
-    port = None if port_text in ("0", "*") else port_number(port_text, proto)
-    endpoint = cache[cell] = (host, port, zone or None, family)
+    port, service = (None, None) if port_text in ("0", "*") else port_or_service(port_text, proto)
+    endpoint = cache[cell] = (host, port, zone or None, family, service)
     return endpoint
 
 
