@@ -39,3 +39,12 @@ def test_a_socket_listing_that_starts_like_statistics_is_not_refused() -> None:
     )
     result = parse_text(text)
     assert [(r.local_ip, r.local_port) for r in result.records] == [("127.0.0.1", 631)]
+
+
+def test_solaris_netstat_is_refused_by_name_through_detection() -> None:
+    """Solaris writes host.port cells as BSD does, in other columns: said, never misread as BSD netstat."""
+    from nettop.errors import UnknownFormat
+
+    text = read_text(Path(__file__).parent / "data" / "handmade" / "solaris-11_netstat-an.out")
+    with pytest.raises(UnknownFormat, match=r"^Solaris netstat output is not supported$"):
+        parse_text(text)

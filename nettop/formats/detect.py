@@ -31,6 +31,10 @@ def detect_format(text: str) -> str:
     head = [line.strip() for line in head_lines(text, 6) if line.strip()]
     if not head:
         raise UnknownFormat("the input is empty")
+    from nettop.formats.netstat_bsd import solaris_netstat
+
+    if solaris_netstat(text):  # host.port cells like BSD's, in other columns: refused by name, not misread
+        raise UnknownFormat("Solaris netstat output is not supported")
     for line in head:
         for spec in FORMATS:
             if spec.test("header", line):
