@@ -325,45 +325,54 @@ def report(snapshot: Snapshot) -> None:
 EARLY_COMMANDS = (("list",), ("policy", "init"))
 
 
-def early_listing_wanted(argv: Sequence[str]) -> bool:
-    """Whether the words ask for a one-shot listing by ``ss`` on Linux, told without the parser: building it
-    imports the query language (15 ms), time in which ``ss`` already runs. A guess that the parsed arguments
-    confirm (``listing_wanted``); words it cannot read for sure (options before the command, say) say no."""
+def early_source(argv: Sequence[str]) -> str | None:
+    """The Linux source a one-shot listing asks for (auto, ss, netlink), told from the words without the parser:
+    building it imports the query language (15 ms), time in which the listing already runs. A guess that the
+    parsed arguments confirm (``listing_source``); None where the words ask for no such listing, or where it
+    cannot be sure (options before the command, say)."""
     if not sys.platform.startswith("linux"):
-        return False
+        return None
     command = next((c for c in EARLY_COMMANDS if tuple(argv[: len(c)]) == c), None)
     if command is None:
-        return False
+        return None
     rest = argv[len(command) :]
+    source = "auto"
     for at, word in enumerate(rest):
         option, equals, value = word.partition("=")
         if option in ("-h", "--help", "--"):
-            return False
+            return None
         # argparse takes any unambiguous prefix of an option: --fr, --from, --so, --sour...
         if len(option) >= 4 and "--from-file".startswith(option):
-            return False
+            return None
         if len(option) >= 4 and "--source".startswith(option):
-            given = value if equals else (rest[at + 1] if at + 1 < len(rest) else "")
-            if given not in ("auto", "ss"):
-                return False
-    return True
+            source = value if equals else (rest[at + 1] if at + 1 < len(rest) else "")
+    return source if source in EARLY_SOURCES else None
 
 
-def listing_wanted(args: argparse.Namespace) -> bool:
-    """Whether the parsed arguments ask for a one-shot listing by ``ss`` on Linux."""
-    return (
+#: The sources the early start knows: ``auto`` begins with netlink, whose dump is in-process, so only the /proc
+#: scan starts early; ``ss`` starts the command too.
+EARLY_SOURCES = ("auto", "netlink", "ss")
+
+
+def listing_source(args: argparse.Namespace) -> str | None:
+    """The Linux source the parsed arguments ask a one-shot listing of; None when they ask for none."""
+    if (
         sys.platform.startswith("linux")
         and args.command in ("list", "policy")
         and args.from_file is None
-        and args.source in ("auto", "ss")
-    )
+        and args.source in EARLY_SOURCES
+    ):
+        return str(args.source)
+    return None
 
 
-def start_listing() -> EarlyListing | None:
-    """Start ``ss`` and the /proc scan now, so that they run while the rest of nettop is imported (see
-    ``nettop.sources.oneshot``). None when ``ss`` is missing: the source then falls back and says so."""
+def start_listing(source: str) -> EarlyListing | None:
+    """Start the /proc scan now, and ``ss`` too when it is the source, so that they run while the rest of nettop
+    is imported (see ``nettop.sources.oneshot``). None when ``ss`` is missing: the source then falls back and
+    says so."""
+    argv = registry.command("linux", "ss").argv if source == "ss" else None
     try:
-        return EarlyListing.start(registry.command("linux", "ss").argv)
+        return EarlyListing.start(argv)
     except CommandError:
         return None
 
@@ -491,7 +500,7 @@ def check_usage(args: argparse.Namespace, parser: argparse.ArgumentParser) -> No
     if getattr(args, "input_format", "auto") != "auto" and getattr(args, "from_file", None) is None:
         parser.error("--input-format names the format of a --from-file capture: give --from-file too")
     if source != "auto" and getattr(args, "from_file", None) is None:
-        names = (*registry.commands(sys.platform), *registry.native(sys.platform))
+        names = tuple(registry.commands(sys.platform))
         if names and source not in names:
             parser.error(f"--source {source} is not available on {sys.platform}: choose auto, {', '.join(names)}")
 
@@ -500,7 +509,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     words = sys.argv[1:] if argv is None else list(argv)
     # SIGTERM, SIGHUP raise shutdown.Terminated (exit 128 + signal), SIGINT KeyboardInterrupt: every finally runs.
     restore_signals = shutdown.raise_on_signals()
-    started = start_listing() if early_listing_wanted(words) else None
+    guessed = early_source(words)
+    started = start_listing(guessed) if guessed is not None else None
     try:
         parser = build_parser()
         args = parser.parse_args(words)
@@ -510,7 +520,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             started.cancel()
         restore_signals()
         raise
-    if started is not None and not listing_wanted(args):
+    source = listing_source(args)
+    if started is not None and source != guessed:
         started.cancel()
         started = None
     if args.one_shot:
@@ -518,8 +529,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         # were a tenth of `nettop list`'s time at 10,000 connections, and there is nothing for it to free.
         gc.disable()
     try:
-        if started is None and listing_wanted(args):
-            started = start_listing()
+        if started is None and source is not None:
+            started = start_listing(source)
         return args.run(Invocation(args, parser, started))
     except OutputError as error:
         if error.broken_pipe:

@@ -173,33 +173,33 @@ def test_a_broken_viewer_policy_is_bad_usage(tmp_path: Path) -> None:
 
 
 EARLY_WORDS = [
-    (["list"], True),
-    (["list", "--format", "json", "--port", "443"], True),
-    (["list", "--source", "ss"], True),
-    (["list", "--source=auto"], True),
-    (["list", "--sou", "netstat"], False),  # argparse takes the prefix
-    (["list", "--source=netstat"], False),
-    (["list", "--from-file", "x"], False),
-    (["list", "--fr=x"], False),
-    (["list", "--help"], False),
-    (["list", "-h"], False),
-    (["policy", "init"], True),
-    (["policy", "init", "--source", "netstat"], False),
-    (["--interval", "3", "list"], False),  # options before the command: left to the parser
-    (["watch"], False),
-    (["check", "p.toml"], False),
-    ([], False),
+    (["list"], "auto"),
+    (["list", "--format", "json", "--port", "443"], "auto"),
+    (["list", "--source", "ss"], "ss"),
+    (["list", "--source=auto"], "auto"),
+    (["list", "--sou", "netlink"], "netlink"),  # argparse takes the prefix
+    (["list", "--source=netstat"], None),
+    (["list", "--from-file", "x"], None),
+    (["list", "--fr=x"], None),
+    (["list", "--help"], None),
+    (["list", "-h"], None),
+    (["policy", "init"], "auto"),
+    (["policy", "init", "--source", "netstat"], None),
+    (["--interval", "3", "list"], None),  # options before the command: left to the parser
+    (["watch"], None),
+    (["check", "p.toml"], None),
+    ([], None),
 ]
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the early start is Linux's")
 @pytest.mark.parametrize(("words", "early"), EARLY_WORDS)
-def test_the_early_start_is_read_from_the_words_and_the_parser_agrees(words: list[str], early: bool) -> None:
-    from nettop.cli import build_parser, early_listing_wanted, listing_wanted
+def test_the_early_start_is_read_from_the_words_and_the_parser_agrees(words: list[str], early: str | None) -> None:
+    from nettop.cli import build_parser, early_source, listing_source
 
-    assert early_listing_wanted(words) is early
-    if early:  # a guess the parsed arguments must confirm, or the listing started is thrown away
-        assert listing_wanted(build_parser().parse_args(words))
+    assert early_source(words) == early
+    if early is not None:  # a guess the parsed arguments must confirm, or the listing started is thrown away
+        assert listing_source(build_parser().parse_args(words)) == early
 
 
 def test_a_capture_none_of_whose_rows_can_be_read_fails_instead_of_listing_nothing(tmp_path: Path) -> None:

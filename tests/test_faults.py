@@ -36,6 +36,8 @@ pytestmark = pytest.mark.skipif(
 )
 
 MARKER_VARIABLE = "NETTOP_FAULT_MARKER"
+#: A netlink protocol number no kernel knows: socket() fails with EPROTONOSUPPORT, as without sock_diag.
+NO_SOCK_DIAG = 31
 #: How long a run may take before the test gives up on it: far above what any should take.
 RUN_DEADLINE = 30.0
 #: How long processes may take to vanish once nettop is done.
@@ -79,12 +81,13 @@ class FakeBin:
         return {**os.environ, "PATH": str(self.path), MARKER_VARIABLE: self.marker}
 
     def argv(self, *args: str, max_output: int | None = None) -> list[str]:
-        if max_output is None:
-            return [sys.executable, "-m", "nettop", *args]
-        # The same as `python -m nettop`, with a lower limit, so that a test need not write 256 MiB.
+        # `python -m nettop` on a kernel without sock_diag (a protocol netlink does not know, as on a kernel built
+        # without it): auto then begins with the fake ss, whose faults these tests are about. And, when given, a
+        # lower output limit, so that a test need not write 256 MiB.
+        limit = f"nettop.runner.MAX_OUTPUT = {max_output}; " if max_output is not None else ""
         launch = (
-            f"import sys, nettop.runner; nettop.runner.MAX_OUTPUT = {max_output}; "
-            "from nettop.cli import main; sys.exit(main())"
+            f"import sys, nettop.runner, nettop.sources.sockdiag; {limit}"
+            f"nettop.sources.sockdiag.NETLINK_SOCK_DIAG = {NO_SOCK_DIAG}; from nettop.cli import main; sys.exit(main())"
         )
         return [sys.executable, "-c", launch, *args]
 
@@ -263,6 +266,17 @@ def test_a_hung_ss_is_killed_at_the_timeout_and_netstat_stands_in(fakebin: FakeB
     assert "fell back to netstat: `ss -tunae` did not finish within 1 s and was killed" in done.stderr
 
 
+def test_without_sock_diag_auto_falls_back_to_ss_and_says_why(fakebin: FakeBin) -> None:
+    fakebin.add_output("ss", SS_TEXT)
+    done = fakebin.run("list", "--format", "json")
+    assert done.returncode == 0, done.stderr
+    assert {row["source"] for row in json.loads(done.stdout)} == {"ss"}
+    assert (
+        "nettop: fell back to ss: the kernel's socket table could not be read over netlink: Protocol not supported "
+        "(EPROTONOSUPPORT)" in done.stderr
+    )
+
+
 def test_without_ss_and_netstat_it_says_what_to_install(fakebin: FakeBin) -> None:
     done = fakebin.run("list")
     assert done.returncode == 1
@@ -285,7 +299,7 @@ async def test_auto_returns_to_ss_once_it_works_again(fakebin: FakeBin, monkeypa
     monkeypatch.setenv("PATH", str(fakebin.path))
     monkeypatch.setenv(MARKER_VARIABLE, fakebin.marker)
     now = [1000.0]
-    source = CommandSource(list(LINUX_COMMANDS.values()), timeout=1.0, clock=lambda: now[0])
+    source = CommandSource([LINUX_COMMANDS["ss"], LINUX_COMMANDS["netstat"]], timeout=1.0, clock=lambda: now[0])
 
     def ss_runs() -> int:
         return len(calls.read_text().splitlines())

@@ -31,6 +31,7 @@ def test_names_are_unique_and_each_platform_ranks_its_commands() -> None:
 def test_linux_runs_ss_then_netstat_asked_for_inodes() -> None:
     linux = registry.commands("linux")
     assert [(name, c.argv) for name, c in linux.items()] == [
+        ("netlink", ("netlink", "sock_diag")),  # no command: the kernel's table (sources.sockdiag)
         ("ss", ("ss", "-tunae")),
         ("netstat", ("netstat", "-tunaeW")),
     ]

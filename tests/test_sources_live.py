@@ -13,6 +13,7 @@ import psutil
 import pytest
 
 from nettop.model import Connection, OwnerStatus, Proto, Snapshot, State
+from nettop.runner import run_command
 from nettop.sources import CommandSource, platform_source
 from nettop.sources.linux import LINUX_SS
 from nettop.sources.oneshot import EarlyListing
@@ -125,6 +126,8 @@ async def test_fallback_to_netstat_when_ss_is_missing(
     (bin_dir / "netstat").symlink_to(shutil.which("netstat"))
     monkeypatch.setenv("PATH", str(bin_dir))
     snap = await collect(platform_source("auto"), blocking)
+    assert snap.source == "netlink", "auto begins with the kernel's table: no command needed"
+    snap = await collect(platform_source("auto", runner=run_command), blocking)  # commands only
     assert snap.source == "netstat"
     assert snap.notes and snap.notes[0].startswith("fell back to netstat: command not found: ss")
     find(snap, Proto.TCP, ("127.0.0.1", sockets.child_port))
@@ -135,11 +138,17 @@ def test_a_command_started_early_is_used_or_else_killed(sockets: LoopbackSockets
     need("ss")
     need("netstat")
     early = EarlyListing.start(LINUX_SS)
-    snap = platform_source("auto").collect_blocking(early)
-    assert snap.source == "ss" and early.run._process.returncode == 0
+    snap = platform_source("ss").collect_blocking(early)
+    assert snap.source == "ss" and early.run is not None and early.run._process.returncode == 0
     child = find(snap, Proto.TCP, ("127.0.0.1", sockets.child_port))
     assert child.pid == sockets.child.pid, "the early scan's owners are attached"
     unwanted = EarlyListing.start(LINUX_SS)
     snap = platform_source("netstat").collect_blocking(unwanted)
-    assert snap.source == "netstat" and unwanted.run._process.returncode is not None, "killed and reaped"
+    assert snap.source == "netstat" and unwanted.run is not None
+    assert unwanted.run._process.returncode is not None, "killed and reaped"
     find(snap, Proto.TCP, ("127.0.0.1", sockets.child_port))
+    scan_only = EarlyListing.start(None)  # auto begins with netlink: only the scan starts early
+    snap = platform_source("auto").collect_blocking(scan_only)
+    assert snap.source == "netlink" and find(snap, Proto.TCP, ("127.0.0.1", sockets.child_port)).pid == (
+        sockets.child.pid
+    ), "the early scan's owners are attached"

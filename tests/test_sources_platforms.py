@@ -168,14 +168,14 @@ async def test_nothing_works_says_what_each_command_said() -> None:
 
 
 def test_choices_and_platforms() -> None:
-    assert set(LINUX_COMMANDS) == {"ss", "netstat"}
+    assert set(LINUX_COMMANDS) == {"netlink", "ss", "netstat"}
     assert {os: list(commands) for os, commands in PLATFORM_COMMANDS.items()} == {
-        "linux": ["ss", "netstat"],
+        "linux": ["netlink", "ss", "netstat"],
         "darwin": ["netstat", "lsof"],
         "win32": ["netstat"],
         "freebsd": ["sockstat", "netstat"],
     }
-    with pytest.raises(NettopError, match="unknown source 'lsof' on linux: choose auto, ss, netstat"):
+    with pytest.raises(NettopError, match="unknown source 'lsof' on linux: choose auto, netlink, ss, netstat"):
         platform_source("lsof", platform="linux")
     with pytest.raises(NettopError, match="'sunos5' is not supported"):
         platform_source("auto", platform="sunos5")
@@ -184,11 +184,7 @@ def test_choices_and_platforms() -> None:
 def test_the_cli_knows_every_source_name() -> None:
     """`--source` choices come from the format registry, which the CLI reads without importing the sources."""
     names = registry.source_names()
-    from nettop.sources.linux import NAMED_ONLY
-
-    listed = {name for commands in PLATFORM_COMMANDS.values() for name in commands} | set(NAMED_ONLY)
-    assert tuple(sorted(listed)) == names
-    assert tuple(registry.native("linux")) == tuple(NAMED_ONLY) == ("netlink",)
+    assert tuple(sorted({name for commands in PLATFORM_COMMANDS.values() for name in commands})) == names
 
 
 def test_each_platforms_source_names_are_its_commands_in_order() -> None:

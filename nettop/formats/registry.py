@@ -128,15 +128,15 @@ FORMATS: tuple[Format, ...] = (
 #: By name.
 BY_NAME: dict[str, Format] = {spec.name: spec for spec in FORMATS}
 
-#: Sources that read the kernel directly, with no command and no text (``nettop.sources.sockdiag``): named by
-#: ``--source``; ``auto`` does not try them yet.
-NATIVE: tuple[Command, ...] = (Command("linux", "netlink", ("netlink", "sock_diag"), 99),)
+#: Sources that read the kernel directly, with no command and no text (``nettop.sources.sockdiag``): its argv is
+#: what messages quote. ``auto`` tries it first, then falls back to ``ss``.
+NATIVE: tuple[Command, ...] = (Command("linux", "netlink", ("netlink", "sock_diag"), -1),)
 
 
 def commands(platform: str) -> dict[str, Command]:
     """The commands of ``platform`` (a ``sys.platform`` value) by ``--source`` name, in the order ``auto`` tries
     them; empty for a platform nettop cannot collect on."""
-    found = [c for spec in FORMATS for c in spec.commands if platform.startswith(c.platform)]
+    found = [c for c in (*NATIVE, *(c for spec in FORMATS for c in spec.commands)) if platform.startswith(c.platform)]
     return {c.source: c for c in sorted(found, key=lambda c: c.rank)}
 
 
@@ -153,11 +153,6 @@ def platforms() -> tuple[str, ...]:
 def source_names() -> tuple[str, ...]:
     """Every ``--source`` name on some platform, sorted."""
     return tuple(sorted({c.source for spec in FORMATS for c in spec.commands} | {c.source for c in NATIVE}))
-
-
-def native(platform: str) -> dict[str, Command]:
-    """The native sources of ``platform`` by ``--source`` name."""
-    return {c.source: c for c in NATIVE if platform.startswith(c.platform)}
 
 
 def install_hint(tool: str) -> str:

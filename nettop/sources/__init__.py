@@ -65,15 +65,6 @@ def platform_commands(platform: str) -> dict[str, ListingCommand]:
     raise NettopError(f"live collection on {platform!r} is not supported (supported: {known}); use --from-file")
 
 
-def _named_only(platform: str) -> dict[str, ListingCommand]:
-    """The sources of ``platform`` that only ``--source NAME`` chooses (see ``sources.linux.NAMED_ONLY``)."""
-    if not platform.startswith("linux"):
-        return {}
-    from nettop.sources import linux
-
-    return linux.NAMED_ONLY
-
-
 def platform_source(
     choice: str = "auto",
     runner: Runner | None = None,
@@ -90,15 +81,16 @@ def platform_source(
     from nettop.runner import DEFAULT_TIMEOUT, run_command, run_command_blocking
     from nettop.sources.command import CommandSource
 
+    here = platform == sys.platform
     commands = platform_commands(platform)
-    named = {**commands, **_named_only(platform)}
+    if runner is not None or not here:  # scripted commands: nothing may read this machine's kernel instead
+        commands = {name: command for name, command in commands.items() if command.runs_command}
     if choice == "auto":
         chosen = list(commands.values())
-    elif choice in named:
-        chosen = [named[choice]]
+    elif choice in commands:
+        chosen = [commands[choice]]
     else:
-        raise NettopError(f"unknown source {choice!r} on {platform}: choose auto, {', '.join(named)}")
-    here = platform == sys.platform
+        raise NettopError(f"unknown source {choice!r} on {platform}: choose auto, {', '.join(commands)}")
     runner = run_command if runner is None else runner
     blocking = run_command_blocking if runner is run_command and here else None
     timeout = DEFAULT_TIMEOUT if timeout is None else timeout

@@ -75,6 +75,9 @@ class ListingCommand:
     name: str
     argv: tuple[str, ...]
     collector: Callable[[Setting], Collector]
+    #: False for a source that reads this machine's kernel itself (netlink), not through the runner: a source of
+    #: scripted commands, or of another platform's, leaves it out.
+    runs_command: bool = True
 
 
 class CommandSource:
@@ -152,7 +155,9 @@ class CommandSource:
         run = self._blocking_runner
         blocking = run is not None and all(collector.blocking for collector in self._collectors.values())
         if early is not None and not (
-            blocking and early.run.argv == self._commands[0].argv and early.proc_root == self._setting.proc_root
+            blocking
+            and (early.run is None or early.run.argv == self._commands[0].argv)
+            and early.proc_root == self._setting.proc_root
         ):
             early.cancel()
             early = None

@@ -292,11 +292,9 @@ LINUX_SS = command("linux", "ss").argv
 LINUX_NETSTAT = command("linux", "netstat").argv
 
 COMMANDS: dict[str, ListingCommand] = {
+    "netlink": ListingCommand("netlink", sockdiag.ARGV, NetlinkCollector, runs_command=False),
     "ss": ListingCommand("ss", LINUX_SS, lambda setting: LiveCollector(LINUX_SS, ss.parse, setting)),
     "netstat": ListingCommand(
         "netstat", LINUX_NETSTAT, lambda setting: TextCollector(LINUX_NETSTAT, _netstat_parse, setting)
     ),
 }
-
-#: Sources that ``--source`` names but ``auto`` does not try yet: netlink, until it has replaced ss in auto.
-NAMED_ONLY: dict[str, ListingCommand] = {"netlink": ListingCommand("netlink", sockdiag.ARGV, NetlinkCollector)}

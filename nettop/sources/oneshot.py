@@ -148,29 +148,32 @@ def _scan_for_parent(proc_root: str, read_end: int, write_end: int) -> NoReturn:
 
 
 class EarlyListing(NamedTuple):
-    """The command and the ``/proc`` scan, both under way."""
+    """The command and the ``/proc`` scan, both under way; the scan alone for a source that runs no command
+    (netlink's dump takes a few milliseconds in-process: it gains nothing from starting early)."""
 
-    run: CommandRun
+    run: CommandRun | None
     owners: ScanInChild | InThread[SocketOwners]
     proc_root: str
 
     @classmethod
-    def start(cls, argv: tuple[str, ...], proc_root: str = "/proc") -> EarlyListing:
+    def start(cls, argv: tuple[str, ...] | None, proc_root: str = "/proc") -> EarlyListing:
         """Start both; raises ``CommandNotFound`` when the command is missing (nothing is left running)."""
-        run = CommandRun(argv)
+        run = CommandRun(argv) if argv is not None else None
         try:
             scan: ScanInChild | InThread[SocketOwners] = ScanInChild(proc_root)
         except OSError:  # no process to spare (a ulimit): the thread's scan is slower, not wrong
             scan = InThread(scan_owners, proc_root)
         except BaseException:  # Ctrl-C or SIGTERM (see ``shutdown``) before the caller holds anything to cancel
-            run.cancel()
+            if run is not None:
+                run.cancel()
             raise
         return cls(run, scan, proc_root)
 
     def cancel(self) -> None:
         """Not needed after all (or something failed before it was read): kill and reap the command and the scan."""
         try:
-            self.run.cancel()
+            if self.run is not None:
+                self.run.cancel()
         finally:
             self.owners.cancel()
 
