@@ -263,9 +263,22 @@ def read_header(line: str) -> Layout:
 def looks_like_rows(line: str) -> bool:
     """Headerless output (``netstat -tlnp | grep …``): a first line that is a socket row, ``tcp 0 0 a:p b:p …``.
 
-    Strict, as detection asks it of other tools' rows too: a known Proto, two numbers, then two endpoints.
+    Strict, as detection asks it of other tools' rows too: a known Proto, two numbers, two endpoints, then what
+    only netstat writes there: a TCP state word, or (UDP, raw) a cell that is not ss's ``key:value``. ``ss -H … state
+    established`` rows have the same first five columns but nothing after, or ``users:((…))``, ``ino:…``.
     """
     words = line.split(None, 5)
+    if len(words) < 6 or not _row_shape(words):
+        return False
+    following = words[5].split(None, 1)[0]
+    if words[0][:3] == "tcp":
+        return following.replace("_", "").replace("-", "").isalpha()
+    key, colon, _ = following.partition(":")
+    return not (colon and key.isalpha()) and following != "<->"  # ss's "users:((", "ino:", "sk:", "timer:("
+
+
+def _row_shape(words: list[str]) -> bool:
+    """Whether a line's first five words are a netstat row's: Proto, Recv-Q, Send-Q, local and peer endpoints."""
     return (
         len(words) >= 5
         and words[0] in PROTOS
@@ -295,7 +308,7 @@ def _shape_header(line: str, following: str) -> bool:
         and words[0] == "Proto"
         and words[1] != "RefCnt"
         and "(state)" not in line.lower()
-        and looks_like_rows(following)
+        and _row_shape(following.split(None, 5))
     )
 
 
@@ -321,7 +334,7 @@ def _infer_layout(lines: list[str], start: int) -> Layout:
     seen = 0
     for line in lines[start : start + 256]:
         words = line.split()
-        if len(words) < 5 or not looks_like_rows(line):
+        if not _row_shape(words):
             continue
         rest = words[5:]
         if words[0][:3] == "tcp":
@@ -358,7 +371,7 @@ def parse(text: str, source: str = "netstat", *, wide: bool | None = None) -> Pa
             if layout is not None:
                 return _parse_rows(lines, index + 1, layout, source, wide, cut_line)
     first = next((index for index, line in enumerate(lines) if line.strip()), None)
-    if first is not None and looks_like_rows(lines[first].strip()):
+    if first is not None and _row_shape(lines[first].split(None, 5)):
         return _parse_rows(lines, first, _infer_layout(lines, first), source, wide, cut_line)
     return _without_header(lines)
 
