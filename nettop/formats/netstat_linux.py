@@ -378,10 +378,12 @@ def parse(text: str, source: str = "netstat", *, wide: bool | None = None) -> Pa
 
 def _without_header(lines: list[str]) -> ParseResult:
     header = "Proto Recv-Q Send-Q Local Address Foreign Address State"
-    return netstat_without_header(lines, FORMAT, "Linux netstat", header, _other_table, PROTOS)
+    return netstat_without_header(lines, FORMAT, "Linux netstat", header, other_table, PROTOS)
 
 
-def _other_table(line: str) -> str | None:
+def other_table(line: str) -> str | None:
+    """What a line of Linux netstat's that opens another kind of output names (``Ip:`` → protocol statistics,
+    ``IPv6/IPv4 Group Memberships``, ``eth0: flags=…  mtu``), or None: for detection to name it too."""
     for start, what in _OTHER_TABLES:
         if line.startswith(start) and (start != "Name " or "Mtu" in line):
             return what
