@@ -92,6 +92,8 @@ FORMATS: tuple[Format, ...] = (
         "netstat-linux",
         "netstat_linux",
         header="looks_like_header",
+        text="looks_like_table",  # a header in a language the module has no words for, known by its rows
+        rows="looks_like_rows",  # netstat -tlnp | grep …
         commands=(
             Command(
                 "linux", "netstat", ("netstat", "-tunaeW"), 1, "install net-tools, e.g. `apt-get install net-tools`"
