@@ -206,9 +206,6 @@ def test_headerless_rows_with_user_and_inode(flags: str) -> None:
     assert {r.uid for r in result.records} == {0}
 
 
-@pytest.mark.xfail(
-    strict=True, reason="detection tries ss's rows test first, and ss's still takes netstat rows (lead: order)"
-)
 @pytest.mark.parametrize("name", ["C_netstat-tlnp-grep.out", "C_netstat-tunaeW-grep.out", "C_netstat-tunaepW-grep.out"])
 def test_headerless_rows_are_detected_as_netstat(name: str) -> None:
     assert detect_format(read_text(LOCALISED / name)) == "netstat-linux"

@@ -16,7 +16,7 @@ DATA = Path(__file__).parent / "data" / "refusals"
 
 REFUSED = {
     "netstat-s.out": "protocol statistics (netstat -s)",
-    "netstat-g.out": "a list of multicast group memberships (netstat -g)",
+    "netstat-g.out": "a multicast group list (netstat -g)",
     "proc-net-netstat.out": "the kernel's protocol counters (/proc/net/netstat)",
     "proc-net-snmp.out": "the kernel's protocol counters (/proc/net/snmp)",
     "ss-s.out": "a socket summary (ss -s)",

@@ -21,8 +21,6 @@ _OTHER_TABLES: tuple[tuple[str, str], ...] = (
     ("Destination", "a routing table (netstat -r)"),
     ("Name  Mtu", "an interface table (netstat -i)"),
     ("Name       Mtu", "an interface table (netstat -i)"),
-    ("IPv6/IPv4 Group Memberships", "a list of multicast group memberships (netstat -g)"),
-    ("Interface       RefCnt Group", "a list of multicast group memberships (netstat -g)"),
 )
 
 
@@ -43,7 +41,9 @@ def detect_format(text: str) -> str:
         if spec.test("text", text):
             return spec.name
     _refuse_other_tables(head)
-    for spec in FORMATS:
+    # Headerless rows: Linux netstat's test first, the strictest (its second and third tokens are numbers);
+    # ss's and the others' may not claim a row it takes.
+    for spec in sorted(FORMATS, key=lambda spec: spec.name != "netstat-linux"):
         if spec.test("rows", head[0]):
             return spec.name
     names = ", ".join(spec.name for spec in FORMATS)
@@ -72,13 +72,14 @@ def _statistics(head: list[str]) -> str | None:
 
 
 def _refuse_other_tables(head: list[str]) -> None:
+    from nettop.formats import netstat_linux
     from nettop.formats.netstat_bsd import other_table
 
     what = _statistics(head)
     if what:
         raise NotASocketTable(f"this is {what}, not a socket list")
     for line in head[:3]:
-        what = other_table(line)  # also FreeBSD's "Name    Mtu" and "tcp:" statistics
+        what = other_table(line) or netstat_linux.other_table(line)  # FreeBSD's "Name  Mtu"; localised Linux
         if what:
             raise NotASocketTable(f"this is {what}, not a socket list")
         for start, what in _OTHER_TABLES:
