@@ -488,3 +488,10 @@ def test_the_cache_is_bounded(tmp_path: Path) -> None:
     for index in range(10):
         names.container("docker", f"{index:064x}")
     assert len(names._cache) == 3
+
+
+def test_a_name_like_id_is_not_cut_short(tmp_path: Path) -> None:
+    names = ContainerNames(str(tmp_path))
+    assert names.container("lxc", "a-rather-long-container-name") == Container(
+        "lxc", "a-rather-long-container-name", "a-rather-long-container-name"
+    )

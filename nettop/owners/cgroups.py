@@ -73,8 +73,8 @@ class Container:
 
     @property
     def short_id(self) -> str:
-        """The first 12 characters of the id, as ``docker ps`` shows it."""
-        return self.id[:12]
+        """A 64-hex id's first 12 characters, as ``docker ps`` shows it; a name-like id (LXC, nspawn) whole."""
+        return self.id[:12] if len(self.id) == 64 else self.id
 
 
 @dataclass(frozen=True, slots=True)

@@ -124,7 +124,7 @@ class ContainerNames:
         """The container ``cid`` of ``runtime`` with its name and image, or its short id as the name."""
         found = self._cached((runtime, cid), lambda: self._lookup(runtime, cid, uid, in_pod))
         name, image = found if found is not None else (None, None)
-        return Container(runtime, cid, name or cid[:12], image)
+        return Container(runtime, cid, name or Container(runtime, cid).short_id, image)
 
     def _cached(self, key: tuple[str, str], look: Callable[[], Any], *, brief: bool = False) -> Any:
         """``look()``'s answer for ``key``, kept ``hit_ttl`` seconds, or ``miss_ttl`` when it was None or
