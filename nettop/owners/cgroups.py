@@ -140,6 +140,8 @@ def read_proc_cgroup(text: str) -> str | None:
 def classify(path: str) -> Placement:
     """Where ``path`` sits: unit, slice, user, container, pod and the kind they add up to. Never raises."""
     parts = [part for part in path.split("/") if part]
+    if ":" in path:
+        parts = _split_runc_triples(parts)
     slice_, unit, uid = _systemd(parts)
     container = _container(parts)
     pod = _pod(parts)
@@ -152,6 +154,19 @@ def classify(path: str) -> Placement:
         container=container,
         pod=pod,
     )
+
+
+def _split_runc_triples(parts: list[str]) -> list[str]:
+    """runc's systemd cgroups path ``<slice>:<prefix>:<id>`` written as one directory (a runtime that did not
+    turn it into ``<slice>/<prefix>-<id>.scope``: containerd/runwasi#821) read as the two parts it stands for."""
+    split = []
+    for part in parts:
+        fields = part.split(":")
+        if len(fields) == 3 and fields[0].endswith(".slice") and all(fields):
+            split += [fields[0], f"{fields[1]}-{fields[2]}.scope"]
+        else:
+            split.append(part)
+    return split
 
 
 def _systemd(parts: list[str]) -> tuple[str | None, str | None, int | None]:
