@@ -168,6 +168,22 @@ KUBELET = [
         container=Container("cri-o", CRI),
         pod=Pod(STATIC, "burstable"),
     ),
+    # runc's "slice:prefix:id" left as one directory by a runtime (containerd/runwasi#821).
+    placement(
+        f"/kubepods-besteffort-pod{POD_}.slice:cri-containerd:{CRI}",
+        "pod",
+        unit=f"cri-containerd-{CRI}.scope",
+        slice=f"kubepods-besteffort-pod{POD_}.slice",
+        container=Container("containerd", CRI),
+        pod=Pod(POD, "besteffort"),
+    ),
+    # minikube: a node in docker (cgroupfs), its kubelet's systemd driver inside (minikube#11280).
+    placement(
+        f"/docker/{DOCKER}/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod{POD_}.slice/crio-{CRI}.scope",
+        "pod",
+        container=Container("docker", DOCKER),
+        pod=Pod(POD, "besteffort"),
+    ),
     # The cgroupfs driver (and cgroup v1): which CRI runtime is not said.
     placement(f"/kubepods/burstable/pod{POD}/{CRI}", "pod", container=Container("cri", CRI), pod=Pod(POD, "burstable")),
     placement(f"/kubepods/pod{POD}/{CRI}", "pod", container=Container("cri", CRI), pod=Pod(POD, "guaranteed")),
@@ -425,6 +441,21 @@ def test_podman_rootless_reads_the_users_store(tmp_path: Path) -> None:
     names = ContainerNames(str(tmp_path), home_of=homes.get)
     placed = names.resolve(classify(f"{USER_MANAGER}/user.slice/libpod-{ROOTLESS}.scope/container"))
     assert placed.container == Container("podman", ROOTLESS, "fruits_db", "ghcr.io/x/pg:17")
+
+
+def test_rootless_docker_reads_the_users_data_root(tmp_path: Path) -> None:
+    config = {"Name": "/mine", "Config": {"Image": "alpine"}}
+    write(tmp_path, f"home/alice/.local/share/docker/containers/{DOCKER}/config.v2.json", json.dumps(config))
+    names = ContainerNames(str(tmp_path), home_of={1000: "/home/alice"}.get)
+    placed = names.resolve(classify(f"{USER_MANAGER}/user.slice/docker-{DOCKER}.scope"))
+    assert placed.container == Container("docker", DOCKER, "mine", "alpine")
+
+
+def test_an_id_that_is_not_hex_is_never_a_path(tmp_path: Path) -> None:
+    """``containers/../config.v2.json`` exists, and an id of ``..`` must not reach it."""
+    docker_config(tmp_path, "..", {"Name": "/escaped"})
+    assert (tmp_path / "var/lib/docker/config.v2.json").is_file()
+    assert ContainerNames(str(tmp_path)).container("docker", "..") == Container("docker", "..", "..")
 
 
 def test_podman_metadata_that_is_not_json_keeps_the_name(tmp_path: Path) -> None:

@@ -2,8 +2,8 @@
 
 ``ContainerNames.resolve(placement)`` fills in what ``nettop.owners.cgroups.classify`` could not know:
 
-* docker: ``/var/lib/docker/containers/<id>/config.v2.json``, ``Name`` (written with a leading ``/``) and
-  ``Config.Image``.
+* docker: ``/var/lib/docker/containers/<id>/config.v2.json`` (rootless: ``~/.local/share/docker/containers/``),
+  ``Name`` (written with a leading ``/``) and ``Config.Image``.
 * podman: containers/storage's ``overlay-containers/containers.json``, a list of ``{"id", "names", "metadata"}``
   whose ``metadata`` is itself JSON holding ``image-name``; rootful under ``/var/lib/containers/storage``,
   rootless under ``~/.local/share/containers/storage`` of the user the path names.
@@ -35,6 +35,7 @@ MAX_STATE_BYTES = 4 * 1024 * 1024
 #: Directory entries looked at under /var/log/pods or /var/log/containers.
 MAX_ENTRIES = 20_000
 _Cached = tuple[Any, float]
+_HEX = frozenset("0123456789abcdef")
 
 
 def _home_of(uid: int) -> str | None:
@@ -144,10 +145,12 @@ class ContainerNames:
         return os.path.join(self.root, *(part.lstrip("/") for part in parts))
 
     def _lookup(self, runtime: str, cid: str, uid: int | None, in_pod: bool) -> tuple[str | None, str | None] | None:
-        """(name, image) from the runtime's state, or None."""
+        """(name, image) from the runtime's state, or None; only a 64-hex id is ever made into a path."""
+        if len(cid) != 64 or not all(char in _HEX for char in cid):
+            return None
         found = None
         if runtime == "docker":
-            found = self._docker(cid)
+            found = self._docker(cid, uid)
         elif runtime == "podman":
             found = self._podman(cid, uid)
         if found is None and in_pod:
@@ -155,24 +158,30 @@ class ContainerNames:
             found = (name, None) if name else None
         return found
 
-    def _docker(self, cid: str) -> tuple[str | None, str | None] | None:
-        """Name and image from docker's ``config.v2.json``."""
-        doc = _load_json(self._path("var/lib/docker/containers", cid, "config.v2.json"))
-        if not isinstance(doc, dict):
-            return None
-        name = _text(doc.get("Name"))
-        config = doc.get("Config")
-        image = _text(config.get("Image")) if isinstance(config, dict) else None
-        name = name.lstrip("/") or None if name is not None else None
-        return (name, image) if name or image else None
+    def _stores(self, system: str, rootless: str, uid: int | None) -> list[str]:
+        """A runtime's system state directory, then, for a user's container, the one in that user's home."""
+        stores = [system]
+        home = self._home_of(uid) if uid is not None and uid != 0 else None
+        if home:
+            stores.append(os.path.join(home, rootless))
+        return stores
+
+    def _docker(self, cid: str, uid: int | None) -> tuple[str | None, str | None] | None:
+        """Name and image from docker's ``config.v2.json``; rootless docker keeps it under
+        ``~/.local/share/docker`` (its containers sit in the user manager's ``user.slice``)."""
+        for store in self._stores("var/lib/docker", ".local/share/docker", uid):
+            doc = _load_json(self._path(store, "containers", cid, "config.v2.json"))
+            if isinstance(doc, dict):
+                name = _text(doc.get("Name"))
+                config = doc.get("Config")
+                image = _text(config.get("Image")) if isinstance(config, dict) else None
+                name = name.lstrip("/") or None if name is not None else None
+                return (name, image) if name or image else None
+        return None
 
     def _podman(self, cid: str, uid: int | None) -> tuple[str | None, str | None] | None:
         """Name and image from containers/storage's ``containers.json``, rootful first, then the user's."""
-        stores = ["var/lib/containers/storage"]
-        home = self._home_of(uid) if uid is not None and uid != 0 else None
-        if home:
-            stores.append(os.path.join(home, ".local/share/containers/storage"))
-        for store in stores:
+        for store in self._stores("var/lib/containers/storage", ".local/share/containers/storage", uid):
             path = self._path(store, "overlay-containers/containers.json")
             doc = self._cached(("file", path), lambda path=path: _load_json(path), brief=True)
             for entry in doc if isinstance(doc, list) else ():
