@@ -20,7 +20,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from nettop.owners.cgroups import KINDS, Container, Placement, Pod, classify, read_proc_cgroup, unescape_unit
+from nettop.owners.cgroups import Container, Kind, Placement, Pod, classify, read_proc_cgroup, unescape_unit
 from nettop.owners.runtimes import MAX_STATE_BYTES, ContainerNames, read_bounded
 
 #: Container ids and a pod uid quoted in the issues above.
@@ -38,7 +38,8 @@ KUBEPODS = "/kubepods.slice/kubepods-burstable.slice"
 
 
 def placement(path: str, kind: str, **fields: object) -> tuple[str, Placement]:
-    return path, Placement(cgroup=path, kind=kind, **fields)  # type: ignore[arg-type]
+    """A table row: the path and the Placement written by hand for it."""
+    return path, Placement(cgroup=path, kind=Kind(kind), **fields)  # type: ignore[arg-type]
 
 
 SYSTEMD = [
@@ -297,7 +298,7 @@ def test_a_real_process(sleeper: int) -> None:
         assert path == unified
     placed = classify(path)
     assert placed.cgroup == path
-    assert placed.kind in KINDS
+    assert placed.kind in Kind.__members__.values()
     if not any(word in path for word in (".slice", ".scope", ".service", "docker", "kubepods", "lxc")):
         assert placed.kind == "other"
 
@@ -336,14 +337,14 @@ def test_any_text_gives_a_value(text: str) -> None:
     assert path is None or path.startswith("/")
     placed = classify(text)
     assert placed.cgroup == text
-    assert placed.kind in KINDS
+    assert placed.kind in Kind.__members__.values()
 
 
 @given(st.lists(st.one_of(PARTS, st.text(max_size=70)), max_size=12))
 def test_any_path_of_likely_parts_gives_a_placement(parts: list[str]) -> None:
     path = "/" + "/".join(parts)
     placed = classify(path)
-    assert placed.kind in KINDS
+    assert placed.kind in Kind.__members__.values()
     assert (placed.pod is not None) == (placed.kind == "pod")
     assert placed.container is None or placed.container.id
 

@@ -31,12 +31,29 @@ it is the one whose runtime state the host can read.
 
 from __future__ import annotations
 
+import enum
 import functools
 import re
 from dataclasses import dataclass
 
-#: Placement kinds, most specific first in ``_kind``.
-KINDS = ("service", "scope", "session", "user", "container", "pod", "lxc", "machine", "other")
+
+class Kind(enum.StrEnum):
+    """What holds a cgroup, in one word."""
+
+    SERVICE = "service"
+    SCOPE = "scope"
+    #: A login session's scope (``session-N.scope``).
+    SESSION = "session"
+    #: A user's slice or their service manager (``user@N.service``) itself.
+    USER = "user"
+    CONTAINER = "container"
+    #: A Kubernetes pod, or a container in one.
+    POD = "pod"
+    LXC = "lxc"
+    #: A systemd-machined VM or an nspawn container.
+    MACHINE = "machine"
+    OTHER = "other"
+
 
 #: A container cgroup's last part: a runtime prefix (or none: cgroupfs drivers) and the 64-hex id.
 _CONTAINER_PART = re.compile(
@@ -52,6 +69,7 @@ _RUNTIME_OF_PREFIX = {
     "crio": "cri-o",
     "crio-conmon": "cri-o",
 }
+_KIND_OF_RUNTIME = {"lxc": Kind.LXC, "nspawn": Kind.MACHINE, "machine": Kind.MACHINE}
 _ESCAPE = re.compile(r"\\x([0-9a-fA-F]{2})")
 _QOS = ("burstable", "besteffort")
 _UID_CHARS = frozenset("0123456789abcdefABCDEF-")
@@ -96,7 +114,7 @@ class Placement:
     """
 
     cgroup: str
-    kind: str
+    kind: Kind
     unit: str | None = None
     slice: str | None = None
     uid: int | None = None
@@ -266,18 +284,18 @@ def _valid_pod(uid: str, qos: str) -> Pod | None:
     return None
 
 
-def _kind(unit: str | None, slice_: str | None, container: Container | None, pod: Pod | None) -> str:
+def _kind(unit: str | None, slice_: str | None, container: Container | None, pod: Pod | None) -> Kind:
     """The one word for a placement: the pod or container if any, else what the systemd unit is."""
     if pod is not None:
-        return "pod"
+        return Kind.POD
     if container is not None:
-        return {"lxc": "lxc", "nspawn": "machine", "machine": "machine"}.get(container.runtime, "container")
+        return _KIND_OF_RUNTIME.get(container.runtime, Kind.CONTAINER)
     if unit is not None:
         if unit.startswith("user@"):
-            return "user"
+            return Kind.USER
         if unit.startswith("session-") and unit.endswith(".scope"):
-            return "session"
-        return "service" if unit.endswith(".service") else "scope"
+            return Kind.SESSION
+        return Kind.SERVICE if unit.endswith(".service") else Kind.SCOPE
     if slice_ is not None and slice_.startswith("user-"):
-        return "user"
-    return "other"
+        return Kind.USER
+    return Kind.OTHER
