@@ -77,12 +77,15 @@ def inodes(sockets: list[socket.socket]) -> set[int]:
 def test_the_dump_and_ss_agree_record_for_record() -> None:
     with assorted_sockets() as opened:
         mine = inodes(opened)
-        dumped = sockdiag.dump()
+        received = sockdiag.receive()
+        dumped = sockdiag.decode(received)
         listed = ss.parse(subprocess.run(["ss", "-tunae"], capture_output=True, text=True, check=True).stdout)
     ours = sorted((view(s.record) for s in dumped if s.record.inode in mine), key=repr)
     theirs = sorted((view(r) for r in listed.records if r.inode in mine), key=repr)
     assert len(ours) == len(mine) and ours == theirs
     assert {r.record.source for r in dumped} == {"netlink"} and all(not r.record.owners for r in dumped)
+    # The fast reading (records alone, as the source takes them) gives the very same records.
+    assert sockdiag.records(received) == [found.record for found in dumped]
 
 
 def test_bytes_are_counted_per_connection() -> None:
@@ -100,7 +103,11 @@ def test_bytes_are_counted_per_connection() -> None:
             while received < 7_000:
                 received += len(client.recv(65536))
             port = client.getsockname()[1]
-            (found,) = [s for s in sockdiag.dump(with_info=True) if s.record.local_port == port]
+            ends = (client.getsockname(), listener.getsockname())
+            (found,) = [
+                s for s in sockdiag.dump(with_info=True)
+                if ((s.record.local_ip, s.record.local_port), (s.record.remote_ip, s.record.remote_port)) == ends
+            ]  # fmt: skip
             shown = subprocess.run(["ss", "-tinH", "src", f"127.0.0.1:{port}"], capture_output=True, text=True,
                                    check=True).stdout  # fmt: skip
     info = found.info
@@ -136,3 +143,19 @@ def test_list_from_netlink_joins_the_owners_from_proc(tmp_path: Path) -> None:
     (probe,) = [row for row in rows if row["local_port"] == port and row["state"] == "LISTEN"]
     assert (probe["pid"], probe["program"], probe["source"]) == (pid, PROBE_NAME, "netlink")
     assert probe["owner_status"] == "known" and probe["inode"] > 0
+
+
+def test_refusals_and_broken_datagrams_are_errors_not_tracebacks() -> None:
+    """The kernel's answer is read defensively: an error message, or a length past the datagram's end."""
+    import struct
+
+    header = struct.Struct("=IHHII")
+    refused = header.pack(36, sockdiag.NLMSG_ERROR, 0, 1, 0) + struct.pack("=i", -13) + bytes(16)
+    with pytest.raises(sockdiag.SockDiagUnavailable, match=r"Permission denied \(EACCES\)"):
+        sockdiag.records([(sockdiag.Proto.TCP, [refused])])
+    overrun = header.pack(200, sockdiag.SOCK_DIAG_BY_FAMILY, 0, 1, 0) + bytes(72)
+    with pytest.raises(sockdiag.SockDiagUnavailable, match="overruns"):
+        sockdiag.records([(sockdiag.Proto.TCP, [overrun])])
+    acknowledged = header.pack(36, sockdiag.NLMSG_ERROR, 0, 1, 0) + bytes(20)
+    done = header.pack(20, sockdiag.NLMSG_DONE, 0, 1, 0) + bytes(4)
+    assert sockdiag.records([(sockdiag.Proto.TCP, [acknowledged + done])]) == []

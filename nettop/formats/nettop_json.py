@@ -77,7 +77,7 @@ def record_from_dict(row: Any) -> Connection:
     if type(truncated) is not bool:
         raise _bad("truncated", "true or false", truncated)
     owners = get("owners", [])
-    if type(owners) is not list:
+    if type(owners) is not list or any(type(owner) is not dict for owner in owners):  # the shape before the fields
         raise _bad("owners", "a list of objects", owners)
     owners = tuple(_owner(index, owner) for index, owner in enumerate(owners))
     _check_first_owner(row, owners)

@@ -167,7 +167,7 @@ class CommandSource:
             return asyncio.run(self.collect())
         started_at, clock = time.time(), time.perf_counter()
         errors: list[NettopError] = []
-        underway = Underway(early.run, early.owners) if early is not None else Underway()
+        underway = Underway(early.run, early.owners, early.dump) if early is not None else Underway()
         for command in self._to_try():
             try:
                 collected = self._collector(command).collect_blocking(run, self._timeout, underway)

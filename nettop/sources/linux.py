@@ -244,18 +244,18 @@ class NetlinkCollector:
         if underway.owners is None:
             underway.owners = InThread(scan_socket_owners, self._owners.setting.proc_root)
         scan = underway.owners
-        try:
-            dumped = _dumped()
-        except BaseException:
-            scan.cancel()
-            underway.owners = None
-            raise
+        # A refused dump raises here and leaves the scan under way, for the command that stands in.
+        early, underway.dump = underway.dump, None
+        dumped = _dumped(early.result() if early is not None else None)
         return self._owners.joined(ParseResult(dumped, (), sockdiag.FORMAT), scan.result())
 
 
-def _dumped() -> tuple[Connection, ...]:
+def _dumped(received: sockdiag.Received | None = None) -> tuple[Connection, ...]:
+    """The records of a dump: ``received`` (the early start's), else one made now."""
+    if received is None:
+        received = sockdiag.receive()
     with paused_gc():  # a new record a socket: see _parsed
-        return tuple(found.record for found in sockdiag.dump())
+        return tuple(sockdiag.records(received))
 
 
 def _inodes(records: tuple[Connection, ...]) -> set[int]:

@@ -26,6 +26,7 @@ from nettop.runner import CommandRun
 
 if TYPE_CHECKING:
     from nettop.owners.procfs import SocketOwners
+    from nettop.sources.sockdiag import Received
 
 T = TypeVar("T")
 
@@ -148,16 +149,18 @@ def _scan_for_parent(proc_root: str, read_end: int, write_end: int) -> NoReturn:
 
 
 class EarlyListing(NamedTuple):
-    """The command and the ``/proc`` scan, both under way; the scan alone for a source that runs no command
-    (netlink's dump takes a few milliseconds in-process: it gains nothing from starting early)."""
+    """The command (or netlink's dump) and the ``/proc`` scan, both under way."""
 
     run: CommandRun | None
     owners: ScanInChild | InThread[SocketOwners]
     proc_root: str
+    #: Netlink's dump, received in a thread: the kernel's work happens in ``recv``, which releases the lock.
+    dump: InThread[Received] | None = None
 
     @classmethod
     def start(cls, argv: tuple[str, ...] | None, proc_root: str = "/proc") -> EarlyListing:
-        """Start both; raises ``CommandNotFound`` when the command is missing (nothing is left running)."""
+        """Start the command, or with ``argv`` None netlink's dump, and the scan; raises ``CommandNotFound`` when
+        the command is missing (nothing is left running)."""
         run = CommandRun(argv) if argv is not None else None
         try:
             scan: ScanInChild | InThread[SocketOwners] = ScanInChild(proc_root)
@@ -167,7 +170,9 @@ class EarlyListing(NamedTuple):
             if run is not None:
                 run.cancel()
             raise
-        return cls(run, scan, proc_root)
+        # After the fork: a thread must not be running while the child is made (see ScanInChild).
+        dump = InThread(_received) if argv is None else None
+        return cls(run, scan, proc_root, dump)
 
     def cancel(self) -> None:
         """Not needed after all (or something failed before it was read): kill and reap the command and the scan."""
@@ -183,8 +188,20 @@ class Underway:
     (for the command with that argv) and a ``/proc`` scan (begun by the first command that needs it, and then
     serving a fallback command too, so that a failed ``ss`` does not cost netstat a second scan)."""
 
-    __slots__ = ("owners", "run")
+    __slots__ = ("dump", "owners", "run")
 
-    def __init__(self, run: CommandRun | None = None, owners: ScanInChild | InThread[SocketOwners] | None = None):
+    def __init__(
+        self,
+        run: CommandRun | None = None,
+        owners: ScanInChild | InThread[SocketOwners] | None = None,
+        dump: InThread[Received] | None = None,
+    ):
         self.run = run
         self.owners = owners
+        self.dump = dump
+
+
+def _received() -> Received:
+    from nettop.sources import sockdiag  # in the thread: its imports run beside the main thread's
+
+    return sockdiag.receive()

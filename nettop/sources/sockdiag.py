@@ -17,11 +17,10 @@ import errno
 import os
 import socket
 import struct
-from collections.abc import Iterator
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from nettop.errors import CommandError
-from nettop.model import Connection, OwnerStatus, Proto, State
+from nettop.model import Connection, OwnerStatus, Proto, State, new_connection
 
 #: ``<linux/netlink.h>``, ``<linux/sock_diag.h>``.
 NETLINK_SOCK_DIAG = 4
@@ -44,9 +43,6 @@ FORMAT = "netlink"
 
 _HEADER = struct.Struct("=IHHII")  # nlmsghdr: length, type, flags, seq, pid
 _REQUEST = struct.Struct("=BBBBI48x")  # inet_diag_req_v2: family, protocol, ext, pad, states; a zero sockid
-# inet_diag_msg: family, state, timer, retrans; sockid (ports big-endian, two 16-byte addresses, interface,
-# cookie); expires, rqueue, wqueue, uid, inode.
-_MESSAGE = struct.Struct("=BBBB2s2s16s16sI8xIIIII")
 _ATTRIBUTE = struct.Struct("=HH")
 _ERRNO = struct.Struct("=i")
 _U64 = struct.Struct("=Q")
@@ -128,16 +124,29 @@ class SockDiagUnavailable(CommandError):
         super().__init__(ARGV, f"the kernel's socket table could not be read over netlink: {reason}")
 
 
+#: One dump's datagrams as received, with the protocol asked for: what ``receive`` gathers and ``decode`` reads.
+Received = list[tuple[Proto, list[bytes]]]
+
+
 def dump(with_info: bool = False, families: tuple[int, ...] = (socket.AF_INET, socket.AF_INET6)) -> list[DiagSocket]:
     """Every TCP and UDP socket of these families in this network namespace, as ``ss -tuna`` lists them.
 
     ``with_info`` asks the kernel for each TCP socket's ``tcp_info`` too. Raises ``SockDiagUnavailable``.
     """
+    return decode(receive(with_info, families))
+
+
+def receive(with_info: bool = False, families: tuple[int, ...] = (socket.AF_INET, socket.AF_INET6)) -> Received:
+    """The dumps' datagrams, unread. Most of a dump's time is the kernel's, inside ``recv`` (which releases the
+    interpreter lock): ``nettop list`` runs this in a thread beside its imports, and decodes after.
+
+    Raises ``SockDiagUnavailable``.
+    """
     try:
         channel = socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC, NETLINK_SOCK_DIAG)
     except (OSError, AttributeError) as error:  # no AF_NETLINK (not Linux), or a seccomp filter
         raise SockDiagUnavailable(_reason(error)) from None
-    found: list[DiagSocket] = []
+    received: Received = []
     try:
         with channel:
             channel.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, _RECEIVE_BUFFER)
@@ -150,82 +159,146 @@ def dump(with_info: bool = False, families: tuple[int, ...] = (socket.AF_INET, s
                         _HEADER.size + _REQUEST.size, SOCK_DIAG_BY_FAMILY, NLM_F_REQUEST | NLM_F_DUMP, sequence, 0
                     ) + _REQUEST.pack(family, number, ext, 0, ALL_STATES)
                     channel.send(request)
-                    found.extend(_received(channel, proto, sequence))
+                    received.append((proto, _datagrams(channel)))
     except OSError as error:
         raise SockDiagUnavailable(_reason(error)) from None
+    return received
+
+
+def decode(received: Received) -> list[DiagSocket]:
+    """The sockets in ``receive``'s datagrams with all nettop reads of them (cgroup id, tcp_info). Raises
+    ``SockDiagUnavailable`` for a dump the kernel refused."""
+    found: list[DiagSocket] = []
+    _decode_all(received, found, True)
     return found
+
+
+def records(received: Received) -> list[Connection]:
+    """``decode``'s records alone, read faster: a socket's attributes are read only for what a record holds
+    (v6only, sent for IPv6 listeners)."""
+    found: list[Connection] = []
+    _decode_all(received, found, False)
+    return found
+
+
+def _decode_all(received: Received, out: list[Any], details: bool) -> None:
+    hosts: tuple[dict[bytes, str], dict[bytes, str]] = ({}, {})
+    try:
+        for proto, datagrams in received:
+            for datagram in datagrams:
+                _decode(datagram, proto, out, details, hosts)
+    except OSError as error:
+        raise SockDiagUnavailable(_reason(error)) from None
 
 
 def _reason(error: BaseException) -> str:
     if isinstance(error, OSError) and error.errno is not None:
-        return f"{os.strerror(error.errno)} ({errno.errorcode.get(error.errno, error.errno)})"
+        return f"{error.strerror or os.strerror(error.errno)} ({errno.errorcode.get(error.errno, error.errno)})"
     return str(error) or type(error).__name__
 
 
-def _received(channel: socket.socket, proto: Proto, sequence: int) -> Iterator[DiagSocket]:
-    """The sockets of one dump, message after message until ``NLMSG_DONE``."""
-    buffer = bytearray(_RECEIVE_BUFFER)
-    view = memoryview(buffer)
+#: The last message of a dump, alone or at the end of a datagram: a header and an int.
+_DONE_SIZE = _HEADER.size + _ERRNO.size
+
+
+def _datagrams(channel: socket.socket) -> list[bytes]:
+    """One dump's datagrams, up to the one that ends with ``NLMSG_DONE`` or holds an error. Only the first and the
+    last message of each datagram are looked at here: the walk through all of them is ``decode``'s."""
+    datagrams = []
     while True:
-        size = channel.recv_into(buffer)
-        offset = 0
-        while offset + _HEADER.size <= size:
-            length, kind, _, seq, _ = _HEADER.unpack_from(buffer, offset)
-            if length < _HEADER.size or offset + length > size:
-                raise OSError(errno.EBADMSG, "a netlink message overruns its datagram")
-            if seq == sequence:
-                if kind == NLMSG_DONE:
-                    return
-                if kind == NLMSG_ERROR:
-                    code = -_ERRNO.unpack_from(buffer, offset + _HEADER.size)[0]
-                    raise OSError(code, os.strerror(code))
-                if kind == SOCK_DIAG_BY_FAMILY:
-                    yield _socket(view[offset + _HEADER.size : offset + length], proto)
-            offset += (length + 3) & ~3
+        datagram = channel.recv(_RECEIVE_BUFFER)
+        datagrams.append(datagram)
+        if len(datagram) < _HEADER.size or _HEADER.unpack_from(datagram)[1] == NLMSG_ERROR:
+            return datagrams
+        if len(datagram) >= _DONE_SIZE:
+            length, kind, _, _, _ = _HEADER.unpack_from(datagram, len(datagram) - _DONE_SIZE)
+            if kind == NLMSG_DONE and length == _DONE_SIZE:
+                return datagrams
 
 
-def _socket(message: memoryview, proto: Proto) -> DiagSocket:
-    (family, state_number, _, _, sport, dport, src, dst, interface, _, rqueue, wqueue, uid, inode) = (
-        _MESSAGE.unpack_from(message)
-    )
-    v6only, cgroup_id, info = _attributes(message[_MESSAGE.size :])
-    if family == socket.AF_INET:
-        local_ip, remote_ip, family_number = socket.inet_ntop(family, src[:4]), socket.inet_ntop(family, dst[:4]), 4
-    else:
-        local_ip, remote_ip, family_number = socket.inet_ntop(family, src), socket.inet_ntop(family, dst), 6
-    remote_port: int | None = (dport[0] << 8) | dport[1]
-    if not remote_port and remote_ip in ("0.0.0.0", "::"):
-        remote_ip = remote_port = None
-    if proto is Proto.UDP:
-        state = State.ESTABLISHED if state_number == 1 else State.UNCONNECTED
-    else:
-        state = _TCP_STATES.get(state_number, State.UNKNOWN)
-    # A socket without a file (TIME-WAIT, a request, an orphan) has inode 0 and uid 0 that is no one's: ss
-    # prints neither, and its records say None for both.
-    record = Connection(
-        proto, family_number, local_ip, (sport[0] << 8) | sport[1], remote_ip, remote_port, state, (),
-        OwnerStatus.NOT_REPORTED, _interface_name(interface), rqueue, wqueue, inode or None, uid if inode else None,
-        v6only, source=FORMAT,
-    )  # fmt: skip
-    return DiagSocket(record, cgroup_id, info)
+#: ``inet_diag_msg`` after the ports: addresses, interface, cookie; expires, queues, uid, inode.
+_MESSAGE = struct.Struct("=BBBB4x16s16sI8x4xIIII")
+_PORTS = struct.Struct("!HH")
+#: Where a message's parts start: after its netlink header, the ports, then the attributes after the message.
+_BODY, _PORTS_AT, _ATTRIBUTES_AT = _HEADER.size, _HEADER.size + 4, _HEADER.size + _MESSAGE.size
+_TCP_STATE_LIST = tuple(_TCP_STATES.get(number, State.UNKNOWN) for number in range(256))
+_V6_LISTENING = frozenset({7, 10})  # TCP_CLOSE, TCP_LISTEN: the states the kernel sends v6only for
 
 
-def _attributes(data: memoryview) -> tuple[bool | None, int | None, TcpInfo | None]:
+def _decode(  # the hot loop, one record a socket: kept whole, like the text parsers'
+    datagram: bytes, proto: Proto, out: list[Any], details: bool, hosts: tuple[dict[bytes, str], dict[bytes, str]]
+) -> None:
+    """Append the sockets of one datagram to ``out``: records, or ``DiagSocket``s with ``details``. Raises
+    OSError for an error message or one that overruns the datagram.
+
+    Per socket: two ``unpack_from`` calls, host text from a per-dump cache (a server's sockets share a few
+    addresses) and the fast record constructor; the attributes are walked only when needed.
+    """
+    unpack_header, unpack_message, unpack_ports = _HEADER.unpack_from, _MESSAGE.unpack_from, _PORTS.unpack_from
+    new, states, interfaces = new_connection, _TCP_STATE_LIST, _INTERFACES
+    udp = proto is Proto.UDP
+    not_reported, source = OwnerStatus.NOT_REPORTED, FORMAT
+    unconnected, established = State.UNCONNECTED, State.ESTABLISHED
+    size, offset = len(datagram), 0
+    while offset + _HEADER.size <= size:
+        length, kind, _, _, _ = unpack_header(datagram, offset)
+        if length < _HEADER.size or offset + length > size:
+            raise OSError(errno.EBADMSG, "a netlink message overruns its datagram")
+        if kind == SOCK_DIAG_BY_FAMILY and length >= _ATTRIBUTES_AT:
+            family, state_number, _, _, src, dst, index, rqueue, wqueue, uid, inode = unpack_message(
+                datagram, offset + _BODY
+            )
+            sport, dport = unpack_ports(datagram, offset + _PORTS_AT)
+            six = family != socket.AF_INET
+            known = hosts[six]
+            local_ip = known.get(src)
+            if local_ip is None:
+                local_ip = known[src] = socket.inet_ntop(family, src if six else src[:4])
+            remote_ip = known.get(dst)
+            if remote_ip is None:
+                remote_ip = known[dst] = socket.inet_ntop(family, dst if six else dst[:4])
+            remote_port: int | None = dport
+            if not dport and (remote_ip == "0.0.0.0" or remote_ip == "::"):
+                remote_ip = remote_port = None
+            state = (established if state_number == 1 else unconnected) if udp else states[state_number]
+            v6only = cgroup_id = info = None
+            if details or (six and state_number in _V6_LISTENING):
+                v6only, cgroup_id, info = _attributes(datagram, offset + _ATTRIBUTES_AT, offset + length)
+            interface = interfaces.get(index, "") if index else None
+            if interface == "":
+                interface = _interface_name(index)
+            # A socket without a file (TIME-WAIT, a request, an orphan) has inode 0 and a uid 0 that is no one's:
+            # ss prints neither, and the record says None for both.
+            record = new(
+                (proto, 6 if six else 4, local_ip, sport, remote_ip, remote_port, state, (), not_reported, interface,
+                 rqueue, wqueue, inode or None, uid if inode else None, v6only, False, source, "", None, None)
+            )  # fmt: skip
+            out.append(DiagSocket(record, cgroup_id, info) if details else record)
+        elif kind == NLMSG_DONE:
+            return
+        elif kind == NLMSG_ERROR:
+            code = -_ERRNO.unpack_from(datagram, offset + _HEADER.size)[0]
+            if code:  # 0 is an acknowledgement, not an error
+                raise OSError(code, os.strerror(code))
+        offset += (length + 3) & ~3
+
+
+def _attributes(datagram: bytes, offset: int, end: int) -> tuple[bool | None, int | None, TcpInfo | None]:
+    """v6only, the cgroup id and ``tcp_info`` among a message's attributes (``rtattr``: length, type, payload)."""
     v6only: bool | None = None
     cgroup_id: int | None = None
     info: TcpInfo | None = None
-    offset, size = 0, len(data)
-    while offset + _ATTRIBUTE.size <= size:
-        length, kind = _ATTRIBUTE.unpack_from(data, offset)
-        if length < _ATTRIBUTE.size:
+    while offset + _ATTRIBUTE.size <= end:
+        length, kind = _ATTRIBUTE.unpack_from(datagram, offset)
+        if length < _ATTRIBUTE.size or offset + length > end:
             break
-        payload = data[offset + _ATTRIBUTE.size : offset + length]
-        if kind == INET_DIAG_SKV6ONLY and len(payload) >= 1:
-            v6only = bool(payload[0])
-        elif kind == INET_DIAG_CGROUP_ID and len(payload) >= 8:
-            cgroup_id = _U64.unpack_from(payload)[0]
+        payload = offset + _ATTRIBUTE.size
+        if kind == INET_DIAG_SKV6ONLY and length > _ATTRIBUTE.size:
+            v6only = bool(datagram[payload])
+        elif kind == INET_DIAG_CGROUP_ID and length >= _ATTRIBUTE.size + 8:
+            cgroup_id = _U64.unpack_from(datagram, payload)[0]
         elif kind == INET_DIAG_INFO:
-            info = tcp_info(payload)
+            info = tcp_info(memoryview(datagram)[payload : offset + length])
         offset += (length + 3) & ~3
     return v6only, cgroup_id, info
 
