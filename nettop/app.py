@@ -438,7 +438,7 @@ class NettopApp(App[None]):
         record = self.model.latest(message.key)
         if record is None:
             return
-        pids = {owner.pid for owner in record.owners}
+        pids = {owner.pid for owner in record.owners if owner.pid is not None}
         others = [r for k, r in self.model.current.items() if k != message.key and any(o.pid in pids for o in r.owners)]
         self.push_screen(DetailsScreen(record, others))
 
@@ -560,7 +560,7 @@ class NettopApp(App[None]):
 
     def action_kill(self) -> None:
         row = self.query_one(ConnectionTable).cursor_record_row
-        if row is None or row.missing or not row.record.owners:
+        if row is None or row.missing or not row.record.owners or row.record.owners[0].pid is None:
             self.notify("No owner to terminate for this connection.", severity="warning", markup=False)
             return
         owner = row.record.owners[0]

@@ -55,9 +55,10 @@ class OwnerStatus(enum.StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Owner:
-    """A process that holds a socket. ``name`` is what the tool or the kernel calls it (comm)."""
+    """A process that holds a socket. ``name`` is what the tool or the kernel calls it (comm). ``pid`` is None
+    only where a capture named the process and not its pid (an owner cell cut to a bare name)."""
 
-    pid: int
+    pid: int | None
     name: str | None = None
     user: str | None = None
     cmdline: tuple[str, ...] | None = None

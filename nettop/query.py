@@ -492,7 +492,7 @@ def _is_address(text: str) -> bool:
 
 def _haystack(record: Connection) -> str:
     """Every column's text, lower-cased, as the table shows it (ports both as numbers and names)."""
-    owners = " ".join(f"{o.pid} {o.name or ''} {o.user or ''}" for o in record.owners)
+    owners = " ".join(f"{'' if o.pid is None else o.pid} {o.name or ''} {o.user or ''}" for o in record.owners)
     return (
         f"{record.proto.value}{record.family} {record.local_ip}%{record.interface or ''} {record.local_port} "
         f"{record.remote_ip or '*'} {record.remote_port} {record.state.value} {owners}"

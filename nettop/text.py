@@ -122,13 +122,13 @@ def remote_text(record: Connection) -> str:
 
 
 def owner_text(pid: int | None, name: str | None, unknown: str = "?") -> str:
-    """``880/exim4``; ``880/?`` when the name is not known (CSV leaves it empty: ``880/``)."""
-    return f"{pid}/{name or unknown}"
+    """``880/exim4``; ``880/?`` when the name is not known (CSV leaves it empty: ``880/``), ``?/exim4`` the pid."""
+    return f"{unknown if pid is None else pid}/{name or unknown}"
 
 
 def owners_text(owners: Iterable[Owner], unknown: str = "?", sep: str = ",") -> str:
     """Every owner of a socket, ``880/exim4,881/exim4``; "" when it has none."""
-    return sep.join(f"{owner.pid}/{owner.name or unknown}" for owner in owners)
+    return sep.join(owner_text(owner.pid, owner.name, unknown) for owner in owners)
 
 
 def skipped_text(skipped: Iterable[tuple[str, int]]) -> str:

@@ -50,7 +50,7 @@ def service_name(port: int | None, proto: str) -> str:
 
 
 def owner_pids(record: Connection) -> str:
-    return ",".join(str(owner.pid) for owner in record.owners)
+    return ",".join("?" if owner.pid is None else str(owner.pid) for owner in record.owners)
 
 
 def owner_names(record: Connection) -> str:

@@ -15,7 +15,7 @@ from nettop.errors import NotASocketTable, UnknownFormat
 from nettop.formats import netstat_bsd, parse_text
 from nettop.formats.common import port_or_service
 from nettop.formats.netstat_bsd import looks_like_header, looks_like_rows, parse, solaris_netstat
-from nettop.model import Connection, OwnerStatus, Proto, State
+from nettop.model import Connection, Owner, OwnerStatus, Proto, State
 from tests.conftest import DATA, read_text
 
 HANDMADE = DATA / "handmade"
@@ -141,10 +141,10 @@ MACOS_26_ROW = MACOS_26[6]  # cupsd:812 listening on 127.0.0.1.631
 @pytest.mark.parametrize(
     ("cell", "owners", "status"),
     [
-        ("cupsd", (), OwnerStatus.NOT_REPORTED),  # a bare name: no pid, so no Owner; the name stays in raw
+        ("cupsd", (Owner(None, "cupsd"),), OwnerStatus.NOT_REPORTED),  # a bare name: an owner, its pid unknown
         ("?", (), OwnerStatus.NOT_REPORTED),
         ("", (), OwnerStatus.NOT_REPORTED),  # blank: the columns on either side are all there
-        ("cupsd:?", (), OwnerStatus.NOT_REPORTED),
+        ("cupsd:?", (Owner(None, "cupsd"),), OwnerStatus.NOT_REPORTED),
     ],
 )
 def test_odd_process_cells_keep_the_socket(cell: str, owners: tuple[object, ...], status: OwnerStatus) -> None:

@@ -308,7 +308,8 @@ def check_record(record: Connection) -> None:
         assert service is None or (type(service) is str and service and port is None), record
     assert type(record.owners) is tuple, record
     for owner in record.owners:
-        assert type(owner) is Owner and _in(owner.pid, MAX_PID), record
+        assert type(owner) is Owner and (owner.pid is None or _in(owner.pid, MAX_PID)), record
+        assert owner.pid is not None or owner.name, "an owner without a pid is named"
         assert owner.name is None or type(owner.name) is str, record
         assert owner.user is None or type(owner.user) is str, record
 

@@ -293,7 +293,7 @@ def saved_row(**changes: object) -> str:
                                       'or null, found the string "abc"'),
         (saved_row(recv_q=[1, 2]), "connection 1: bad value for recv_q"),
         (saved_row(owners=[{"pid": 2**32}]), "connection 1: bad value for owners[0].pid: expected an integer from 0 "
-                                             "to 2147483647, found 4294967296"),
+                                             "to 2147483647, or null, found 4294967296"),
         ('"start_time": 1e400'.join(saved_row().rsplit('"start_time": 1700000000.0', 1)),
          "connection 1: bad value for owners[0].start_time: expected a finite number"),
         ("[" + "1" * 5000 + "]", "not JSON: Exceeds the limit (4300 digits) for integer string conversion"),

@@ -578,8 +578,8 @@ def _counter_cells(line: str, lead: int) -> tuple[None, None, str, str, str]:
 def _owner(cell: str, named: bool) -> tuple[tuple[Owner, ...], OwnerStatus]:
     """A ``pid`` or ``name:pid`` cell into owners and their status; raises ValueError.
 
-    A cell that names no pid (blank, ``?``, ``-``, or a bare name with no ``:pid``) keeps its socket: no owner
-    can be made without a pid, so the owners are not reported (the name stays in ``raw``).
+    A cell that names no pid keeps its socket, its owners not reported: none for a blank, ``?`` or ``-``; for a
+    bare name (``name:?``, or no ``:pid``) an owner of that name whose pid is unknown.
     """
     if cell in _NO_PID:
         return (), OwnerStatus.NOT_REPORTED
@@ -587,8 +587,9 @@ def _owner(cell: str, named: bool) -> tuple[tuple[Owner, ...], OwnerStatus]:
     pid_text = cell
     if named and not cell.isdigit():  # macOS 26 leaves the name out when it has none: the pid alone
         name, colon, pid_text = cell.rpartition(":")
-        if not colon or pid_text in _NO_PID or not pid_text.isdigit():
-            return (), OwnerStatus.NOT_REPORTED  # a name without a pid
+        if not colon or pid_text in _NO_PID or not pid_text.isdigit():  # a name without a pid
+            named_only = name if colon else cell
+            return ((Owner(None, named_only),) if named_only else ()), OwnerStatus.NOT_REPORTED
     pid = number(pid_text, MAX_PID, "pid")
     if pid == 0:
         return (), OwnerStatus.NO_PROCESS  # pid 0 is the kernel (kernel_task)

@@ -640,7 +640,9 @@ def _owner(cell: str, user: str | None, owners_seen: dict[str, tuple[Owner, ...]
     """Read a program cell into the owners it names and remember them; raises ValueError for a pid out of range.
 
     ``pid/name`` is one owner; a bare pid (a name cut away) is an owner without a name; anything else (a bare
-    name, text without a pid) names no process nettop can point at: no owner, the cell stays in ``raw``.
+    name, text without a pid) names no process nettop can point at: no owner, the cell stays in ``raw``. Unlike
+    ss's ``users:(("name"))``, a bare word here may be another column (a user name where -p was not given), so
+    it is not taken for a process.
     """
     pid_text, slash, name = cell.partition("/")
     key = cell if user is None else f"{cell}\0{user}"

@@ -146,8 +146,8 @@ def _owner(index: int, value: Any) -> Owner:
     pid = value.get("pid", _ABSENT)
     if pid is _ABSENT:
         raise ValueError(f"missing field '{where}.pid'")
-    if type(pid) is not int or not 0 <= pid <= MAX_PID:
-        raise _bad(f"{where}.pid", f"an integer from 0 to {MAX_PID}", pid)
+    if pid is not None and (type(pid) is not int or not 0 <= pid <= MAX_PID):
+        raise _bad(f"{where}.pid", f"an integer from 0 to {MAX_PID}, or null", pid)
     cmdline = value.get("cmdline")
     if cmdline is not None:
         if type(cmdline) is not list:

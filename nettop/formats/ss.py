@@ -454,7 +454,7 @@ def parse_rows(  # noqa: C901 - the hot loop over every line: long on purpose (b
             elif glued:
                 append((index, glued[0]) if numbered else glued[0])
             continue
-        status = known if owners else not_reported
+        status = known if owners and owners[0].pid is not None else not_reported
         record = new(
             (
                 proto,
@@ -641,9 +641,9 @@ def _odd_owners(rest: str) -> tuple[tuple[Owner, ...], str]:
     """Read a ``users:(...)`` cell that ``_owners`` could not: entries without a name, a pid or an fd
     (``_ODD_ENTRY``), a blank list (``users:()``), or a list cut off by the end of the line (``users:(("ssh``).
 
-    The owners whose pid it says, and the text after the list. The socket is kept: with no owner its status says
-    the input did not tell (NOT_REPORTED); a bare name cannot make an owner (``Owner.pid`` is required). Raises
-    ValueError for a pid out of range or an entry in none of these forms, as ``_owners`` does."""
+    The owners it names (a bare name is an owner without a pid), and the text after the list. The socket is
+    kept: with no owner its status says the input did not tell (NOT_REPORTED). Raises ValueError for a pid out
+    of range or an entry in none of these forms, as ``_owners`` does."""
     end = rest.find("))")
     cut = end < 0
     body, after = (rest[8:end], rest[end + 2 :]) if not cut else (rest[8:], "")
@@ -657,10 +657,14 @@ def _odd_owners(rest: str) -> tuple[tuple[Owner, ...], str]:
             if cut and at == len(entries) - 1 and _CUT_ENTRY.fullmatch(entry):
                 break
             raise ValueError(f"unreadable users:(...) owner {quoted(entry)}")
-        pid = match["pid"]
-        if pid is None or (cut and at == len(entries) - 1 and match["more"] is None):
-            continue  # no pid, or one that the end of the line may have cut
-        found.append(Owner(pid=number(pid, MAX_PID, "pid"), name=match["name"] or None))
+        pid, name = match["pid"], match["name"] or None
+        if cut and at == len(entries) - 1 and match["more"] is None:
+            continue  # the end of the line may have cut its pid or name
+        if pid is None:
+            if name is not None:
+                found.append(Owner(pid=None, name=name))
+            continue
+        found.append(Owner(pid=number(pid, MAX_PID, "pid"), name=name))
     return tuple(found), after
 
 

@@ -89,7 +89,8 @@ class Enricher:
             owners = completed.get(record.owners)
             if owners is None:
                 owners = completed[record.owners] = tuple(
-                    _merged(owner, self.lookup(owner.pid, owner.name)) for owner in record.owners
+                    owner if owner.pid is None else _merged(owner, self.lookup(owner.pid, owner.name))
+                    for owner in record.owners
                 )
             out.append(record._replace(owners=owners))
         return tuple(out)

@@ -14,6 +14,8 @@ class KillRefused(NettopError):
 
 def terminate_owner(owner: Owner) -> str:
     """Send SIGTERM to ``owner`` after checking its start time again; return what was done."""
+    if owner.pid is None:
+        raise KillRefused(f"{owner.name or 'the owner'}: its pid is unknown (the capture named no pid)")
     if owner.start_time is None:
         raise KillRefused(f"pid {owner.pid}: its start time is unknown, so it cannot be told from a reused pid")
     try:

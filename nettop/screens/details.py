@@ -69,8 +69,9 @@ def describe(record: Connection, others: Iterable[Connection]) -> Text:
 
 
 def _owner_lines(owner: Owner) -> list[Text]:
+    pid = "?" if owner.pid is None else owner.pid
     return [
-        _line(("Owner", "bold"), f" pid {owner.pid}  {safe_or(owner.name, '?')}  user {safe_or(owner.user, '?')}"),
+        _line(("Owner", "bold"), f" pid {pid}  {safe_or(owner.name, '?')}  user {safe_or(owner.user, '?')}"),
         Text(f"  started {_when(owner.start_time)}"),
         Text(f"  command {safe_words(owner.cmdline, 'unknown')}"),
     ]
