@@ -100,7 +100,7 @@ def add_source_options(parser: argparse.ArgumentParser) -> None:
         "--source",
         choices=["auto", *registry.source_names()],
         default="auto",
-        help="which command lists sockets (default: auto, ss then netstat)",
+        help="where sockets are read from (default auto: on Linux the kernel over netlink, then ss, then netstat)",
     )
     parser.add_argument(
         "--from-file",

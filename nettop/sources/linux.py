@@ -1,14 +1,16 @@
-"""Linux's listing commands (``ss``, then ``netstat``), and how each is collected with its owners.
+"""Linux's sources (the kernel's table over netlink, then ``ss``, then ``netstat``), and how each is collected
+with its owners.
 
-Both are asked for inodes (``ss -tunae``, ``netstat -tunaeW``, from ``formats.registry``), and the owners come
-from a ``/proc`` scan joined by inode after the parse (``owners``): ``-p`` costs both tools a quadratic walk
-that triples their time at 20,000 sockets. The scan runs beside the command, so that it adds no wall time. A
+The netlink dump (``sources.sockdiag``) needs no command; ``ss`` and ``netstat`` are asked for inodes
+(``ss -tunae``, ``netstat -tunaeW``, from ``formats.registry``), and for all three the owners come from a
+``/proc`` scan joined by inode after the parse (``owners``): ``-p`` costs both tools a quadratic walk that
+triples their time at 20,000 sockets. The scan runs beside the command, so that it adds no wall time. A
 source collected again and again (the live viewer's ticks) reads only the ``ss`` lines that changed
 (``LiveListing``) and then rescans only the fds that may have changed, given the inodes listed
 (``owners.procfs.IncrementalSocketScanner``): that state is the ``ss`` collector's (``LiveCollector``).
 
-A new Linux source (netlink's sock_diag dump) is one more collector here and one more entry in ``COMMANDS``:
-its records come with inodes and no owners, and ``ProcOwners`` joins them like the text commands'.
+The netlink collector (``NetlinkCollector``) is one more collector here and one entry in ``COMMANDS``: its
+records come with inodes and no owners, and ``ProcOwners`` joins them like the text commands'.
 """
 
 from __future__ import annotations
