@@ -89,9 +89,9 @@ def cpu_share(before: os.times_result, after: os.times_result, elapsed: float) -
     return 100 * own / elapsed, 100 * children / elapsed
 
 
-async def run_viewer(seconds: float, warmup: float) -> dict[str, float]:
+async def run_viewer(seconds: float, warmup: float, source: str = "auto") -> dict[str, float]:
     """First ``seconds`` untouched (the CPU share of watching), then ``seconds`` of keys (their latency)."""
-    app = NettopApp(platform_source("auto"), interval=1.0)
+    app = NettopApp(platform_source(source), interval=1.0)
     frames = FrameClock(app)
     latencies: list[float] = []
     async with app.run_test(size=(200, 50)) as pilot:
@@ -132,22 +132,28 @@ def main() -> None:
     parser.add_argument("--n", type=int, action="append", help="connections to hold (repeatable)")
     parser.add_argument("--seconds", type=float, default=20.0, help="measured window per N")
     parser.add_argument("--churn", type=float, default=0.01, help="share of connections replaced each second")
+    parser.add_argument("--source", action="append", help="source(s) to measure, in turn (default: auto)")
     args = parser.parse_args()
     for n in args.n or [1_000, 10_000]:
-        with loopback_connections(n, args.churn) as opened:
-            figures = asyncio.run(run_viewer(args.seconds, warmup=3.0))
-        print(f"{opened:>6} connections, {args.churn:.0%} churn/s, interval 1 s, {args.seconds:.0f} s measured:")
-        print(f"  rows in the model        {figures['rows']:8.0f}")
-        cpu, children = figures["cpu"], figures["children"]
-        print(f"  viewer CPU, watching     {cpu:8.1f} % of one core   (ss children: {children:.1f} %)")
-        print(f"  viewer CPU, keys 7/s     {figures['cpu_keys']:8.1f} % of one core")
-        p50, p95, worst, presses = figures["p50"], figures["p95"], figures["max"], figures["presses"]
-        print(f"  key to repaint   p50 {p50:.1f} ms  p95 {p95:.1f} ms  max {worst:.1f} ms  ({presses:.0f} keys)")
-        print(f"  resident memory          {figures['rss']:8.1f} MB")
-        if n >= 10_000:
-            for goal, limit in GOALS.items():
-                verdict = "met" if figures[goal] <= limit else "GOAL MISSED"
-                print(f"  goal {goal} <= {limit:g}: {verdict}")
+        for source in args.source or ["auto"]:
+            measure(n, args.churn, args.seconds, source)
+
+
+def measure(n: int, churn: float, seconds: float, source: str) -> None:
+    with loopback_connections(n, churn) as opened:
+        figures = asyncio.run(run_viewer(seconds, warmup=3.0, source=source))
+    print(f"{opened:>6} connections, {churn:.0%} churn/s, interval 1 s, {seconds:.0f} s measured, source {source}:")
+    print(f"  rows in the model        {figures['rows']:8.0f}")
+    cpu, children = figures["cpu"], figures["children"]
+    print(f"  viewer CPU, watching     {cpu:8.1f} % of one core   (ss children: {children:.1f} %)")
+    print(f"  viewer CPU, keys 7/s     {figures['cpu_keys']:8.1f} % of one core")
+    p50, p95, worst, presses = figures["p50"], figures["p95"], figures["max"], figures["presses"]
+    print(f"  key to repaint   p50 {p50:.1f} ms  p95 {p95:.1f} ms  max {worst:.1f} ms  ({presses:.0f} keys)")
+    print(f"  resident memory          {figures['rss']:8.1f} MB")
+    if n >= 10_000:
+        for goal, limit in GOALS.items():
+            verdict = "met" if figures[goal] <= limit else "GOAL MISSED"
+            print(f"  goal {goal} <= {limit:g}: {verdict}")
 
 
 if __name__ == "__main__":
