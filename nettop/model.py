@@ -64,6 +64,9 @@ class Owner:
     cmdline: tuple[str, ...] | None = None
     #: Process start time, seconds since the epoch (psutil's create_time).
     start_time: float | None = None
+    #: Its cgroup path (Linux, ``/proc/PID/cgroup``): the service, container or pod it runs in
+    #: (``nettop.cgroups.classify``).
+    cgroup: str | None = None
 
 
 class ConnKey(NamedTuple):

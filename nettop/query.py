@@ -353,6 +353,33 @@ def _user(needle: str) -> Predicate:
     return lambda r: any(needle in (owner.user or "").lower() for owner in r.owners)
 
 
+def _unit(needle: str) -> Predicate:
+    """Any owner's systemd unit (as ``systemctl`` names it, escapes decoded) contains ``needle``."""
+    from nettop.cgroups import classify, unescape_unit  # only filters that name a unit load it
+
+    def units(record: Connection) -> Iterable[str]:
+        for owner in record.owners:
+            unit = classify(owner.cgroup).unit if owner.cgroup else None
+            if unit:
+                yield unescape_unit(unit).lower()
+
+    return lambda r: any(needle in unit for unit in units(r))
+
+
+def _container(needle: str) -> Predicate:
+    """Any owner's container: its name contains ``needle``, or its id starts with it."""
+    from nettop.cgroups import classify
+
+    def matches(record: Connection) -> bool:
+        for owner in record.owners:
+            container = classify(owner.cgroup).container if owner.cgroup else None
+            if container is not None and (container.id.startswith(needle) or needle in (container.name or "").lower()):
+                return True
+        return False
+
+    return matches
+
+
 def _pids(pids: frozenset[int]) -> Predicate:
     return lambda r: any(owner.pid in pids for owner in r.owners)
 
@@ -391,6 +418,9 @@ TERMS: tuple[Term, ...] = (
          flag=Flag("program", "only sockets held by a process of this exact name", to_text=lambda name: f"={name}")),
     Term("cmd", _lower, _command, "any owner's command line contains it", "cmd:gunicorn"),
     Term("user", _lower, _user, "any owner's user contains it", "user:www"),
+    Term("unit", _lower, _unit, "any owner's systemd unit contains it (its cgroup, Linux)", "unit:nginx.service"),
+    Term("container", _lower, _container, "any owner's container: its name contains it or its id starts with it",
+         "container:3f2a"),
     Term("uid", _numbers(MAX_UID, "a uid"), lambda uids: lambda r: r.uid in uids,
          "the uid that made the socket: known without root, unlike user:", "uid:1000",
          flag=Flag("uid", "only sockets made by this uid (known without root, unlike owners)")),

@@ -38,9 +38,9 @@ def test_json_from_file_follows_the_schema(corpus: Path) -> None:
         "program": "worker-b",
         "user": None,
         "owners": [
-            {"pid": 6706, "name": "worker-b", "user": None, "cmdline": None, "start_time": None},
-            {"pid": 6705, "name": "worker-a", "user": None, "cmdline": None, "start_time": None},
-            {"pid": 6697, "name": "python3", "user": None, "cmdline": None, "start_time": None},
+            {"pid": 6706, "name": "worker-b", "user": None, "cmdline": None, "start_time": None, "cgroup": None},
+            {"pid": 6705, "name": "worker-a", "user": None, "cmdline": None, "start_time": None, "cgroup": None},
+            {"pid": 6697, "name": "python3", "user": None, "cmdline": None, "start_time": None, "cgroup": None},
         ],
         "owner_status": "known",
         "interface": None,
@@ -53,6 +53,10 @@ def test_json_from_file_follows_the_schema(corpus: Path) -> None:
         "source": "ss",
         "local_service": None,
         "remote_service": None,
+        "cgroup": None,  # a capture's owners are not looked up: where they ran is unknown
+        "unit": None,
+        "container": None,
+        "pod": None,
     }
 
 

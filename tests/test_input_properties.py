@@ -272,7 +272,7 @@ def json_values_of(floats: st.SearchStrategy[float]) -> st.SearchStrategy[Any]:
 json_values = json_values_of(st.floats())
 #: What JSON can hold: json.dumps writes nan as NaN, which is not JSON.
 finite_json_values = json_values_of(st.floats(allow_nan=False, allow_infinity=False))
-OWNER_KEYS = ("pid", "name", "user", "cmdline", "start_time")
+OWNER_KEYS = ("pid", "name", "user", "cmdline", "start_time", "cgroup")
 record_like = st.dictionaries(st.sampled_from(FIELDS) | st.text(max_size=6), json_values, max_size=22)
 
 
@@ -322,6 +322,7 @@ owners = st.builds(
     maybe_text,
     st.none() | st.lists(any_text, max_size=3).map(tuple),
     st.none() | st.floats(allow_nan=False, allow_infinity=False),
+    st.none() | st.sampled_from(["/", "/system.slice/nginx.service", "/docker/" + "a" * 64]) | any_text,
 )
 
 
@@ -401,6 +402,7 @@ OWNER_RULES: dict[str, Callable[[Any], bool]] = {
     "user": lambda v: v is None or type(v) is str,
     "cmdline": lambda v: v is None or (type(v) is list and all(type(w) is str for w in v)),
     "start_time": lambda v: v is None or is_finite_number(v),
+    "cgroup": lambda v: v is None or type(v) is str,
 }
 #: Values just outside each rule, beside the random ones.
 EDGES = [

@@ -20,7 +20,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from nettop.owners.cgroups import Container, Kind, Placement, Pod, classify, read_proc_cgroup, unescape_unit
+from nettop.cgroups import Container, Kind, Placement, Pod, classify, read_proc_cgroup, unescape_unit
 from nettop.owners.runtimes import MAX_STATE_BYTES, ContainerNames, read_bounded
 
 #: Container ids and a pod uid quoted in the issues above.
@@ -527,3 +527,35 @@ def test_a_name_like_id_is_not_cut_short(tmp_path: Path) -> None:
     assert names.container("lxc", "a-rather-long-container-name") == Container(
         "lxc", "a-rather-long-container-name", "a-rather-long-container-name"
     )
+
+
+def test_a_listed_owner_carries_its_cgroup_and_json_says_where_it_runs() -> None:
+    """A real child process's listener: the owner's cgroup is the one /proc/PID/cgroup gives, and the JSON's unit,
+    container and pod are what classify() says of it."""
+    import json
+    import subprocess
+    import sys
+
+    from nettop.cgroups import classify, read_proc_cgroup
+
+    script = (
+        "import socket,sys; s=socket.socket(); s.bind(('127.0.0.1',0)); s.listen(); "
+        "print(s.getsockname()[1], flush=True); sys.stdin.read()"
+    )
+    child = subprocess.Popen([sys.executable, "-c", script], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout is not None
+        port = int(child.stdout.readline())
+        with open(f"/proc/{child.pid}/cgroup") as file:
+            expected = read_proc_cgroup(file.read())
+        done = subprocess.run([sys.executable, "-m", "nettop", "list", "--format", "json", "--port", str(port)],
+                              capture_output=True, text=True, timeout=60)  # fmt: skip
+    finally:
+        child.kill()
+        child.wait()
+    (row,) = json.loads(done.stdout)
+    assert row["pid"] == child.pid and row["owners"][0]["cgroup"] == expected == row["cgroup"]
+    placement = classify(expected or "/")
+    assert row["unit"] == placement.unit
+    assert (row["container"] is None) == (placement.container is None)
+    assert (row["pod"] is None) == (placement.pod is None)

@@ -8,6 +8,7 @@ import sys
 
 import psutil
 
+from nettop.cgroups import read_proc_cgroup
 from nettop.model import Owner, OwnerStatus, State
 from nettop.owners.enrich import Enricher, unowned_status
 from nettop.owners.procfs import scan_socket_owners
@@ -16,7 +17,9 @@ from nettop.owners.procfs import scan_socket_owners
 def test_lookup_reports_what_psutil_knows() -> None:
     me = psutil.Process()
     owner = Enricher().lookup(os.getpid())
-    assert owner == Owner(os.getpid(), me.name(), me.username(), tuple(me.cmdline()), me.create_time())
+    with open(f"/proc/{os.getpid()}/cgroup") as file:
+        cgroup = read_proc_cgroup(file.read())
+    assert owner == Owner(os.getpid(), me.name(), me.username(), tuple(me.cmdline()), me.create_time(), cgroup)
 
 
 def test_cache_is_keyed_by_start_time_so_a_reused_pid_gets_its_own_name() -> None:

@@ -9,7 +9,7 @@ import pytest
 import nettop
 from nettop import query
 from nettop.model import Proto, State
-from nettop.query import TERMS, Flag, Query, QueryError, Term, parse_query
+from nettop.query import TERMS, Flag, Query, QueryError, Term, filter_records, parse_query
 from tests.scripted import conn
 
 SSH = conn(22, name="sshd", pid=10, user="root", local_ip="0.0.0.0")
@@ -237,3 +237,19 @@ def test_the_readme_documents_every_term() -> None:
         if term.flag is not None:
             options = [option for option, _, _ in term.flag.switches] or [f"--{term.flag.dest}"]
             assert all(f"`{option}" in readme for option in options), options
+
+
+def test_unit_and_container_terms_read_the_owners_cgroup() -> None:
+    from nettop.model import Owner
+
+    web = conn(80)._replace(owners=(Owner(1, "nginx", cgroup="/system.slice/nginx.service"),))
+    boxed = conn(81)._replace(owners=(Owner(2, "app", cgroup="/system.slice/docker-" + "ab" * 32 + ".scope"),))
+    getty = conn(82)._replace(
+        owners=(Owner(3, "agetty", cgroup="/system.slice/system-getty.slice/getty@tty1.service"),)
+    )
+    none = conn(83)
+    records = [web, boxed, getty, none]
+    assert filter_records(records, parse_query("unit:nginx")) == [web]
+    assert filter_records(records, parse_query("unit:getty@tty1")) == [getty]
+    assert filter_records(records, parse_query("container:abab")) == [boxed]
+    assert filter_records(records, parse_query("-unit:service")) == [boxed, none]

@@ -169,6 +169,7 @@ def _owner(index: int, value: Any) -> Owner:
         _text_or_null(value.get("user"), f"{where}.user"),
         cmdline,
         start_time,
+        _text_or_null(value.get("cgroup"), f"{where}.cgroup"),
     )
 
 

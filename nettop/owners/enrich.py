@@ -1,4 +1,5 @@
-"""Fill in what a listing lacks about each owner, from psutil: name, user, command line, start time.
+"""Fill in what a listing lacks about each owner, from psutil: name, user, command line, start time; and on
+Linux its cgroup, from ``/proc/PID/cgroup`` (readable by anyone, so known for other users' processes too).
 
 One lookup per distinct pid, cached by (pid, create_time): a pid the kernel has reused belongs to a new
 process with another start time, so it never inherits a dead process's name. ``NoSuchProcess`` and
@@ -12,6 +13,7 @@ from typing import TypeVar
 
 import psutil
 
+from nettop.cgroups import read_proc_cgroup
 from nettop.model import Connection, Owner, OwnerResolver, OwnerStatus, State
 
 T = TypeVar("T")
@@ -20,9 +22,10 @@ T = TypeVar("T")
 class Enricher:
     """Enrich records from the live system; keep one across snapshots so its cache pays off."""
 
-    def __init__(self, max_cache: int = 4096) -> None:
+    def __init__(self, max_cache: int = 4096, proc_root: str = "/proc") -> None:
         self._cache: dict[tuple[int, float], Owner] = {}
         self._max_cache = max_cache
+        self._proc_root = proc_root
 
     def lookup(self, pid: int, known_name: str | None = None) -> Owner | None:
         """The process ``pid`` as it is now, or None when it has exited."""
@@ -32,7 +35,7 @@ class Enricher:
         except psutil.NoSuchProcess:
             return None
         except psutil.AccessDenied:
-            return Owner(pid, known_name)
+            return Owner(pid, known_name, cgroup=self._cgroup(pid))
         key = (pid, started)
         cached = self._cache.get(key)
         if cached is not None:
@@ -43,11 +46,20 @@ class Enricher:
             cmdline = _ask(process.cmdline)
         if not process.is_running():
             return None  # exited (or its pid was reused) while we read it
-        owner = Owner(pid, name, user, tuple(cmdline) if cmdline is not None else None, started)
+        owner = Owner(pid, name, user, tuple(cmdline) if cmdline is not None else None, started, self._cgroup(pid))
         if len(self._cache) >= self._max_cache:
             self._cache.clear()
         self._cache[key] = owner
         return owner
+
+    def _cgroup(self, pid: int) -> str | None:
+        """The process's cgroup path; None off Linux, or when it has exited (read before ``is_running``)."""
+        try:
+            with open(f"{self._proc_root}/{pid}/cgroup", "rb") as file:
+                text = file.read(65536).decode("utf-8", "replace")
+        except OSError:
+            return None
+        return read_proc_cgroup(text)
 
     def resolver(
         self, pids_by_inode: Mapping[int, list[int]], root: bool, my_uid: int, hidden_uids: Collection[int] = ()
@@ -99,7 +111,7 @@ class Enricher:
 def _merged(listed: Owner, found: Owner | None) -> Owner:
     if found is None:
         return listed  # exited since the listing: what the listing said is all there is
-    return Owner(listed.pid, listed.name or found.name, found.user, found.cmdline, found.start_time)
+    return Owner(listed.pid, listed.name or found.name, found.user, found.cmdline, found.start_time, found.cgroup)
 
 
 def _ask(getter: Callable[[], T]) -> T | None:

@@ -1,6 +1,6 @@
 """Container and pod names from the container runtimes' own state files, read with bounds and cached.
 
-``ContainerNames.resolve(placement)`` fills in what ``nettop.owners.cgroups.classify`` could not know:
+``ContainerNames.resolve(placement)`` fills in what ``nettop.cgroups.classify`` could not know:
 
 * docker: ``/var/lib/docker/containers/<id>/config.v2.json`` (rootless: ``~/.local/share/docker/containers/``),
   ``Name`` (written with a leading ``/``) and ``Config.Image``.
@@ -28,7 +28,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
-from nettop.owners.cgroups import Container, Placement
+from nettop.cgroups import Container, Placement
 
 #: A state file larger than this is not read: containers.json of a few thousand containers is well under it.
 MAX_STATE_BYTES = 4 * 1024 * 1024

@@ -102,7 +102,7 @@ class CommandSource:
         #: The same commands without an event loop, for ``collect_blocking``; None: it runs ``collect``.
         self._blocking_runner = blocking_runner
         self._timeout = timeout
-        self._setting = Setting(enricher or Enricher(), proc_root, complete_owners)
+        self._setting = Setting(enricher or Enricher(proc_root=proc_root), proc_root, complete_owners)
         self._collectors = {command.name: command.collector(self._setting) for command in self._commands}
         self._last_taken: float | None = None
         self._clock = clock

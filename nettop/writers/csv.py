@@ -32,6 +32,11 @@ def _rows(records: Iterable[Connection]) -> Iterator[list[Any]]:
     for record in records:
         row = record_to_dict(record)
         row["owners"] = owners_text(record.owners, unknown="", sep=";")
+        container, pod = row["container"], row["pod"]  # one cell each: runtime:name (or id), namespace/name
+        if container is not None:
+            row["container"] = f"{container['runtime']}:{container['name'] or container['id']}"
+        if pod is not None:
+            row["pod"] = f"{pod['namespace']}/{pod['name']}" if pod["name"] else pod["uid"]
         yield [_csv_cell(row[name]) for name in FIELDS]
 
 

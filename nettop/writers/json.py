@@ -13,6 +13,7 @@ import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from nettop.cgroups import classify
 from nettop.model import Connection, Owner
 from nettop.text import json_safe_bytes
 
@@ -45,6 +46,10 @@ FIELDS = (
     "source",
     "local_service",
     "remote_service",
+    "cgroup",
+    "unit",
+    "container",
+    "pod",
 )
 
 
@@ -55,6 +60,7 @@ def owner_to_dict(owner: Owner) -> dict[str, Any]:
         "user": owner.user,
         "cmdline": list(owner.cmdline) if owner.cmdline is not None else None,
         "start_time": owner.start_time,
+        "cgroup": owner.cgroup,
     }
 
 
@@ -106,6 +112,24 @@ def record_to_dict(record: Connection, owner_cache: dict[int, OwnerFields] | Non
         "source": source,
         "local_service": local_service,
         "remote_service": remote_service,
+        **_placement_fields(owners[0].cgroup if owners else None),
+    }
+
+
+def _placement_fields(cgroup: str | None) -> dict[str, Any]:
+    """Where the first owner runs: its cgroup, the systemd unit, and the container and pod the path names (their
+    names only where the path gives them; the runtimes' state files are a later step)."""
+    if cgroup is None:
+        return {"cgroup": None, "unit": None, "container": None, "pod": None}
+    placement = classify(cgroup)
+    container, pod = placement.container, placement.pod
+    return {
+        "cgroup": cgroup,
+        "unit": placement.unit,
+        "container": None
+        if container is None
+        else {"runtime": container.runtime, "id": container.id, "name": container.name, "image": container.image},
+        "pod": None if pod is None else {"uid": pod.uid, "namespace": pod.namespace, "name": pod.name},
     }
 
 
