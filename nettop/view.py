@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 
+from nettop.cgroups import classify, unescape_unit
 from nettop.model import Connection, Proto, State
 from nettop.snapshots import RowKey, SnapshotDiff
 from nettop.text import address_text, port_text
@@ -55,6 +56,25 @@ def owner_pids(record: Connection) -> str:
 
 def owner_names(record: Connection) -> str:
     return ",".join(owner.name or "?" for owner in record.owners)
+
+
+@lru_cache(maxsize=4096)
+def place_text(cgroup: str | None) -> str:
+    """Where a process runs, in a few words: its container (``docker:3f2a9c1b7e4d``, or its name), pod, or
+    systemd unit (escapes decoded); "" when unknown or none of these."""
+    if not cgroup:
+        return ""
+    placement = classify(cgroup)
+    container, pod = placement.container, placement.pod
+    if container is not None:
+        return f"{container.runtime}:{container.name or container.short_id}"
+    if pod is not None:
+        return f"pod {pod.namespace}/{pod.name}" if pod.name else f"pod {pod.uid[:8]}"
+    return unescape_unit(placement.unit) if placement.unit else ""
+
+
+def owner_place(record: Connection) -> str:
+    return place_text(record.owners[0].cgroup) if record.owners else ""
 
 
 def command_line(record: Connection) -> str:
@@ -135,6 +155,7 @@ COLUMNS: tuple[Column, ...] = (
     Column("program", "Program", owner_names, lambda r: (r.program or "~").lower(), 8, flex=True, max_width=24),
     Column("user", "User", lambda r: r.user or "", lambda r: r.user or "~", 9, min_screen=96),
     Column("service", "Service", _service, _service, 9, min_screen=120),
+    Column("unit", "Unit", owner_place, owner_place, 10, flex=True, max_width=28, min_screen=140),
     Column("command", "Command", command_line, command_line, 20, flex=True, min_screen=160),
 )
 COLUMN_KEYS = tuple(column.key for column in COLUMNS)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from nettop.model import Connection, Proto, State
 from tests.scripted import conn
 
@@ -71,4 +73,23 @@ def demo_records() -> list[Connection]:
                 80, 41000 + n, local_ip="198.51.100.7", remote_ip=f"192.0.2.{100 + n}", pid=None, state=State.TIME_WAIT
             )
         )
-    return records
+    return [_placed(record) for record in records]
+
+
+#: Where the demo's processes run (systemd units, a container): the Unit column's cells.
+PLACES = {
+    "sshd": "/system.slice/ssh.service",
+    "nginx": "/system.slice/nginx.service",
+    "postgres": "/system.slice/system-postgresql.slice/postgresql@15-main.service",
+    "redis-server": "/system.slice/docker-" + "3f2a9c1b7e4d" * 5 + "3f2a.scope",
+    "node_exporter": "/system.slice/prometheus-node-exporter.service",
+    "systemd-resolve": "/system.slice/systemd-resolved.service",
+    "chronyd": "/system.slice/chrony.service",
+    "gunicorn": "/system.slice/app.service",
+    "apt": "/system.slice/apt-daily.service",
+}
+
+
+def _placed(record: Connection) -> Connection:
+    owners = tuple(replace(owner, cgroup=PLACES.get(owner.name or "")) for owner in record.owners)
+    return record._replace(owners=owners)

@@ -110,6 +110,7 @@ KEY_VALUES = {
     "program": texts,
     "program_regex": st.sampled_from(["ssh.*", "(ssh", "a{4294967296}", "(" * 2000 + ")" * 2000]) | texts,
     "user": texts,
+    "unit": st.sampled_from(["ssh.service", "getty@tty1.service"]) | texts,
     "count": st.integers(min_value=-2, max_value=10),
     "max": st.integers(min_value=-2, max_value=10),
     "only_listed": st.booleans(),

@@ -34,6 +34,7 @@ from nettop.policy.report import render, to_json, to_junit, to_tap, to_text
 from nettop.policy.rules import ListenRule, PolicyError, load_policy, parse_policy
 from nettop.sources import platform_source
 from tests.conftest import DATA, TEXTUAL_OR_RICH, modules_loaded_by
+from tests.scripted import conn
 from tests.sockets import PROBE_NAME, LoopbackSockets, open_loopback_sockets
 
 CLASSIC = DATA / "handmade" / "check-classic-netstat-plnt.out"
@@ -579,3 +580,23 @@ def test_cli_check_refuses_an_endless_policy_and_a_deep_one(tmp_path: Path) -> N
     done = run_nettop("check", str(deep), "--from-file", str(CLASSIC))
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert done.stderr == f"nettop check: {deep}: arrays or inline tables nested too deeply\n"
+
+
+def test_a_listen_rule_may_name_the_owners_systemd_unit() -> None:
+    from nettop.model import Owner, OwnerStatus
+
+    sshd = conn(22, name="sshd")._replace(
+        owners=(Owner(1, "sshd", "root", cgroup="/system.slice/ssh.service"),), owner_status=OwnerStatus.KNOWN
+    )
+    boxed = conn(8080, name="app")._replace(
+        owners=(Owner(2, "app", cgroup="/system.slice/docker-" + "ab" * 32 + ".scope"),), owner_status=OwnerStatus.KNOWN
+    )
+    assert only(check(listen(22, unit="ssh.service"), [sshd]))[0] is Status.PASS
+    assert only(check(listen(22, program="sshd", unit="ssh.service"), [sshd]))[0] is Status.PASS
+    status, reason, _ = only(check(listen(22, unit="sshd.service"), [sshd]))
+    assert (status, reason) == (Status.FAIL, "wrong unit: ssh.service, expected sshd.service")
+    status, reason, _ = only(check(listen(8080, unit="web.service"), [boxed]))
+    assert (status, reason) == (Status.FAIL, "wrong unit: docker-" + "ab" * 32 + ".scope, expected web.service")
+    assert check(listen(22, unit="ssh.service"), [sshd]).assertions[0].description == (
+        "tcp port 22 is listening, in ssh.service"
+    )

@@ -31,6 +31,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from nettop.cgroups import classify, unescape_unit
 from nettop.errors import NettopError
 from nettop.model import WILDCARD_HOSTS, Connection, Owner, Proto, unmapped
 from nettop.policy.rules import ForbidRule, ListenerLimits, ListenRule, Policy
@@ -217,6 +218,8 @@ def canonical_address(ip: str) -> str | None:
 
 
 def _program_matches(rule: ListenRule, owner: Owner) -> bool:
+    if rule.unit is not None and owner_unit(owner) != rule.unit:
+        return False
     if rule.program is not None:
         return owner.name == rule.program
     if rule.program_regex is not None:
@@ -226,7 +229,7 @@ def _program_matches(rule: ListenRule, owner: Owner) -> bool:
 
 def _owner_problem(rule: ListenRule, record: Connection) -> str | None:
     """None when one owner of ``record`` is the program and user ``rule`` names, else why not."""
-    if rule.program is None and rule.program_regex is None and rule.user is None:
+    if rule.program is None and rule.program_regex is None and rule.user is None and rule.unit is None:
         return None
     if not record.owners:
         return f"{OWNER_UNKNOWN}: {record.owner_status.value}"
@@ -235,6 +238,9 @@ def _owner_problem(rule: ListenRule, record: Connection) -> str | None:
             return None
     named = [o for o in record.owners if _program_matches(rule, o)]
     if not named:
+        if rule.program is None and rule.program_regex is None:
+            units = ",".join(sorted({owner_unit(o) or "?" for o in record.owners}))
+            return f"wrong unit: {units}, expected {rule.unit}"
         return f"wrong owner: {_owners_text(record)}, expected {_expected_program(rule)}"
     if all(o.user is None for o in named):
         return f"owner's user unknown (the listing does not say), expected {rule.user}"
@@ -247,7 +253,14 @@ def _owners_text(record: Connection) -> str:
 
 
 def _expected_program(rule: ListenRule) -> str:
-    return rule.program if rule.program is not None else f"a program matching {rule.program_regex!r}"
+    named = rule.program if rule.program is not None else f"a program matching {rule.program_regex!r}"
+    return named if rule.unit is None else f"{named} in {rule.unit}"
+
+
+def owner_unit(owner: Owner) -> str | None:
+    """The systemd unit ``owner`` runs in, as systemctl names it; None where its cgroup is unknown or no unit's."""
+    unit = classify(owner.cgroup).unit if owner.cgroup else None
+    return unescape_unit(unit) if unit else None
 
 
 # ---- the rules
@@ -266,6 +279,8 @@ def describe_listen(rule: ListenRule) -> str:
         parts.append(f"owned by {_expected_program(rule)}")
     if rule.user is not None:
         parts.append(f"user {rule.user}")
+    if rule.unit is not None and rule.program is None and rule.program_regex is None:
+        parts.append(f"in {rule.unit}")
     return ", ".join(parts)
 
 

@@ -8,6 +8,7 @@ The policy is TOML, read with the standard library's ``tomllib``::
     bind = "any"            # optional: an address, "any" or "loopback"; left out, any address will do
     program = "sshd"        # optional: an owner's exact name (or program_regex = "...", a full match)
     user = "root"           # optional: that owner's user
+    unit = "ssh.service"    # optional: that owner's systemd unit (Linux; from its cgroup)
     [[forbid]]              # a port that must not be listening
     port = 25
     proto = "tcp"           # optional: tcp and udp when left out
@@ -42,7 +43,7 @@ from nettop.text import cut, safe
 POLICY_PROTOS = {"tcp": Proto.TCP, "udp": Proto.UDP}
 BIND_SCOPES = ("any", "loopback")
 
-LISTEN_KEYS = ("port", "proto", "bind", "program", "program_regex", "user")
+LISTEN_KEYS = ("port", "proto", "bind", "program", "program_regex", "user", "unit")
 FORBID_KEYS = ("port", "proto")
 LIMIT_KEYS = ("count", "max", "only_listed")
 TABLES = ("listen", "forbid", "listeners")
@@ -71,6 +72,8 @@ class ListenRule:
     program_regex: str | None = None
     user: str | None = None
     line: int | None = None
+    #: The systemd unit an owner runs in, as ``systemctl`` names it (``nginx.service``).
+    unit: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -363,7 +366,9 @@ def _listen_rule(table: _Table) -> ListenRule:
             raise table.error("program_regex", f"invalid regular expression: {cut(str(error))}") from None
         except RecursionError:
             raise table.error("program_regex", "invalid regular expression: groups nested too deeply") from None
-    return ListenRule(port, proto, _bind(table), program, regex, table.string("user"), table.line())
+    return ListenRule(
+        port, proto, _bind(table), program, regex, table.string("user"), table.line(), table.string("unit")
+    )
 
 
 def _bind(table: _Table) -> str | None:
