@@ -11,7 +11,10 @@ import enum
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import MethodType
-from typing import Any, NamedTuple, Protocol, TypeAlias
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, TypeAlias
+
+if TYPE_CHECKING:
+    from nettop.cgroups import Placement
 
 
 class Proto(enum.StrEnum):
@@ -64,9 +67,14 @@ class Owner:
     cmdline: tuple[str, ...] | None = None
     #: Process start time, seconds since the epoch (psutil's create_time).
     start_time: float | None = None
-    #: Its cgroup path (Linux, ``/proc/PID/cgroup``): the service, container or pod it runs in
-    #: (``nettop.cgroups.classify``).
-    cgroup: str | None = None
+    #: Where it runs (Linux): its cgroup path (``/proc/PID/cgroup``) and the systemd unit, container or pod that
+    #: path names (``nettop.cgroups.classify``), with the names the runtimes' state files give
+    #: (``nettop.owners.runtimes``).
+    placement: Placement | None = None
+
+    @property
+    def cgroup(self) -> str | None:
+        return self.placement.cgroup if self.placement is not None else None
 
 
 class ConnKey(NamedTuple):

@@ -355,11 +355,11 @@ def _user(needle: str) -> Predicate:
 
 def _unit(needle: str) -> Predicate:
     """Any owner's systemd unit (as ``systemctl`` names it, escapes decoded) contains ``needle``."""
-    from nettop.cgroups import classify, unescape_unit  # only filters that name a unit load it
+    from nettop.cgroups import unescape_unit  # only filters that name a unit load it
 
     def units(record: Connection) -> Iterable[str]:
         for owner in record.owners:
-            unit = classify(owner.cgroup).unit if owner.cgroup else None
+            unit = owner.placement.unit if owner.placement is not None else None
             if unit:
                 yield unescape_unit(unit).lower()
 
@@ -368,11 +368,10 @@ def _unit(needle: str) -> Predicate:
 
 def _container(needle: str) -> Predicate:
     """Any owner's container: its name contains ``needle``, or its id starts with it."""
-    from nettop.cgroups import classify
 
     def matches(record: Connection) -> bool:
         for owner in record.owners:
-            container = classify(owner.cgroup).container if owner.cgroup else None
+            container = owner.placement.container if owner.placement is not None else None
             if container is not None and (container.id.startswith(needle) or needle in (container.name or "").lower()):
                 return True
         return False

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from nettop.cgroups import classify, unescape_unit
+from nettop.cgroups import Placement, unescape_unit
 from nettop.model import Connection, Proto, State
 from nettop.snapshots import RowKey, SnapshotDiff
 from nettop.text import address_text, port_text
@@ -59,12 +59,11 @@ def owner_names(record: Connection) -> str:
 
 
 @lru_cache(maxsize=4096)
-def place_text(cgroup: str | None) -> str:
-    """Where a process runs, in a few words: its container (``docker:3f2a9c1b7e4d``, or its name), pod, or
+def place_text(placement: Placement | None) -> str:
+    """Where a process runs, in a few words: its container (its name, or ``docker:3f2a9c1b7e4d``), pod, or
     systemd unit (escapes decoded); "" when unknown or none of these."""
-    if not cgroup:
+    if placement is None:
         return ""
-    placement = classify(cgroup)
     container, pod = placement.container, placement.pod
     if container is not None:
         return f"{container.runtime}:{container.name or container.short_id}"
@@ -74,7 +73,7 @@ def place_text(cgroup: str | None) -> str:
 
 
 def owner_place(record: Connection) -> str:
-    return place_text(record.owners[0].cgroup) if record.owners else ""
+    return place_text(record.owners[0].placement) if record.owners else ""
 
 
 def command_line(record: Connection) -> str:

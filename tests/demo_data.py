@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from nettop.cgroups import Placement, classify
 from nettop.model import Connection, Proto, State
 from tests.scripted import conn
 
@@ -90,6 +91,10 @@ PLACES = {
 }
 
 
+def _placement(cgroup: str | None) -> Placement | None:
+    return classify(cgroup) if cgroup is not None else None
+
+
 def _placed(record: Connection) -> Connection:
-    owners = tuple(replace(owner, cgroup=PLACES.get(owner.name or "")) for owner in record.owners)
+    owners = tuple(replace(owner, placement=_placement(PLACES.get(owner.name or ""))) for owner in record.owners)
     return record._replace(owners=owners)

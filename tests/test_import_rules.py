@@ -2,7 +2,8 @@
 ``TYPE_CHECKING`` runs later or never, and is no part of the import graph):
 
 - formats import only ``nettop.model``, ``nettop.errors`` (the errors a parse raises), ``nettop.text`` (input
-  quoted safely in messages) and each other: they are pure text → records;
+  quoted safely in messages), ``nettop.cgroups`` (a cgroup path read back from nettop's JSON is classified:
+  pure text → record too) and each other: they are pure text → records;
 - nothing imports ``nettop.app`` but the command line, which starts the viewer (and does so inside a function);
 - no import cycles among nettop's modules.
 """
@@ -15,7 +16,7 @@ from pathlib import Path
 import nettop
 
 PACKAGE = Path(nettop.__file__).parent
-FORMATS_MAY_IMPORT = {"nettop.model", "nettop.errors", "nettop.text"}
+FORMATS_MAY_IMPORT = {"nettop.model", "nettop.errors", "nettop.text", "nettop.cgroups"}
 
 
 def module_name(path: Path) -> str:

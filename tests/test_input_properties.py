@@ -22,6 +22,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from nettop.cgroups import classify
 from nettop.formats import detect_format, parse_text
 from nettop.formats.nettop_json import records_from_json
 from nettop.inputs import InputError, read_input
@@ -323,7 +324,7 @@ owners = st.builds(
     maybe_text,
     st.none() | st.lists(any_text, max_size=3).map(tuple),
     st.none() | st.floats(allow_nan=False, allow_infinity=False),
-    st.none() | st.sampled_from(["/", "/system.slice/nginx.service", "/docker/" + "a" * 64]) | any_text,
+    st.none() | (st.sampled_from(["/", "/system.slice/nginx.service", "/docker/" + "a" * 64]) | any_text).map(classify),
 )
 
 

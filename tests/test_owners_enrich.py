@@ -5,10 +5,11 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import psutil
 
-from nettop.cgroups import read_proc_cgroup
+from nettop.cgroups import classify, read_proc_cgroup
 from nettop.model import Owner, OwnerStatus, State
 from nettop.owners.enrich import Enricher, unowned_status
 from nettop.owners.procfs import scan_socket_owners
@@ -19,7 +20,8 @@ def test_lookup_reports_what_psutil_knows() -> None:
     owner = Enricher().lookup(os.getpid())
     with open(f"/proc/{os.getpid()}/cgroup") as file:
         cgroup = read_proc_cgroup(file.read())
-    assert owner == Owner(os.getpid(), me.name(), me.username(), tuple(me.cmdline()), me.create_time(), cgroup)
+    placement = classify(cgroup) if cgroup is not None else None
+    assert owner == Owner(os.getpid(), me.name(), me.username(), tuple(me.cmdline()), me.create_time(), placement)
 
 
 def test_cache_is_keyed_by_start_time_so_a_reused_pid_gets_its_own_name() -> None:
@@ -75,3 +77,32 @@ def test_procfs_scan_finds_this_process_s_sockets() -> None:
         inode = os.fstat(sock.fileno()).st_ino
         owners = scan_socket_owners()
     assert owners.pids_by_inode[inode] == [os.getpid()]
+
+
+def test_an_owner_in_a_container_is_named_from_the_runtimes_state(tmp_path: Path) -> None:
+    """The enricher classifies the process's cgroup and takes the container's name and image from docker's own
+    config.v2.json (laid out under a temporary root, as docker writes it), and the JSON says them."""
+    from nettop.owners.runtimes import ContainerNames
+    from nettop.writers.json import record_to_dict
+    from tests.scripted import conn
+
+    cid = "3f2a9c1b7e4d" * 5 + "3f2a"
+    proc = tmp_path / "proc" / str(os.getpid())
+    proc.mkdir(parents=True)
+    (proc / "cgroup").write_text(f"0::/system.slice/docker-{cid}.scope\n")
+    state = tmp_path / "root" / "var" / "lib" / "docker" / "containers" / cid
+    state.mkdir(parents=True)
+    (state / "config.v2.json").write_text('{"Name": "/web", "Config": {"Image": "nginx:1.25"}}')
+    enricher = Enricher(proc_root=str(tmp_path / "proc"), names=ContainerNames(str(tmp_path / "root")))
+    owner = enricher.lookup(os.getpid())
+    assert owner is not None and owner.placement is not None
+    container = owner.placement.container
+    assert container is not None and (container.runtime, container.id, container.name, container.image) == (
+        "docker",
+        cid,
+        "web",
+        "nginx:1.25",
+    )
+    row = record_to_dict(conn(80)._replace(owners=(owner,)))
+    assert row["container"] == {"runtime": "docker", "id": cid, "name": "web", "image": "nginx:1.25"}
+    assert row["unit"] == f"docker-{cid}.scope" and row["cgroup"] == f"/system.slice/docker-{cid}.scope"

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from nettop.cgroups import classify
 from nettop.errors import NettopError
 from nettop.formats import parse_text
 from nettop.model import Connection, OwnerStatus, Proto, Snapshot, State
@@ -585,12 +586,10 @@ def test_cli_check_refuses_an_endless_policy_and_a_deep_one(tmp_path: Path) -> N
 def test_a_listen_rule_may_name_the_owners_systemd_unit() -> None:
     from nettop.model import Owner, OwnerStatus
 
-    sshd = conn(22, name="sshd")._replace(
-        owners=(Owner(1, "sshd", "root", cgroup="/system.slice/ssh.service"),), owner_status=OwnerStatus.KNOWN
-    )
-    boxed = conn(8080, name="app")._replace(
-        owners=(Owner(2, "app", cgroup="/system.slice/docker-" + "ab" * 32 + ".scope"),), owner_status=OwnerStatus.KNOWN
-    )
+    ssh, docker = classify("/system.slice/ssh.service"), classify("/system.slice/docker-" + "ab" * 32 + ".scope")
+    sshd = conn(22, name="sshd")._replace(owners=(Owner(1, "sshd", "root", placement=ssh),))
+    boxed = conn(8080, name="app")._replace(owners=(Owner(2, "app", placement=docker),))
+    assert sshd.owner_status is boxed.owner_status is OwnerStatus.KNOWN
     assert only(check(listen(22, unit="ssh.service"), [sshd]))[0] is Status.PASS
     assert only(check(listen(22, program="sshd", unit="ssh.service"), [sshd]))[0] is Status.PASS
     status, reason, _ = only(check(listen(22, unit="sshd.service"), [sshd]))

@@ -8,6 +8,7 @@ import pytest
 
 import nettop
 from nettop import query
+from nettop.cgroups import classify
 from nettop.model import Proto, State
 from nettop.query import TERMS, Flag, Query, QueryError, Term, filter_records, parse_query
 from tests.scripted import conn
@@ -242,10 +243,11 @@ def test_the_readme_documents_every_term() -> None:
 def test_unit_and_container_terms_read_the_owners_cgroup() -> None:
     from nettop.model import Owner
 
-    web = conn(80)._replace(owners=(Owner(1, "nginx", cgroup="/system.slice/nginx.service"),))
-    boxed = conn(81)._replace(owners=(Owner(2, "app", cgroup="/system.slice/docker-" + "ab" * 32 + ".scope"),))
+    web = conn(80)._replace(owners=(Owner(1, "nginx", placement=classify("/system.slice/nginx.service")),))
+    docker = classify("/system.slice/docker-" + "ab" * 32 + ".scope")
+    boxed = conn(81)._replace(owners=(Owner(2, "app", placement=docker),))
     getty = conn(82)._replace(
-        owners=(Owner(3, "agetty", cgroup="/system.slice/system-getty.slice/getty@tty1.service"),)
+        owners=(Owner(3, "agetty", placement=classify("/system.slice/system-getty.slice/getty@tty1.service")),)
     )
     none = conn(83)
     records = [web, boxed, getty, none]

@@ -2,7 +2,8 @@
 
 Every format is a pure function ``parse(text) -> ParseResult``: it runs no command, reads no file, looks up
 no owner and keeps no state. Formats import only ``nettop.model``, ``nettop.errors`` (the errors a parse
-raises), ``nettop.text`` (quoting input in messages) and each other: ``tests/test_import_rules.py`` checks it.
+raises), ``nettop.text`` (quoting input in messages), ``nettop.cgroups`` (classifying a cgroup read back) and
+each other: ``tests/test_import_rules.py`` checks it.
 Importing this package loads no format: each is imported where it is used, so that ``nettop list`` on Linux
 loads ss's and netstat's alone. ``detect_format`` and ``parse_text`` load them all (see ``detect``).
 """

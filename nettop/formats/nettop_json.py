@@ -6,7 +6,8 @@ in the viewer. Every field is checked as ``record_from_dict`` says; the writer i
 from __future__ import annotations
 
 import json
-from typing import Any
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
 
 from nettop.errors import UnknownFormat
 from nettop.model import (
@@ -22,6 +23,9 @@ from nettop.model import (
     Proto,
     State,
 )
+
+if TYPE_CHECKING:
+    from nettop.cgroups import Placement
 
 FORMAT = "nettop-json"
 
@@ -81,6 +85,8 @@ def record_from_dict(row: Any) -> Connection:
         raise _bad("owners", "a list of objects", owners)
     owners = tuple(_owner(index, owner) for index, owner in enumerate(owners))
     _check_first_owner(row, owners)
+    if owners and owners[0].placement is not None:
+        owners = (replace(owners[0], placement=_named(owners[0].placement, row)), *owners[1:])
     return Connection(
         _member(_required(row, "proto"), "proto", _PROTOS),
         family,
@@ -169,8 +175,33 @@ def _owner(index: int, value: Any) -> Owner:
         _text_or_null(value.get("user"), f"{where}.user"),
         cmdline,
         start_time,
-        _text_or_null(value.get("cgroup"), f"{where}.cgroup"),
+        _placement(_text_or_null(value.get("cgroup"), f"{where}.cgroup")),
     )
+
+
+def _named(placement: Placement, row: dict[str, Any]) -> Placement:
+    """The first owner's placement with the container's and pod's names the record says (when their ids match)."""
+    container, pod = placement.container, placement.pod
+    said = row.get("container")
+    if container is not None and type(said) is dict and said.get("id") == container.id:
+        container = replace(
+            container,
+            name=_text_or_null(said.get("name"), "container.name"),
+            image=_text_or_null(said.get("image"), "container.image"),
+        )
+    said = row.get("pod")
+    if pod is not None and type(said) is dict and said.get("uid") == pod.uid:
+        namespace = _text_or_null(said.get("namespace"), "pod.namespace")
+        pod = replace(pod, namespace=namespace, name=_text_or_null(said.get("name"), "pod.name"))
+    return replace(placement, container=container, pod=pod)
+
+
+def _placement(cgroup: str | None) -> Placement | None:
+    """An owner's placement read back: its cgroup classified again (the record's container and pod names, which
+    the runtimes gave, are the first owner's: ``_named``)."""
+    from nettop.cgroups import classify
+
+    return classify(cgroup) if cgroup is not None else None
 
 
 def _check_first_owner(row: dict[str, Any], owners: tuple[Owner, ...]) -> None:

@@ -13,8 +13,9 @@ from typing import TypeVar
 
 import psutil
 
-from nettop.cgroups import read_proc_cgroup
+from nettop.cgroups import Placement, classify, read_proc_cgroup
 from nettop.model import Connection, Owner, OwnerResolver, OwnerStatus, State
+from nettop.owners.runtimes import ContainerNames
 
 T = TypeVar("T")
 
@@ -22,10 +23,12 @@ T = TypeVar("T")
 class Enricher:
     """Enrich records from the live system; keep one across snapshots so its cache pays off."""
 
-    def __init__(self, max_cache: int = 4096, proc_root: str = "/proc") -> None:
+    def __init__(self, max_cache: int = 4096, proc_root: str = "/proc", names: ContainerNames | None = None) -> None:
         self._cache: dict[tuple[int, float], Owner] = {}
         self._max_cache = max_cache
         self._proc_root = proc_root
+        #: Container and pod names from the runtimes' state files (read once a container, cached).
+        self._names = names if names is not None else ContainerNames()
 
     def lookup(self, pid: int, known_name: str | None = None) -> Owner | None:
         """The process ``pid`` as it is now, or None when it has exited."""
@@ -35,7 +38,7 @@ class Enricher:
         except psutil.NoSuchProcess:
             return None
         except psutil.AccessDenied:
-            return Owner(pid, known_name, cgroup=self._cgroup(pid))
+            return Owner(pid, known_name, placement=self._placement(pid))
         key = (pid, started)
         cached = self._cache.get(key)
         if cached is not None:
@@ -46,20 +49,22 @@ class Enricher:
             cmdline = _ask(process.cmdline)
         if not process.is_running():
             return None  # exited (or its pid was reused) while we read it
-        owner = Owner(pid, name, user, tuple(cmdline) if cmdline is not None else None, started, self._cgroup(pid))
+        owner = Owner(pid, name, user, tuple(cmdline) if cmdline is not None else None, started, self._placement(pid))
         if len(self._cache) >= self._max_cache:
             self._cache.clear()
         self._cache[key] = owner
         return owner
 
-    def _cgroup(self, pid: int) -> str | None:
-        """The process's cgroup path; None off Linux, or when it has exited (read before ``is_running``)."""
+    def _placement(self, pid: int) -> Placement | None:
+        """Where the process runs: its cgroup, classified, with its container's or pod's names; None off Linux,
+        or when it has exited (read before ``is_running``)."""
         try:
             with open(f"{self._proc_root}/{pid}/cgroup", "rb") as file:
                 text = file.read(65536).decode("utf-8", "replace")
         except OSError:
             return None
-        return read_proc_cgroup(text)
+        path = read_proc_cgroup(text)
+        return self._names.resolve(classify(path)) if path is not None else None
 
     def resolver(
         self, pids_by_inode: Mapping[int, list[int]], root: bool, my_uid: int, hidden_uids: Collection[int] = ()
@@ -111,7 +116,7 @@ class Enricher:
 def _merged(listed: Owner, found: Owner | None) -> Owner:
     if found is None:
         return listed  # exited since the listing: what the listing said is all there is
-    return Owner(listed.pid, listed.name or found.name, found.user, found.cmdline, found.start_time, found.cgroup)
+    return Owner(listed.pid, listed.name or found.name, found.user, found.cmdline, found.start_time, found.placement)
 
 
 def _ask(getter: Callable[[], T]) -> T | None:

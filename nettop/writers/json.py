@@ -11,11 +11,13 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from nettop.cgroups import classify
 from nettop.model import Connection, Owner
 from nettop.text import json_safe_bytes
+
+if TYPE_CHECKING:
+    from nettop.cgroups import Placement
 
 try:
     import orjson
@@ -112,19 +114,18 @@ def record_to_dict(record: Connection, owner_cache: dict[int, OwnerFields] | Non
         "source": source,
         "local_service": local_service,
         "remote_service": remote_service,
-        **_placement_fields(owners[0].cgroup if owners else None),
+        **_placement_fields(owners[0].placement if owners else None),
     }
 
 
-def _placement_fields(cgroup: str | None) -> dict[str, Any]:
-    """Where the first owner runs: its cgroup, the systemd unit, and the container and pod the path names (their
-    names only where the path gives them; the runtimes' state files are a later step)."""
-    if cgroup is None:
+def _placement_fields(placement: Placement | None) -> dict[str, Any]:
+    """Where the first owner runs: its cgroup, the systemd unit, and the container and pod (with the names the
+    runtimes give, else the short id)."""
+    if placement is None:
         return {"cgroup": None, "unit": None, "container": None, "pod": None}
-    placement = classify(cgroup)
     container, pod = placement.container, placement.pod
     return {
-        "cgroup": cgroup,
+        "cgroup": placement.cgroup,
         "unit": placement.unit,
         "container": None
         if container is None
