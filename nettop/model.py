@@ -157,6 +157,24 @@ _new_key: Callable[[tuple[Any, ...]], ConnKey] = MethodType(tuple.__new__, ConnK
 new_connection: Callable[[tuple[Any, ...]], Connection] = MethodType(tuple.__new__, Connection)
 
 
+#: The kernel's TCP state numbers (``include/net/tcp_states.h``), as ``/proc/net/tcp`` and sock_diag give them;
+#: 12 is a request socket (``TCP_NEW_SYN_RECV``), SYN_RECV to ss.
+KERNEL_TCP_STATES: dict[int, State] = {
+    1: State.ESTABLISHED,
+    2: State.SYN_SENT,
+    3: State.SYN_RECV,
+    4: State.FIN_WAIT1,
+    5: State.FIN_WAIT2,
+    6: State.TIME_WAIT,
+    7: State.CLOSE,
+    8: State.CLOSE_WAIT,
+    9: State.LAST_ACK,
+    10: State.LISTEN,
+    11: State.CLOSING,
+    12: State.SYN_RECV,
+}
+
+
 # ---- ranges: the largest value each number of a record may hold, the range of the kernel type behind it. A
 # capture may say anything (``port 70000``, a 30-digit inode); parsers, the JSON reader and the filter language
 # all refuse what lies outside, so that no consumer (JSON writers take 64 bits at most) ever meets it.

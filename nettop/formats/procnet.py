@@ -23,23 +23,18 @@ import ipaddress
 
 from nettop.errors import NotASocketTable, UnknownFormat
 from nettop.formats.common import MAX_INODE, MAX_PORT, MAX_QUEUE, MAX_UID, number, quoted, text_lines
-from nettop.model import IPV4_MAPPED_PREFIX, Connection, OwnerStatus, ParseIssue, ParseResult, Proto, State
+from nettop.model import (
+    IPV4_MAPPED_PREFIX,
+    KERNEL_TCP_STATES,
+    Connection,
+    OwnerStatus,
+    ParseIssue,
+    ParseResult,
+    Proto,
+    State,
+)
 
 FORMAT = "proc-net"
-
-_STATES = {
-    1: State.ESTABLISHED,
-    2: State.SYN_SENT,
-    3: State.SYN_RECV,
-    4: State.FIN_WAIT1,
-    5: State.FIN_WAIT2,
-    6: State.TIME_WAIT,
-    7: State.CLOSE,
-    8: State.CLOSE_WAIT,
-    9: State.LAST_ACK,
-    10: State.LISTEN,
-    11: State.CLOSING,
-}
 
 
 def looks_like_header(line: str) -> bool:
@@ -95,7 +90,7 @@ def _row(line: str, proto: Proto, source: str) -> Connection:
     if proto is Proto.UDP:
         state = State.ESTABLISHED if state_number == 1 else State.UNCONNECTED
     else:
-        state = _STATES.get(state_number, State.UNKNOWN)
+        state = KERNEL_TCP_STATES.get(state_number, State.UNKNOWN)
     uid = number(words[7], MAX_UID, "uid")
     inode = number(words[9], MAX_INODE, "inode") or None
     return Connection(

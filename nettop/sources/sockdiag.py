@@ -20,7 +20,7 @@ import struct
 from typing import Any, NamedTuple
 
 from nettop.errors import CommandError
-from nettop.model import Connection, OwnerStatus, Proto, State, new_connection
+from nettop.model import KERNEL_TCP_STATES, Connection, OwnerStatus, Proto, State, new_connection
 
 #: ``<linux/netlink.h>``, ``<linux/sock_diag.h>``.
 NETLINK_SOCK_DIAG = 4
@@ -47,21 +47,6 @@ _ATTRIBUTE = struct.Struct("=HH")
 _ERRNO = struct.Struct("=i")
 _U64 = struct.Struct("=Q")
 
-#: The kernel's TCP state numbers (``include/net/tcp_states.h``); 12 is a request socket, SYN_RECV to ss.
-_TCP_STATES = {
-    1: State.ESTABLISHED,
-    2: State.SYN_SENT,
-    3: State.SYN_RECV,
-    4: State.FIN_WAIT1,
-    5: State.FIN_WAIT2,
-    6: State.TIME_WAIT,
-    7: State.CLOSE,
-    8: State.CLOSE_WAIT,
-    9: State.LAST_ACK,
-    10: State.LISTEN,
-    11: State.CLOSING,
-    12: State.SYN_RECV,
-}
 _RECEIVE_BUFFER = 1 << 20
 
 
@@ -221,7 +206,7 @@ _MESSAGE = struct.Struct("=BBBB4x16s16sI8x4xIIII")
 _PORTS = struct.Struct("!HH")
 #: Where a message's parts start: after its netlink header, the ports, then the attributes after the message.
 _BODY, _PORTS_AT, _ATTRIBUTES_AT = _HEADER.size, _HEADER.size + 4, _HEADER.size + _MESSAGE.size
-_TCP_STATE_LIST = tuple(_TCP_STATES.get(number, State.UNKNOWN) for number in range(256))
+_TCP_STATE_LIST = tuple(KERNEL_TCP_STATES.get(number, State.UNKNOWN) for number in range(256))
 _V6_LISTENING = frozenset({7, 10})  # TCP_CLOSE, TCP_LISTEN: the states the kernel sends v6only for
 
 
