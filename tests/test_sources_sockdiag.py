@@ -159,3 +159,23 @@ def test_refusals_and_broken_datagrams_are_errors_not_tracebacks() -> None:
     acknowledged = header.pack(36, sockdiag.NLMSG_ERROR, 0, 1, 0) + bytes(20)
     done = header.pack(20, sockdiag.NLMSG_DONE, 0, 1, 0) + bytes(4)
     assert sockdiag.records([(sockdiag.Proto.TCP, [acknowledged + done])]) == []
+
+
+async def test_the_viewers_ticks_find_new_sockets_and_their_owners() -> None:
+    """The live source (auto begins with netlink) collected again and again, as the viewer does: a listener
+    opened between two ticks shows in the second, owned by this process (the incremental /proc scan)."""
+    import os
+
+    from nettop.sources import platform_source
+
+    source = platform_source("auto")
+    first = await source.collect()
+    assert first.source == "netlink"
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        port = listener.getsockname()[1]
+        second = await source.collect()
+    assert not [r for r in first.records if r.local_port == port and r.state.value == "LISTEN"]
+    (found,) = [r for r in second.records if r.local_port == port and r.state.value == "LISTEN"]
+    assert found.pid == os.getpid() and found.owner_status.value == "known"

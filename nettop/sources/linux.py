@@ -231,13 +231,17 @@ class NetlinkCollector:
 
         if not self._scanner.primed:  # the first scan reads everything anyway: beside the dump
             dumped, owners = await asyncio.gather(asyncio.to_thread(_dumped), asyncio.to_thread(self._scanner.scan))
-            self._scanner.note_listing(_inodes(dumped))
             return await asyncio.to_thread(self._joined, dumped, owners)
         dumped = await asyncio.to_thread(_dumped)
         return await asyncio.to_thread(self._joined, dumped, None)
 
-    def _joined(self, dumped: tuple[Connection, ...], owners: SocketOwners | None) -> Collected:
-        if owners is None:
+    def _joined(self, dumped: tuple[Connection, ...], primed: SocketOwners | None) -> Collected:
+        """Join the owners, in a worker thread: the primed scan's (it ran blind, beside the first dump: tell it
+        what the dump held), else an incremental scan given the dump's inodes."""
+        if primed is not None:
+            self._scanner.note_listing(_inodes(dumped))
+            owners = primed
+        else:
             owners = self._scanner.scan(_inodes(dumped))
         return self._owners.joined(ParseResult(dumped, (), sockdiag.FORMAT), owners)
 
