@@ -41,13 +41,16 @@ def ip_sort_key(ip: str | None) -> str:
 
 @lru_cache(maxsize=4096)
 def service_name(port: int | None, proto: str) -> str:
-    """The well-known name of a port (``ssh``, ``https``), or "" when it has none or is ephemeral."""
+    """The well-known name of a port (``ssh``, ``https``), or "" when it has none or is ephemeral: this machine's
+    services database first (it may name a local service), then nettop's bundled table."""
     if port is None or port >= 32768 or proto not in ("tcp", "udp"):
         return ""
     try:
         return socket.getservbyport(port, proto)
     except OSError:
-        return ""
+        from nettop.formats.services import NAMES  # a machine without /etc/services (a minimal container)
+
+        return NAMES.get(port, "")
 
 
 def owner_pids(record: Connection) -> str:

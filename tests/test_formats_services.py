@@ -45,3 +45,11 @@ def test_the_table_holds_only_ports_and_protocol_numbers() -> None:
     # IP protocol numbers are a byte; Linux numbers MPTCP 262 (IPPROTO_MPTCP) beside them.
     assert all(0 <= number <= 255 or name == "mptcp" for name, number in PROTOCOLS.items())
     assert PORTS["ssh"] == 22 and PORTS["domain"] == 53 and PROTOCOLS["tcp"] == 6
+
+
+def test_each_ports_canonical_name_numbers_back_to_it() -> None:
+    from nettop.formats.services import NAMES
+
+    # DICOM is the one name IANA gives two ports (104 and 11112): a name numbers to its first.
+    assert [(port, name) for port, name in NAMES.items() if PORTS[name] != port] == [(11112, "dicom")]
+    assert (NAMES[25], NAMES[53], NAMES[80], NAMES[555]) == ("smtp", "domain", "http", "dsf")

@@ -3,6 +3,7 @@ exactly once (a burst of new rows with a just-closed one coming back once broke 
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -141,3 +142,22 @@ def test_missing_listeners_are_rows_of_their_own_kind_never_sockets() -> None:
     assert model.shown_missing == 0 and model.shown_closing == 1
     model.expire(1.0 + CLOSED_LINGER_SECONDS)
     assert key not in model.rows
+
+
+def test_a_port_is_named_from_the_bundled_table_where_the_system_has_no_services_file(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Minimal containers have no /etc/services: socket.getservbyport fails there for every port."""
+    from nettop import view
+
+    def no_database(port: int, proto: str) -> str:
+        raise OSError("port/proto not found")
+
+    view.service_name.cache_clear()
+    monkeypatch.setattr(view.socket, "getservbyport", no_database)
+    try:
+        assert [view.service_name(p, "tcp") for p in (22, 25, 443, 631, 3389, 40000)] == [
+            "ssh", "smtp", "https", "ipp", "ms-wbt-server", ""
+        ]  # fmt: skip
+    finally:
+        view.service_name.cache_clear()
