@@ -121,6 +121,11 @@ class Placement:
     container: Container | None = None
     pod: Pod | None = None
 
+    @property
+    def unit_name(self) -> str | None:
+        """The unit as ``systemctl`` names it, escapes decoded (``getty@tty1.service``); None for no unit."""
+        return unescape_unit(self.unit) if self.unit else None
+
 
 def unescape_unit(name: str) -> str:
     """A unit name for display: systemd's ``\\xNN`` escapes (``\\x2d`` is ``-``) decoded."""

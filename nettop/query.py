@@ -355,13 +355,12 @@ def _user(needle: str) -> Predicate:
 
 def _unit(needle: str) -> Predicate:
     """Any owner's systemd unit (as ``systemctl`` names it, escapes decoded) contains ``needle``."""
-    from nettop.cgroups import unescape_unit  # only filters that name a unit load it
 
     def units(record: Connection) -> Iterable[str]:
         for owner in record.owners:
-            unit = owner.placement.unit if owner.placement is not None else None
+            unit = owner.placement.unit_name if owner.placement is not None else None
             if unit:
-                yield unescape_unit(unit).lower()
+                yield unit.lower()
 
     return lambda r: any(needle in unit for unit in units(r))
 

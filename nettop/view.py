@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from nettop.cgroups import Placement, unescape_unit
+from nettop.cgroups import Placement
 from nettop.model import Connection, Proto, State
 from nettop.snapshots import RowKey, SnapshotDiff
 from nettop.text import address_text, port_text
@@ -72,7 +72,7 @@ def place_text(placement: Placement | None) -> str:
         return f"{container.runtime}:{container.name or container.short_id}"
     if pod is not None:
         return f"pod {pod.namespace}/{pod.name}" if pod.name else f"pod {pod.uid[:8]}"
-    return unescape_unit(placement.unit) if placement.unit else ""
+    return placement.unit_name or ""
 
 
 def owner_place(record: Connection) -> str:

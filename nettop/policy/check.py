@@ -31,7 +31,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from nettop.cgroups import unescape_unit
 from nettop.errors import NettopError
 from nettop.model import WILDCARD_HOSTS, Connection, Owner, Proto, unmapped
 from nettop.policy.rules import ForbidRule, ListenerLimits, ListenRule, Policy
@@ -259,8 +258,7 @@ def _expected_program(rule: ListenRule) -> str:
 
 def owner_unit(owner: Owner) -> str | None:
     """The systemd unit ``owner`` runs in, as systemctl names it; None where its cgroup is unknown or no unit's."""
-    unit = owner.placement.unit if owner.placement is not None else None
-    return unescape_unit(unit) if unit else None
+    return owner.placement.unit_name if owner.placement is not None else None
 
 
 # ---- the rules

@@ -140,6 +140,13 @@ class ProcOwners:
     def scan(self) -> SocketOwners:
         return scan_socket_owners(self.setting.proc_root)
 
+    def scan_underway(self, underway: Underway) -> ScanInChild | InThread[SocketOwners]:
+        """The one-shot collection's /proc scan: the early start's, or one begun now in a thread, left in
+        ``underway`` for a command that stands in after this one fails."""
+        if underway.owners is None:
+            underway.owners = InThread(scan_socket_owners, self.setting.proc_root)
+        return underway.owners
+
 
 class TextCollector:
     """A listing command's whole text each time, parsed, with all of /proc scanned beside it (netstat; ss in a
@@ -162,9 +169,7 @@ class TextCollector:
 
     def collect_blocking(self, run: BlockingRunner, timeout: float, underway: Underway) -> Collected:
         """The command and the scan (the early start's when under way, else one in a thread), then the parse."""
-        if underway.owners is None:
-            underway.owners = InThread(scan_socket_owners, self._owners.setting.proc_root)
-        scan = underway.owners
+        scan = self._owners.scan_underway(underway)
         if underway.run is not None and underway.run.argv == self.argv:
             text = underway.run.output(timeout)
         else:
@@ -247,9 +252,7 @@ class NetlinkCollector:
 
     def collect_blocking(self, run: BlockingRunner, timeout: float, underway: Underway) -> Collected:
         """One dump, with the scan under way beside it (the early start's, else one in a thread)."""
-        if underway.owners is None:
-            underway.owners = InThread(scan_socket_owners, self._owners.setting.proc_root)
-        scan = underway.owners
+        scan = self._owners.scan_underway(underway)
         # A refused dump raises here and leaves the scan under way, for the command that stands in.
         early, underway.dump = underway.dump, None
         dumped = _dumped(early.result() if early is not None else None)

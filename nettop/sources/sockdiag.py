@@ -20,6 +20,7 @@ import struct
 from typing import Any, NamedTuple
 
 from nettop.errors import CommandError
+from nettop.formats.registry import command
 from nettop.model import KERNEL_TCP_STATES, Connection, OwnerStatus, Proto, State, new_connection
 
 #: ``<linux/netlink.h>``, ``<linux/sock_diag.h>``.
@@ -36,8 +37,8 @@ INET_DIAG_CGROUP_ID = 21
 #: Every TCP state, ``TCP_ESTABLISHED`` (1) to ``TCP_NEW_SYN_RECV`` (12), as ``ss -a`` asks.
 ALL_STATES = (1 << 13) - 1
 
-#: The argv that messages quote for this source: it runs no command.
-ARGV = ("netlink", "sock_diag")
+#: The argv that messages quote for this source (it runs no command), as the format registry names it.
+ARGV = command("linux", "netlink").argv
 #: A parse result's format, and the records' source.
 FORMAT = "netlink"
 
@@ -45,7 +46,7 @@ _HEADER = struct.Struct("=IHHII")  # nlmsghdr: length, type, flags, seq, pid
 _REQUEST = struct.Struct("=BBBBI48x")  # inet_diag_req_v2: family, protocol, ext, pad, states; a zero sockid
 _ATTRIBUTE = struct.Struct("=HH")
 _ERRNO = struct.Struct("=i")
-_U64 = struct.Struct("=Q")
+_U32, _U64 = struct.Struct("=I"), struct.Struct("=Q")
 
 _RECEIVE_BUFFER = 1 << 20
 
@@ -81,16 +82,13 @@ def tcp_info(data: bytes | memoryview) -> TcpInfo | None:
         return _U64.unpack_from(data, offset)[0] if size >= offset + 8 else None
 
     return TcpInfo(
-        int.from_bytes(data[_RTT : _RTT + 4], "little" if _LITTLE else "big"),
+        _U32.unpack_from(data, _RTT)[0],
         data[2],
-        int.from_bytes(data[_TOTAL_RETRANS : _TOTAL_RETRANS + 4], "little" if _LITTLE else "big"),
+        _U32.unpack_from(data, _TOTAL_RETRANS)[0],
         u64(_BYTES_ACKED),
         u64(_BYTES_RECEIVED),
         u64(_BYTES_SENT),
     )
-
-
-_LITTLE = struct.pack("=H", 1) == b"\x01\x00"
 
 
 class DiagSocket(NamedTuple):

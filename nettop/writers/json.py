@@ -66,15 +66,18 @@ def owner_to_dict(owner: Owner) -> dict[str, Any]:
     }
 
 
-#: The JSON of a record's owners: the first one's pid, name and user, and the whole list.
-OwnerFields = tuple[int | None, str | None, str | None, list[dict[str, Any]]]
+#: The JSON of a record's owners: the first one's pid, name and user, the whole list, and where the first runs.
+OwnerFields = tuple[int | None, str | None, str | None, list[dict[str, Any]], dict[str, Any]]
+
+_NOWHERE: dict[str, Any] = {"cgroup": None, "unit": None, "container": None, "pod": None}
 
 
 def _owner_fields(owners: tuple[Owner, ...]) -> OwnerFields:
     if not owners:
-        return None, None, None, []
+        return None, None, None, [], _NOWHERE
     first = owners[0]
-    return first.pid, first.name, first.user, [owner_to_dict(owner) for owner in owners]
+    owner_list = [owner_to_dict(owner) for owner in owners]
+    return first.pid, first.name, first.user, owner_list, _placement_fields(first.placement)
 
 
 def record_to_dict(record: Connection, owner_cache: dict[int, OwnerFields] | None = None) -> dict[str, Any]:
@@ -83,13 +86,13 @@ def record_to_dict(record: Connection, owner_cache: dict[int, OwnerFields] | Non
      interface, recv_q, send_q, inode, uid, v6only, truncated, source, _raw, local_service,
      remote_service) = record  # fmt: skip
     if owner_cache is None:
-        pid, program, user, owner_list = _owner_fields(owners)
+        pid, program, user, owner_list, place = _owner_fields(owners)
     else:
         # Owner tuples are shared objects that outlive the call, so id() is a sound cache key.
         found = owner_cache.get(id(owners))
         if found is None:
             found = owner_cache[id(owners)] = _owner_fields(owners)
-        pid, program, user, owner_list = found
+        pid, program, user, owner_list, place = found
     # Enum members are str subclasses: json writes them as their values without a .value look-up.
     return {
         "proto": proto,
@@ -114,7 +117,7 @@ def record_to_dict(record: Connection, owner_cache: dict[int, OwnerFields] | Non
         "source": source,
         "local_service": local_service,
         "remote_service": remote_service,
-        **_placement_fields(owners[0].placement if owners else None),
+        **place,
     }
 
 
@@ -122,7 +125,7 @@ def _placement_fields(placement: Placement | None) -> dict[str, Any]:
     """Where the first owner runs: its cgroup, the systemd unit, and the container and pod (with the names the
     runtimes give, else the short id)."""
     if placement is None:
-        return {"cgroup": None, "unit": None, "container": None, "pod": None}
+        return _NOWHERE
     container, pod = placement.container, placement.pod
     return {
         "cgroup": placement.cgroup,
