@@ -469,6 +469,8 @@ class _Reader:
                 line,
                 local_service,
                 remote_service,
+                None,  # traffic
+                None,  # netns
             ),
         )
 

@@ -22,6 +22,7 @@ from nettop.model import (
     ParseResult,
     Proto,
     State,
+    Traffic,
 )
 
 if TYPE_CHECKING:
@@ -108,6 +109,35 @@ def record_from_dict(row: Any) -> Connection:
         "",
         _text_or_null(get("local_service"), "local_service"),
         _text_or_null(get("remote_service"), "remote_service"),
+        _traffic(get("traffic")),
+        _text_or_null(get("netns"), "netns"),
+    )
+
+
+#: The largest byte count or rate a ``traffic`` object may hold: the kernel's counters are 64-bit.
+_MAX_COUNT = 2**64 - 1
+
+
+def _traffic(value: Any) -> Traffic | None:
+    """A ``traffic`` object read back: every count an integer in range, or null where the kernel gave none."""
+    if value is None:
+        return None
+    if type(value) is not dict:
+        raise _bad("traffic", "an object or null", value)
+
+    def count(name: str, required: bool = False) -> int | None:
+        number = _integer(value.get(name), f"traffic.{name}", _MAX_COUNT)
+        if number is None and required:
+            raise _bad(f"traffic.{name}", f"an integer from 0 to {_MAX_COUNT}", None)
+        return number
+
+    return Traffic(
+        count("bytes_in"),
+        count("bytes_out"),
+        count("rtt_us", required=True) or 0,
+        count("retransmits", required=True) or 0,
+        count("rate_in"),
+        count("rate_out"),
     )
 
 

@@ -16,6 +16,7 @@ records come with inodes and no owners, and ``ProcOwners`` joins them like the t
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable, Collection
 
 from nettop.formats import netstat_linux, ss
@@ -29,6 +30,7 @@ from nettop.runner import BlockingRunner, Runner
 from nettop.sources import sockdiag
 from nettop.sources.command import Collected, LineChanges, ListingCommand, Setting
 from nettop.sources.oneshot import InThread, ScanInChild, Underway
+from nettop.traffic import TrafficMeter
 
 #: For each live socket inode: its owners and why they are what they are (see ``OwnerResolver``); and the
 #: inodes whose holders changed since the last call (None: any may have).
@@ -229,15 +231,20 @@ class NetlinkCollector:
 
     def __init__(self, setting: Setting) -> None:
         self._owners = ProcOwners(setting)
+        self._wants = setting.wants
         self._scanner = IncrementalSocketScanner(setting.proc_root)
+        self._meter = TrafficMeter()
 
     async def collect(self, runner: Runner, timeout: float) -> Collected:
         import asyncio  # here, not at the top: see ``runner``
 
+        meter = self._meter if self._wants.traffic else None  # asked for at each tick: the viewer's columns change
         if not self._scanner.primed:  # the first scan reads everything anyway: beside the dump
-            dumped, owners = await asyncio.gather(asyncio.to_thread(_dumped), asyncio.to_thread(self._scanner.scan))
+            dumped, owners = await asyncio.gather(
+                asyncio.to_thread(_dumped, None, meter), asyncio.to_thread(self._scanner.scan)
+            )
             return await asyncio.to_thread(self._joined, dumped, owners)
-        dumped = await asyncio.to_thread(_dumped)
+        dumped = await asyncio.to_thread(_dumped, None, meter)
         return await asyncio.to_thread(self._joined, dumped, None)
 
     def _joined(self, dumped: tuple[Connection, ...], primed: SocketOwners | None) -> Collected:
@@ -255,16 +262,28 @@ class NetlinkCollector:
         scan = self._owners.scan_underway(underway)
         # A refused dump raises here and leaves the scan under way, for the command that stands in.
         early, underway.dump = underway.dump, None
-        dumped = _dumped(early.result() if early is not None else None)
+        wants = self._wants
+        if not wants.traffic:
+            dumped = _dumped(early.result() if early is not None else None)
+        else:  # the early dump did not ask for tcp_info: read the counts now, and again after the rates' window
+            meter = self._meter
+            if wants.rate_window > 0:
+                _dumped(None, meter)
+                time.sleep(wants.rate_window)
+            dumped = _dumped(None, meter)
         return self._owners.joined(ParseResult(dumped, (), sockdiag.FORMAT), scan.result())
 
 
-def _dumped(received: sockdiag.Received | None = None) -> tuple[Connection, ...]:
-    """The records of a dump: ``received`` (the early start's), else one made now."""
+def _dumped(received: sockdiag.Received | None = None, meter: TrafficMeter | None = None) -> tuple[Connection, ...]:
+    """The records of a dump: ``received`` (the early start's), else one made now; with a ``meter``, the dump asks
+    for tcp_info, and the records have their ``Traffic`` and rates."""
     if received is None:
-        received = sockdiag.receive()
+        received = sockdiag.receive(with_info=meter is not None)
+    read_at = time.monotonic()
     with paused_gc():  # a new record a socket: see _parsed
-        return tuple(sockdiag.records(received))
+        if meter is None:
+            return tuple(sockdiag.records(received))
+        return tuple(meter.rated(sockdiag.records(received, with_traffic=True), read_at))
 
 
 def _inodes(records: tuple[Connection, ...]) -> set[int]:

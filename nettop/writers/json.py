@@ -13,7 +13,7 @@ import json
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from nettop.model import Connection, Owner
+from nettop.model import Connection, Owner, Traffic
 from nettop.text import json_safe_bytes
 
 if TYPE_CHECKING:
@@ -52,7 +52,11 @@ FIELDS = (
     "unit",
     "container",
     "pod",
+    "traffic",
+    "netns",
 )
+#: A TCP connection's ``traffic`` object (null without one: UDP, or a source that does not read it).
+TRAFFIC_FIELDS = ("bytes_in", "bytes_out", "rate_in", "rate_out", "rtt_us", "retransmits")
 
 
 def owner_to_dict(owner: Owner) -> dict[str, Any]:
@@ -84,7 +88,7 @@ def record_to_dict(record: Connection, owner_cache: dict[int, OwnerFields] | Non
     """One record in the JSON schema. ``owner_cache`` keeps the owner fields that many records share."""
     (proto, family, local_ip, local_port, remote_ip, remote_port, state, owners, owner_status,
      interface, recv_q, send_q, inode, uid, v6only, truncated, source, _raw, local_service,
-     remote_service) = record  # fmt: skip
+     remote_service, traffic, netns) = record  # fmt: skip
     if owner_cache is None:
         pid, program, user, owner_list, place = _owner_fields(owners)
     else:
@@ -118,6 +122,20 @@ def record_to_dict(record: Connection, owner_cache: dict[int, OwnerFields] | Non
         "local_service": local_service,
         "remote_service": remote_service,
         **place,
+        "traffic": None if traffic is None else traffic_to_dict(traffic),
+        "netns": netns,
+    }
+
+
+def traffic_to_dict(traffic: Traffic) -> dict[str, Any]:
+    bytes_in, bytes_out, rtt_us, retransmits, rate_in, rate_out = traffic
+    return {
+        "bytes_in": bytes_in,
+        "bytes_out": bytes_out,
+        "rate_in": rate_in,
+        "rate_out": rate_out,
+        "rtt_us": rtt_us,
+        "retransmits": retransmits,
     }
 
 
