@@ -141,6 +141,9 @@ class Connection(NamedTuple):
     traffic: Traffic | None = None
     #: The network namespace the socket lives in, when the listing spans several (``--all-netns``).
     netns: str | None = None
+    #: Where the socket's creator ran, from the socket's own cgroup (sock_diag's cgroup id), for a socket whose
+    #: owners are not known: another user's, to a user who is not root. See ``runs_in``.
+    placement: Placement | None = None
 
     @property
     def key(self) -> ConnKey:
@@ -160,6 +163,12 @@ class Connection(NamedTuple):
         return self.owners[0].user if self.owners else None
 
     @property
+    def runs_in(self) -> Placement | None:
+        """Where the socket belongs: its first owner's cgroup, else the socket's own (see ``placement``)."""
+        owners = self.owners
+        return owners[0].placement if owners and owners[0].placement is not None else self.placement
+
+    @property
     def is_listener(self) -> bool:
         """A TCP socket in LISTEN, or a UDP socket bound with no peer: what serves a port."""
         if self.proto is Proto.TCP:
@@ -169,7 +178,7 @@ class Connection(NamedTuple):
 
 _new_key: Callable[[tuple[Any, ...]], ConnKey] = MethodType(tuple.__new__, ConnKey)
 
-#: ``new_connection(fields)``: a Connection from a tuple of all 22 of its fields, in order, without
+#: ``new_connection(fields)``: a Connection from a tuple of all 23 of its fields, in order, without
 #: NamedTuple's Python-level ``__new__`` (which checks and defaults, a third of a record's cost: 0.11 µs against
 #: 0.27 µs for ``Connection(*fields)``). For the hot loops that build a record per line; anything else calls
 #: ``Connection(...)`` by keyword. It replaces ``tuple.__new__(Connection, (...))`` written out at each site, at

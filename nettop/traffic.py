@@ -42,7 +42,7 @@ class TrafficMeter:
                 rate_out = _rate(before[2], bytes_out, elapsed)
                 if rate_in is not None or rate_out is not None:
                     traffic = traffic._replace(rate_in=rate_in, rate_out=rate_out)
-                    record = new((*record[:20], traffic, record[21]))
+                    record = new((*record[:20], traffic, *record[21:]))
             append(record)
         self._last = seen
         return out

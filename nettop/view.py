@@ -76,7 +76,7 @@ def place_text(placement: Placement | None) -> str:
 
 
 def owner_place(record: Connection) -> str:
-    return place_text(record.owners[0].placement) if record.owners else ""
+    return place_text(record.runs_in)
 
 
 def command_line(record: Connection) -> str:

@@ -471,6 +471,7 @@ class _Reader:
                 remote_service,
                 None,  # traffic
                 None,  # netns
+                None,  # placement
             ),
         )
 

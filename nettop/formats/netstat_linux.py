@@ -550,6 +550,7 @@ def _parse_rows(  # noqa: C901 - the hot loop, long on purpose
                     None,  # remote_service
                     None,  # traffic
                     None,  # netns
+                    None,  # placement
                 ),
             )
         )

@@ -86,8 +86,12 @@ def record_from_dict(row: Any) -> Connection:
         raise _bad("owners", "a list of objects", owners)
     owners = tuple(_owner(index, owner) for index, owner in enumerate(owners))
     _check_first_owner(row, owners)
+    placement = None
     if owners and owners[0].placement is not None:
         owners = (replace(owners[0], placement=_named(owners[0].placement, row)), *owners[1:])
+    else:  # the record's cgroup is the socket's own (its owners are not known)
+        cgroup = _placement(_text_or_null(get("cgroup"), "cgroup"))
+        placement = _named(cgroup, row) if cgroup is not None else None
     return Connection(
         _member(_required(row, "proto"), "proto", _PROTOS),
         family,
@@ -111,6 +115,7 @@ def record_from_dict(row: Any) -> Connection:
         _text_or_null(get("remote_service"), "remote_service"),
         _traffic(get("traffic")),
         _text_or_null(get("netns"), "netns"),
+        placement,
     )
 
 

@@ -479,6 +479,7 @@ def parse_rows(  # noqa: C901 - the hot loop over every line: long on purpose (b
                 remote_service,
                 None,  # traffic
                 None,  # netns
+                None,  # placement
             ),
         )
         append((index, record) if numbered else record)

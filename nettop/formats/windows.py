@@ -350,6 +350,7 @@ class _Reader:
                 None if no_peer else peer_service,
                 None,  # traffic
                 None,  # netns
+                None,  # placement
             ),
         )
 

@@ -168,21 +168,26 @@ def decode(received: Received) -> list[DiagSocket]:
     return found
 
 
-def records(received: Received, with_traffic: bool = False) -> list[Connection]:
+def records(
+    received: Received, with_traffic: bool = False, cgroup_ids: dict[int, int] | None = None
+) -> list[Connection]:
     """``decode``'s records alone, read faster: a socket's attributes are read only for what a record holds
     (v6only, sent for IPv6 listeners; and with ``with_traffic`` a connected TCP socket's ``tcp_info``, when the
-    dump asked for it, as the record's ``Traffic``, rates not yet known)."""
+    dump asked for it, as the record's ``Traffic``, rates not yet known). ``cgroup_ids`` is given each socket's
+    cgroup id by inode, where the kernel sends one."""
     found: list[Connection] = []
-    _decode_all(received, found, False, with_traffic)
+    _decode_all(received, found, False, with_traffic, cgroup_ids)
     return found
 
 
-def _decode_all(received: Received, out: list[Any], details: bool, with_traffic: bool) -> None:
+def _decode_all(
+    received: Received, out: list[Any], details: bool, with_traffic: bool, cgroup_ids: dict[int, int] | None = None
+) -> None:
     hosts: tuple[dict[bytes, str], dict[bytes, str]] = ({}, {})
     try:
         for proto, datagrams in received:
             for datagram in datagrams:
-                _decode(datagram, proto, out, details, hosts, with_traffic and proto is Proto.TCP)
+                _decode(datagram, proto, out, details, hosts, with_traffic and proto is Proto.TCP, cgroup_ids)
     except OSError as error:
         raise SockDiagUnavailable(_reason(error)) from None
 
@@ -228,6 +233,7 @@ def _decode(  # the hot loop, one record a socket: kept whole, like the text par
     details: bool,
     hosts: tuple[dict[bytes, str], dict[bytes, str]],
     with_traffic: bool,
+    cgroup_ids: dict[int, int] | None,
 ) -> None:
     """Append the sockets of one datagram to ``out``: records, or ``DiagSocket``s with ``details``; with
     ``with_traffic``, a connected socket's record has its ``Traffic``. Raises OSError for an error message or one
@@ -266,8 +272,10 @@ def _decode(  # the hot loop, one record a socket: kept whole, like the text par
             v6only = cgroup_id = info = None
             # A listener moves no data: its tcp_info is all zeros, and its record has no Traffic.
             counted = with_traffic and state_number != 10
-            if details or counted or (six and state_number in _V6_LISTENING):
+            if details or counted or (cgroup_ids is not None and inode) or (six and state_number in _V6_LISTENING):
                 v6only, cgroup_id, info = _attributes(datagram, offset + _ATTRIBUTES_AT, offset + length)
+                if cgroup_id and inode and cgroup_ids is not None:
+                    cgroup_ids[inode] = cgroup_id
             interface = interfaces.get(index, "") if index else None
             if interface == "":
                 interface = _interface_name(index)
@@ -276,7 +284,7 @@ def _decode(  # the hot loop, one record a socket: kept whole, like the text par
             record = new(
                 (proto, 6 if six else 4, local_ip, sport, remote_ip, remote_port, state, (), not_reported, interface,
                  rqueue, wqueue, inode or None, uid if inode else None, v6only, False, source, "", None, None,
-                 traffic(info) if counted and info is not None else None, None)
+                 traffic(info) if counted and info is not None else None, None, None)
             )  # fmt: skip
             out.append(DiagSocket(record, cgroup_id, info) if details else record)
         elif kind == NLMSG_DONE:

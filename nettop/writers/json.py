@@ -88,7 +88,7 @@ def record_to_dict(record: Connection, owner_cache: dict[int, OwnerFields] | Non
     """One record in the JSON schema. ``owner_cache`` keeps the owner fields that many records share."""
     (proto, family, local_ip, local_port, remote_ip, remote_port, state, owners, owner_status,
      interface, recv_q, send_q, inode, uid, v6only, truncated, source, _raw, local_service,
-     remote_service, traffic, netns) = record  # fmt: skip
+     remote_service, traffic, netns, placement) = record  # fmt: skip
     if owner_cache is None:
         pid, program, user, owner_list, place = _owner_fields(owners)
     else:
@@ -97,6 +97,8 @@ def record_to_dict(record: Connection, owner_cache: dict[int, OwnerFields] | Non
         if found is None:
             found = owner_cache[id(owners)] = _owner_fields(owners)
         pid, program, user, owner_list, place = found
+    if place is _NOWHERE and placement is not None:  # no owner's cgroup known: the socket's own
+        place = _placement_fields(placement)
     # Enum members are str subclasses: json writes them as their values without a .value look-up.
     return {
         "proto": proto,
