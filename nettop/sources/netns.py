@@ -144,7 +144,15 @@ def receive_in(namespace: Namespace, with_info: bool = False) -> sockdiag.Receiv
     """
     if namespace.own:
         return sockdiag.receive(with_info)
-    return _in_new_thread(lambda: _receive_entered(namespace, with_info))
+    results: list[sockdiag.Received | Exception | None] = [None]
+    for thread in _start_dumps([namespace], with_info, results):
+        thread.join()
+    (result,) = results
+    if isinstance(result, Exception):
+        raise result
+    if result is None:  # the thread died of a BaseException, which threading printed
+        raise NamespaceUnavailable(namespace, "its dump was interrupted")
+    return result
 
 
 class AllReceived(NamedTuple):
@@ -215,24 +223,6 @@ def _start_dumps(listed: Sequence[Namespace], with_info: bool, results: list[Any
     for thread in threads:
         thread.start()
     return threads
-
-
-def _in_new_thread(call: Callable[[], sockdiag.Received]) -> sockdiag.Received:
-    """``call()`` in a thread that ends with it: its result, or its exception raised here."""
-    outcome: list[Any] = []
-
-    def run() -> None:
-        try:
-            outcome.append(call())
-        except BaseException as error:  # handed to the caller's thread, which raises it
-            outcome.append(error)
-
-    thread = threading.Thread(target=run, name="nettop-netns", daemon=True)
-    thread.start()
-    thread.join()
-    if isinstance(outcome[0], BaseException):
-        raise outcome[0]
-    return outcome[0]
 
 
 def _receive_entered(namespace: Namespace, with_info: bool) -> sockdiag.Received:
