@@ -13,6 +13,7 @@ import json
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from nettop.exposure import exposure
 from nettop.model import Connection, Owner, Traffic
 from nettop.text import json_safe_bytes
 
@@ -54,6 +55,7 @@ FIELDS = (
     "pod",
     "traffic",
     "netns",
+    "exposure",
 )
 #: A TCP connection's ``traffic`` object (null without one: UDP, or a source that does not read it).
 TRAFFIC_FIELDS = ("bytes_in", "bytes_out", "rate_in", "rate_out", "rtt_us", "retransmits")
@@ -126,6 +128,7 @@ def record_to_dict(record: Connection, owner_cache: dict[int, OwnerFields] | Non
         **place,
         "traffic": None if traffic is None else traffic_to_dict(traffic),
         "netns": netns,
+        "exposure": exposure(record),
     }
 
 
