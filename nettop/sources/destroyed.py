@@ -87,9 +87,10 @@ class ClosedSocket(NamedTuple):
     at: float
     #: The kernel's socket cookie, unique per socket until reboot: what tells apart two sockets on the same ends.
     cookie: int = 0
-    #: Seconds the connection lived at least, from ``tcp_info``: since data last went in the direction that
-    #: carried it least recently (or since it was established, where a direction carried none). Close to the
-    #: lifetime for a request and a response; None where the socket never connected (a listener).
+    #: Seconds the connection lived at least, from ``tcp_info`` (in jiffies, so to a tick): the longer of the times
+    #: since data last went out and since data last came in, each counted from the connection's establishment
+    #: where no data went that way. Close to the lifetime for a request answered at once; None where the socket
+    #: never connected (a listener) or its counters were cleared (see ``cleared``).
     lived_at_least: float | None = None
 
     @property
