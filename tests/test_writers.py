@@ -39,3 +39,16 @@ def test_export_suffixes_name_records_writers_and_nothing_else_does() -> None:
         assert writers.for_suffix(suffix) is not None
     assert writers.for_suffix("") is None and writers.for_suffix(".txt") is None
     assert writers.for_suffix(".json")([RECORD]).startswith(b"[\n  {")  # indented in a file
+
+
+def test_one_record_orjson_cannot_write_leaves_the_others_to_it() -> None:
+    """A process named in bytes that are not UTF-8 (kept as lone surrogates) is written with a \\u escape; the
+    other records are still orjson's, and the whole reads back exactly."""
+    import json as stdlib_json
+
+    from nettop.writers.json import dump_json
+
+    values = [{"a": "plain"}, {"b": "bad\udcff"}, {"c": 2**70}, {"d": [1, 2]}]
+    data = dump_json(values)
+    assert stdlib_json.loads(data) == values
+    assert data.startswith(b'[{"a":"plain"},{"b":"bad\\udcff"}')

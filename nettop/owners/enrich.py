@@ -1,5 +1,7 @@
-"""Fill in what a listing lacks about each owner, from psutil: name, user, command line, start time; and on
-Linux its cgroup, from ``/proc/PID/cgroup`` (readable by anyone, so known for other users' processes too).
+"""Fill in what a listing lacks about each owner: name, user, command line, start time, from ``/proc`` on Linux
+(``proc_process``: no psutil on the Linux path, whose import alone was a tenth of ``nettop list``'s start) and
+from psutil elsewhere; and on Linux its cgroup, from ``/proc/PID/cgroup`` (readable by anyone, so known for other
+users' processes too).
 
 One lookup per distinct pid, cached by (pid, create_time): a pid the kernel has reused belongs to a new
 process with another start time, so it never inherits a dead process's name. ``NoSuchProcess`` and
@@ -8,13 +10,13 @@ process with another start time, so it never inherits a dead process's name. ``N
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Collection, Iterable, Mapping
 from typing import TypeVar
 
-import psutil
-
 from nettop.cgroups import Placement, classify, read_proc_cgroup
 from nettop.model import Connection, Owner, OwnerResolver, OwnerStatus, State
+from nettop.owners import proc_process
 from nettop.owners.runtimes import ContainerNames
 
 T = TypeVar("T")
@@ -32,6 +34,10 @@ class Enricher:
 
     def lookup(self, pid: int, known_name: str | None = None) -> Owner | None:
         """The process ``pid`` as it is now, or None when it has exited."""
+        if NATIVE:
+            return self._lookup_proc(pid, known_name)
+        import psutil
+
         try:
             process = psutil.Process(pid)
             started = process.create_time()
@@ -50,6 +56,25 @@ class Enricher:
         if not process.is_running():
             return None  # exited (or its pid was reused) while we read it
         owner = Owner(pid, name, user, tuple(cmdline) if cmdline is not None else None, started, self._placement(pid))
+        if len(self._cache) >= self._max_cache:
+            self._cache.clear()
+        self._cache[key] = owner
+        return owner
+
+    def _lookup_proc(self, pid: int, known_name: str | None) -> Owner | None:
+        # Facts from the machine's /proc whatever ``proc_root`` is (a test's tree holds cgroups only), as psutil's.
+        try:
+            _, ticks = proc_process.start_ticks(pid)
+            key = (pid, float(ticks) / proc_process.CLOCK_TICKS + proc_process.boot_time())
+            cached = self._cache.get(key)
+            if cached is not None:
+                return cached
+            found = proc_process.facts(pid)
+        except proc_process.ProcessGone:
+            return None
+        except proc_process.ProcessHidden:
+            return Owner(pid, known_name, placement=self._placement(pid))
+        owner = Owner(pid, found.name or known_name, found.user, found.cmdline, found.start_time, self._placement(pid))
         if len(self._cache) >= self._max_cache:
             self._cache.clear()
         self._cache[key] = owner
@@ -127,7 +152,13 @@ def _merged(listed: Owner, found: Owner | None) -> Owner:
     return Owner(listed.pid, listed.name or found.name, found.user, found.cmdline, found.start_time, found.placement)
 
 
+#: Linux: owners are read from /proc (see the module's docstring).
+NATIVE = sys.platform.startswith("linux")
+
+
 def _ask(getter: Callable[[], T]) -> T | None:
+    import psutil
+
     try:
         return getter()
     except (psutil.AccessDenied, psutil.NoSuchProcess, psutil.ZombieProcess):
