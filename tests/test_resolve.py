@@ -1,0 +1,262 @@
+"""Reverse DNS (``nettop.resolve``): the cache and its TTLs, the timeout and late answers, a bounded pool, and the
+names in the viewer and ``nettop list --resolve``. Real lookups only for loopback addresses that this machine's
+/etc/hosts names (no query leaves the machine); everything else uses a scripted lookup and a settable clock."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from nettop.resolve import Resolver, lookable, resolve_once
+from tests.scripted import FakeClock
+
+#: Bounded waits for the resolver's threads: a test that fails does so in seconds, not forever.
+WAIT = 5.0
+
+
+def hosts_names(ip: str) -> set[str]:
+    """Every name /etc/hosts gives ``ip`` (what a lookup of it may answer, from the files, with no DNS query)."""
+    names: set[str] = set()
+    try:
+        lines = Path("/etc/hosts").read_text().splitlines()
+    except OSError:
+        return names
+    for line in lines:
+        words = line.split("#", 1)[0].split()
+        if len(words) > 1 and words[0] == ip:
+            names.update(words[1:])
+    return names
+
+
+class ScriptedLookup:
+    """A lookup that answers from ``answers`` (an exception is raised) once its address is released: tests
+    decide when each lookup returns, and see which ran."""
+
+    def __init__(self, answers: dict[str, str | Exception], hold: bool = True) -> None:
+        self.answers = answers
+        self.asked: list[str] = []
+        self.started = threading.Semaphore(0)
+        self.release: dict[str, threading.Event] = {ip: threading.Event() for ip in answers}
+        if not hold:
+            for event in self.release.values():
+                event.set()
+        self._lock = threading.Lock()
+
+    def __call__(self, ip: str) -> tuple[str, list[str], list[str]]:
+        with self._lock:
+            self.asked.append(ip)
+        self.started.release()
+        assert self.release[ip].wait(WAIT), f"the lookup of {ip} was never released"
+        answer = self.answers[ip]
+        if isinstance(answer, Exception):
+            raise answer
+        return answer, [], [ip]
+
+    def wait_started(self, count: int = 1) -> None:
+        for _ in range(count):
+            assert self.started.acquire(timeout=WAIT), "a lookup did not start"
+
+
+class Arrivals:
+    """``on_resolved`` for tests: counts the calls, and lets a test wait for the next one."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.event = threading.Event()
+
+    def __call__(self) -> None:
+        self.calls += 1
+        self.event.set()
+
+    def wait(self) -> None:
+        assert self.event.wait(WAIT), "on_resolved was not called"
+        self.event.clear()
+
+
+def wait_until(condition: Callable[[], Any]) -> None:
+    """For what has no event of its own (a thread's bookkeeping after its callback): checked in short waits,
+    bounded."""
+    done = threading.Event()
+    for _ in range(int(WAIT / 0.01)):
+        if condition():
+            return
+        done.wait(0.01)
+    raise AssertionError("condition not met in time")
+
+
+def make(
+    answers: dict[str, str | Exception], hold: bool = True, **kwargs: Any
+) -> tuple[Resolver, ScriptedLookup, FakeClock, Arrivals]:
+    lookup, clock, arrivals = ScriptedLookup(answers, hold), FakeClock(1000.0), Arrivals()
+    resolver = Resolver(lookup=lookup, clock=clock, on_resolved=arrivals, **kwargs)
+    return resolver, lookup, clock, arrivals
+
+
+# --- the resolver alone --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("ip", [None, "", "0.0.0.0", "::", "*", "api", "194.123.235.35.b"])
+def test_wildcards_and_non_addresses_are_never_looked_up(ip: str | None) -> None:
+    resolver, lookup, _, _ = make({})
+    assert not lookable(ip)
+    assert resolver.name(ip) is None
+    assert resolver.resolve_all([ip], deadline=0.0) == {}
+    assert lookup.asked == []
+    resolver.close()
+
+
+def test_a_name_arrives_without_blocking_and_is_cached() -> None:
+    resolver, lookup, clock, arrivals = make({"10.0.0.9": "db.example"}, ttl=600)
+    try:
+        assert resolver.name("10.0.0.9") is None  # the number, while the lookup runs
+        lookup.wait_started()
+        assert resolver.name("10.0.0.9") is None
+        assert lookup.asked == ["10.0.0.9"], "one lookup in flight per address"
+        lookup.release["10.0.0.9"].set()
+        arrivals.wait()
+        assert resolver.take_arrived() == {"10.0.0.9"}
+        assert resolver.take_arrived() == set()
+        assert resolver.name("10.0.0.9") == "db.example"
+        clock.now += 599
+        assert resolver.name("10.0.0.9") == "db.example"
+        assert lookup.asked == ["10.0.0.9"], "answered from the cache"
+        clock.now += 2  # past the TTL: the old name is shown while it is looked up again
+        assert resolver.name("10.0.0.9") == "db.example"
+        lookup.wait_started()
+        assert lookup.asked == ["10.0.0.9", "10.0.0.9"]
+    finally:
+        resolver.close()
+
+
+def test_a_failure_is_remembered_for_the_negative_ttl_only() -> None:
+    resolver, lookup, clock, _ = make({"10.0.0.7": socket.herror(1, "Unknown host")}, hold=False, negative_ttl=30)
+    try:
+        assert resolver.name("10.0.0.7") is None
+        wait_until(lambda: not resolver._pending)
+        clock.now += 29
+        assert resolver.name("10.0.0.7") is None
+        assert lookup.asked == ["10.0.0.7"], "not asked again within the negative TTL"
+        clock.now += 2
+        assert resolver.name("10.0.0.7") is None
+        lookup.wait_started(2)
+        assert lookup.asked == ["10.0.0.7", "10.0.0.7"]
+    finally:
+        resolver.close()
+
+
+def test_a_lookup_past_the_timeout_fails_and_its_late_answer_is_kept() -> None:
+    resolver, lookup, clock, arrivals = make({"10.0.0.8": "late.example"}, timeout=2, negative_ttl=30)
+    try:
+        resolver.name("10.0.0.8")
+        lookup.wait_started()
+        clock.now += 2.5
+        assert resolver.name("10.0.0.8") is None
+        assert resolver._cache["10.0.0.8"][0] is None, "timed out: in the negative cache"
+        clock.now += 60  # the negative entry expired, but the lookup is still under way: not asked twice
+        assert resolver.name("10.0.0.8") is None
+        assert lookup.asked == ["10.0.0.8"]
+        lookup.release["10.0.0.8"].set()
+        arrivals.wait()
+        assert resolver.name("10.0.0.8") == "late.example"
+    finally:
+        resolver.close()
+
+
+def test_hung_lookups_do_not_grow_the_pool_without_bound() -> None:
+    ips = [f"10.0.1.{n}" for n in range(1, 21)]
+    resolver, lookup, clock, _ = make(dict.fromkeys(ips, "x.example"), workers=2, timeout=2)
+    try:
+        for ip in ips:
+            resolver.name(ip)
+        lookup.wait_started(2)
+        assert resolver._threads == 2, "the pool starts at its size"
+        clock.now += 3  # both hang: two replacements take their place
+        resolver.name(ips[0])
+        lookup.wait_started(2)
+        clock.now += 3  # those hang too: the pool is at its bound
+        resolver.name(ips[0])
+        assert resolver._threads == 4
+        assert sorted(lookup.asked) == sorted(ips[:4])
+        for ip in ips[:4]:
+            lookup.release[ip].set()
+        lookup.wait_started(2)  # the queue drains again, on at most four threads
+        assert resolver._threads <= 4
+        for ip in ips:
+            lookup.release[ip].set()
+        wait_until(lambda: not resolver._pending)
+        wait_until(lambda: resolver._threads == 2)
+        assert all(resolver.name(ip) == "x.example" for ip in ips)
+        assert sorted(lookup.asked) == sorted(ips), "each address asked once"
+    finally:
+        resolver.close()
+
+
+def test_the_cache_is_bounded() -> None:
+    ips = [f"10.0.2.{n}" for n in range(1, 11)]
+    resolver, _, _, _ = make(dict.fromkeys(ips, "n.example"), hold=False, max_entries=4)
+    try:
+        assert len(resolver.resolve_all(ips[:4], deadline=float("inf"))) == 4
+        assert len(resolver.resolve_all(ips[4:8], deadline=float("inf"))) == 4
+        assert len(resolver._cache) == 4
+        assert set(resolver._cache) == set(ips[4:8])
+    finally:
+        resolver.close()
+
+
+def test_resolve_all_stops_at_its_deadline() -> None:
+    lookup = ScriptedLookup({"10.0.3.1": "quick.example", "10.0.3.2": "slow.example"})
+    lookup.release["10.0.3.1"].set()
+    resolver = Resolver(lookup=lookup, timeout=0.1)
+    try:
+        import time
+
+        names = resolver.resolve_all(["10.0.3.1", "10.0.3.2", None], time.monotonic() + 0.3)
+        assert names == {"10.0.3.1": "quick.example"}, "the hung one stays a number"
+    finally:
+        lookup.release["10.0.3.2"].set()
+        resolver.close()
+
+
+def test_close_does_not_wait_for_a_hung_lookup() -> None:
+    resolver, lookup, _, _ = make({"10.0.4.1": "never.example"})
+    resolver.name("10.0.4.1")
+    lookup.wait_started()
+    resolver.close()  # returns although the lookup holds its thread
+    assert resolver.name("10.0.4.2") is None
+    assert lookup.asked == ["10.0.4.1"], "nothing is looked up after close"
+    lookup.release["10.0.4.1"].set()
+
+
+def test_the_threads_are_daemons() -> None:
+    """A hung lookup must not hold the interpreter open at exit (``nettop list --resolve`` ends on time)."""
+    code = (
+        "import threading, time\n"
+        "from nettop.resolve import resolve_once\n"
+        "hang = threading.Event()\n"
+        "import nettop.resolve as r\n"
+        "lookup = lambda ip: (hang.wait(), ('x', [], []))[1]\n"
+        "resolver = r.Resolver(lookup=lookup)\n"
+        "resolver.name('10.0.5.1')\n"
+        "time.sleep(0.05)\n"
+        "print('done')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=20)
+    assert done.stdout.strip() == "done"
+
+
+# --- real lookups, loopback only -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("ip", ["127.0.0.1", "::1"])
+def test_loopback_names_are_those_of_etc_hosts(ip: str) -> None:
+    expected = hosts_names(ip)
+    if not expected:  # the lookup would go to DNS: no query leaves this machine in tests
+        pytest.skip(f"/etc/hosts does not name {ip}")
+    assert resolve_once([ip], 5.0).get(ip) in expected
