@@ -34,6 +34,8 @@ SHOWN_ISSUES = 5
 VIEWER_INTERVAL = (0.5, 60.0)
 WATCH_INTERVAL = (0.1, 86_400.0)
 MAX_TIMEOUT = 3_600.0
+#: How long ``nettop list --resolve`` waits for host names: what is not found by then stays a number.
+LIST_RESOLVE_SECONDS = 2.0
 
 
 class OutputError(NettopError):
@@ -215,6 +217,12 @@ Subcommands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 def _add_list(commands: Subcommands) -> None:
     listing = commands.add_parser("list", help="print one snapshot of the sockets", description="Print one snapshot.")
     listing.add_argument("--format", choices=writers.names("records"), default="table", help="output format")
+    listing.add_argument(
+        "--resolve",
+        action="store_true",
+        help=f"show peers' host names (reverse DNS; what is not found within {LIST_RESOLVE_SECONDS:g} s stays a "
+        "number; JSON and CSV give them as remote_name)",
+    )
     add_source_options(listing)
     add_filter_options(listing)
     _command(listing, run_list, one_shot=True)
@@ -391,7 +399,13 @@ def run_list(call: Invocation) -> int:
     write = writers.writer("records", args.format)  # imported while the listing runs (orjson for JSON)
     snapshot = collect_once(args, started)
     records = filter_records(snapshot.records, query_from_args(args))
-    write_out(write(records))
+    if args.resolve:
+        from nettop.resolve import resolve_once
+
+        names = resolve_once((r.remote_ip for r in records), LIST_RESOLVE_SECONDS)
+        write_out(write(records, names=names))
+    else:
+        write_out(write(records))
     report(snapshot)
     return EXIT_OK
 

@@ -57,6 +57,7 @@ def test_json_from_file_follows_the_schema(corpus: Path) -> None:
         "unit": None,
         "container": None,
         "pod": None,
+        "remote_name": None,
     }
 
 
