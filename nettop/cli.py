@@ -202,6 +202,11 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="POLICY",
         help="mark rows that break this policy (see nettop check) and show what is missing",
     )
+    parser.add_argument(
+        "--resolve",
+        action="store_true",
+        help="start with peers' host names shown (reverse DNS, in the background; n toggles)",
+    )
     add_source_options(parser)
     _command(parser, run_viewer)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -502,7 +507,7 @@ def run_viewer(call: Invocation) -> int:
         return EXIT_USAGE
     from nettop.app import NettopApp  # Textual loads only here
 
-    app = NettopApp(source_from(args), interval=args.interval, filter_text=query, policy=policy)
+    app = NettopApp(source_from(args), interval=args.interval, filter_text=query, policy=policy, names=args.resolve)
     app.run()
     # Textual shows a crash's traceback and sets the return code; a crash must not look like a clean quit.
     return EXIT_FAILED if app.return_code else EXIT_OK

@@ -4,6 +4,7 @@ names in the viewer and ``nettop list --resolve``. Real lookups only for loopbac
 
 from __future__ import annotations
 
+import json
 import socket
 import subprocess
 import sys
@@ -14,8 +15,16 @@ from typing import Any
 
 import pytest
 
+from nettop.app import NettopApp
+from nettop.formats.nettop_json import records_from_json
 from nettop.resolve import Resolver, lookable, resolve_once
-from tests.scripted import FakeClock
+from nettop.screens.details import DetailsScreen
+from nettop.widgets.conn_table import ConnectionTable
+from nettop.writers.csv import to_csv
+from nettop.writers.json import write_records
+from nettop.writers.table import to_table
+from tests.scripted import FakeClock, ScriptedSource, conn
+from tests.sockets import open_loopback_sockets
 
 #: Bounded waits for the resolver's threads: a test that fails does so in seconds, not forever.
 WAIT = 5.0
@@ -260,3 +269,135 @@ def test_loopback_names_are_those_of_etc_hosts(ip: str) -> None:
     if not expected:  # the lookup would go to DNS: no query leaves this machine in tests
         pytest.skip(f"/etc/hosts does not name {ip}")
     assert resolve_once([ip], 5.0).get(ip) in expected
+
+
+# --- hostile names, in every place a name is shown ------------------------------------------------------------------
+
+#: What a PTR record may hold: an OSC that retitles the terminal, a clear-screen CSI, a C1 CSI, and Rich markup.
+HOSTILE = "\x1b]0;pwned\x07[bold]evil[/bold]\x1b[2J\x9b31m.example"
+HOSTILE_SHOWN = "\\x1b]0;pwned\\x07[bold]evil[/bold]\\x1b[2J\\x9b31m.example"
+PEER = conn(443, 50000, local_ip="10.0.0.1", remote_ip="10.0.0.9", name="nginx", pid=20)
+OTHER_PEER = conn(8443, 50001, local_ip="10.0.0.1", remote_ip="10.0.0.10", name="nginx", pid=20)
+ROWS = [conn(22, name="sshd", pid=10), PEER, OTHER_PEER]
+
+
+def raw_controls(text: str) -> list[str]:
+    return [c for c in text if ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F]
+
+
+def test_writers_show_a_hostile_name_escaped_and_json_keeps_it_exact() -> None:
+    names = {"10.0.0.9": HOSTILE}
+    table = to_table([PEER], names)
+    assert f"{HOSTILE_SHOWN}:50000" in table and raw_controls(table) == ["\n", "\n"]
+    csv = to_csv([PEER], names)
+    assert csv.splitlines()[0].endswith(",remote_name") and csv.splitlines()[1].endswith(HOSTILE_SHOWN)
+    data = write_records([PEER, OTHER_PEER], names)
+    assert not raw_controls(data.decode().rstrip("\n")), "printed JSON cannot drive a terminal either"
+    rows = json.loads(data)
+    assert [row["remote_name"] for row in rows] == [HOSTILE, None], "JSON: exact, or null when not resolved"
+    read_back = [r._replace(raw="") for r in (PEER, OTHER_PEER)]  # the raw line is never written
+    assert records_from_json(data) == read_back, "the reader takes the field and drops it"
+    rows[0]["remote_name"] = 5
+    with pytest.raises(ValueError, match="bad value for remote_name: expected a string or null"):
+        records_from_json(json.dumps(rows))
+
+
+def viewer(
+    answers: dict[str, str | Exception], names: bool, hold: bool = False
+) -> tuple[NettopApp, ScriptedSource, ScriptedLookup]:
+    clock = FakeClock()
+    source = ScriptedSource([ROWS], clock)
+    lookup = ScriptedLookup(answers, hold)
+    resolver = Resolver(lookup=lookup)
+    return NettopApp(source, interval=60, clock=clock, names=names, resolver=resolver), source, lookup
+
+
+async def until(pilot: Any, condition: Callable[[], Any]) -> None:
+    """Let the app run until ``condition`` holds (names come from other threads), for at most a few seconds."""
+    for _ in range(int(WAIT / 0.01)):
+        if condition():
+            return
+        await pilot.pause(0.01)
+    raise AssertionError("condition not met in time")
+
+
+def row_text(table: ConnectionTable, remote_port: int) -> str:
+    for index in range(table.row_count):
+        if table.entry(index)[1].record.remote_port == remote_port:
+            return table.render_line(index + 1 - int(table.scroll_offset.y)).text
+    raise AssertionError(f"no row with remote port {remote_port}")
+
+
+async def test_a_hostile_name_is_escaped_in_the_table_and_the_details() -> None:
+    app, source, _ = viewer({"10.0.0.9": HOSTILE, "10.0.0.10": socket.herror(1, "none")}, names=True)
+    async with app.run_test(size=(200, 20)) as pilot:
+        await until(pilot, lambda: source.collected >= 1 and app.query_one(ConnectionTable).row_count == 3)
+        table = app.query_one(ConnectionTable)
+        await until(pilot, lambda: "pwned" in row_text(table, 50000))
+        line = row_text(table, 50000)
+        assert HOSTILE_SHOWN[:25] in line, line  # cut to the column's width
+        for y in range(table.row_count + 1):  # what is written to the terminal: the lines' segments
+            assert all(not raw_controls(segment.text) for segment in table.render_line(y)), y
+        assert "10.0.0.10" in row_text(table, 50001), "no name: the number stays"
+        table.move_cursor_to(next(k for k in table.model.rows if table.model.rows[k].record == PEER))
+        await pilot.press("enter")
+        assert isinstance(app.screen, DetailsScreen)
+        text = app.screen.query_one("#details-text").render()
+        plain = str(text)
+        assert f"Peer: {HOSTILE_SHOWN} (10.0.0.9:50000)" in plain, "the name and the number"
+        assert not raw_controls(plain.replace("\n", ""))
+        assert "[bold]evil" in plain, "markup in a name stays text"
+
+
+async def test_n_toggles_names_and_only_rows_whose_name_arrived_are_repainted() -> None:
+    app, source, lookup = viewer({"10.0.0.9": "db.example", "10.0.0.10": "cache.example"}, names=False, hold=True)
+    async with app.run_test(size=(120, 20)) as pilot:
+        await until(pilot, lambda: source.collected >= 1 and app.query_one(ConnectionTable).row_count == 3)
+        table = app.query_one(ConnectionTable)
+        assert "10.0.0.9" in row_text(table, 50000)
+        assert lookup.asked == [], "names off: nothing is looked up"
+        await pilot.press("n")
+        assert app.show_names
+        await pilot.pause()
+        lookup.wait_started(2)  # the visible rows' peers are asked for as they are drawn
+        assert "10.0.0.9" in row_text(table, 50000), "the number until the name arrives"
+        repainted: list[int] = []
+        real_refresh_line = table.refresh_line
+        table.refresh_line = lambda y: (repainted.append(y), real_refresh_line(y))[1]  # type: ignore[method-assign]
+        lookup.release["10.0.0.9"].set()
+        await until(pilot, lambda: repainted)
+        at = next(i for i in range(table.row_count) if table.entry(i)[1].record.remote_port == 50000)
+        assert repainted == [at + 1], "only the row whose peer was named"
+        assert "db.example:" not in row_text(table, 50000)  # the Remote column holds the host, Port its own column
+        assert "db.example" in row_text(table, 50000) and "10.0.0.10" in row_text(table, 50001)
+        await pilot.press("n")
+        assert "10.0.0.9" in row_text(table, 50000), "numbers again"
+        lookup.release["10.0.0.10"].set()
+
+
+async def test_resolve_flag_starts_with_names_shown() -> None:
+    app, source, _ = viewer({"10.0.0.9": "db.example", "10.0.0.10": "cache.example"}, names=True)
+    async with app.run_test(size=(120, 20)) as pilot:
+        await until(pilot, lambda: source.collected >= 1 and app.query_one(ConnectionTable).row_count == 3)
+        table = app.query_one(ConnectionTable)
+        await until(pilot, lambda: "cache.example" in row_text(table, 50001) and "db.example" in row_text(table, 50000))
+
+
+def test_list_resolve_json_names_a_loopback_peer(tmp_path: Path) -> None:
+    expected = hosts_names("127.0.0.1")
+    if not expected:
+        pytest.skip("/etc/hosts does not name 127.0.0.1: the lookup would go to DNS")
+    with open_loopback_sockets(tmp_path) as sockets:
+        port = sockets.port(sockets.tcp4_listener)
+        done = subprocess.run(
+            [sys.executable, "-m", "nettop", "list", "--resolve", "--format", "json", "--port", str(port), "-4"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert done.returncode == 0, done.stderr
+    rows = json.loads(done.stdout)
+    peers = [row for row in rows if row["remote_ip"] == "127.0.0.1"]
+    assert len(peers) >= 2, rows  # the client and the accepted end
+    assert all(row["remote_name"] in expected for row in peers), peers
+    assert all(row["remote_name"] is None for row in rows if row["remote_ip"] is None), "a listener has no peer"
