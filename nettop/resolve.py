@@ -74,6 +74,9 @@ class Resolver:
         self._started: dict[str, float] = {}
         self._hung: set[str] = set()
         self._arrived: set[str] = set()
+        #: Whether ``on_resolved`` was called since the last ``take_arrived``: one call a batch, however many
+        #: names come before the UI takes them.
+        self._told = False
         self._threads = 0
         self._closed = False
         self._lock = threading.Condition()
@@ -108,6 +111,7 @@ class Resolver:
         """The addresses whose shown name changed since the last call (a name came, or went)."""
         with self._lock:
             arrived, self._arrived = self._arrived, set()
+            self._told = False
             return arrived
 
     def resolve_all(self, ips: Iterable[str | None], deadline: float) -> dict[str, str]:
@@ -147,7 +151,8 @@ class Resolver:
         for ip, started in self._started.items():
             if ip not in self._hung and now - started >= self.timeout:
                 self._hung.add(ip)
-                self._store(ip, None, now)
+                # Told to nobody: this runs in the caller's thread, which is drawing already.
+                self._store(ip, None, now, telling=False)
 
     def _grow(self) -> None:
         """One more thread when the queue has work no idle thread will take, while fewer than ``workers`` are
@@ -199,17 +204,19 @@ class Resolver:
             return None
         return name[:MAX_NAME]
 
-    def _store(self, ip: str, name: str | None, now: float) -> bool:
-        """Cache an answer; True when it changes what is shown and nobody has been told of a change yet."""
+    def _store(self, ip: str, name: str | None, now: float, telling: bool = True) -> bool:
+        """Cache an answer; True when it changes what is shown and ``on_resolved`` is to be told now."""
         old = self._cache.pop(ip, None)
         self._cache[ip] = (name, now + (self.ttl if name is not None else self.negative_ttl))
         while len(self._cache) > self._max_entries:
             self._cache.popitem(last=False)
         if (old[0] if old is not None else None) == name:
             return False
-        first = not self._arrived
         self._arrived.add(ip)
-        return first
+        if not telling or self._told:
+            return False
+        self._told = True
+        return True
 
 
 def resolve_once(ips: Iterable[str | None], seconds: float, workers: int = 8) -> dict[str, str]:

@@ -178,6 +178,29 @@ def test_a_lookup_past_the_timeout_fails_and_its_late_answer_is_kept() -> None:
         resolver.close()
 
 
+def test_one_call_a_batch_and_a_timed_out_stale_name_does_not_silence_the_next() -> None:
+    resolver, lookup, clock, arrivals = make({"10.0.6.1": "a.example", "10.0.6.2": "b.example"}, ttl=10, timeout=2)
+    try:
+        resolver.name("10.0.6.1")
+        lookup.release["10.0.6.1"].set()
+        arrivals.wait()
+        assert resolver.take_arrived() == {"10.0.6.1"}
+        lookup.release["10.0.6.1"].clear()
+        clock.now += 11  # the name is stale: asked again, and that lookup hangs past the timeout
+        assert resolver.name("10.0.6.1") == "a.example"
+        lookup.wait_started(2)
+        clock.now += 3
+        assert resolver.name("10.0.6.1") is None, "timed out: the number again"
+        resolver.name("10.0.6.2")
+        lookup.release["10.0.6.2"].set()
+        arrivals.wait()  # told, though the timeout changed what is shown without telling
+        assert resolver.take_arrived() == {"10.0.6.1", "10.0.6.2"}
+        assert arrivals.calls == 2
+        lookup.release["10.0.6.1"].set()
+    finally:
+        resolver.close()
+
+
 def test_hung_lookups_do_not_grow_the_pool_without_bound() -> None:
     ips = [f"10.0.1.{n}" for n in range(1, 21)]
     resolver, lookup, clock, _ = make(dict.fromkeys(ips, "x.example"), workers=2, timeout=2)
