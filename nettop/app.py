@@ -41,9 +41,9 @@ from nettop.screens.details import DetailsScreen
 from nettop.screens.export import ExportScreen
 from nettop.screens.help import HelpScreen
 from nettop.snapshots import Counts, RowKey, SnapshotDiff, SnapshotStep, SnapshotTracker, diff
-from nettop.sources import Source
+from nettop.sources import Source, sockdiag
 from nettop.text import safe
-from nettop.view import COLUMN_KEYS, NEW_HIGHLIGHT_SECONDS, RowsModel
+from nettop.view import COLUMN_KEYS, NEW_HIGHLIGHT_SECONDS, TRAFFIC_MIN_SCREEN, RowsModel
 from nettop.widgets.conn_table import ConnectionTable
 from nettop.widgets.filter_bar import FilterBar
 from nettop.writers.events import event_text
@@ -261,6 +261,9 @@ class NettopApp(App[None]):
         if not self.query_filter.is_empty:
             bar.show_query(self.query_filter)
         self.query_one(ConnectionTable).focus()
+        wants = getattr(self.source, "wants", None)
+        if wants is not None:  # the first snapshot already has traffic where its columns fit
+            wants.traffic = self.size.width >= TRAFFIC_MIN_SCREEN
         self.resort(show=False)  # the --filter applies from the first snapshot
         self.watch_show_names()  # --resolve
         self.poll()
@@ -325,6 +328,7 @@ class NettopApp(App[None]):
         self.snapshot = message.snapshot
         self.counts = message.tally
         self.error = None
+        self._follow_traffic(message.snapshot)
         missing = None
         if message.verdict is not None:
             self.take_verdict(message.verdict)
@@ -334,6 +338,18 @@ class NettopApp(App[None]):
             change = diff(self.model.current, message.index)
         self.model.apply(message.index, change, self._clock(), missing)
         self.shown_number = message.number
+
+    def _follow_traffic(self, snapshot: Snapshot) -> None:
+        """Ask the source for traffic while a traffic column fits the screen (a resize is taken at the next tick),
+        and show the columns while the snapshots come from a source that reads it."""
+        wants = getattr(self.source, "wants", None)
+        if wants is not None:
+            wants.traffic = self.size.width >= TRAFFIC_MIN_SCREEN
+        table = self.query_one(ConnectionTable)
+        reads_traffic = snapshot.source == sockdiag.FORMAT
+        if table.show_traffic != reads_traffic:
+            table.show_traffic = reads_traffic
+            table.refresh()
 
     def take_verdict(self, verdict: PolicyState) -> None:
         before = self.verdict.failing if self.verdict is not None else frozenset()

@@ -126,6 +126,19 @@ def add_source_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+#: ``nettop list --rates``: the seconds between the two reads of the counts that its rates are measured over.
+RATE_WINDOW = 1.0
+
+
+def add_rates_option(parser: argparse.ArgumentParser, when: str) -> None:
+    parser.add_argument(
+        "--rates",
+        action="store_true",
+        help="each TCP connection's traffic from the kernel (Linux, netlink source): bytes in and out, rates and "
+        f"round-trip time, in JSON's traffic field{when}",
+    )
+
+
 def add_filter_options(parser: argparse.ArgumentParser) -> None:
     """One flag per term of the filter language that has one (``nettop.query.TERMS``), checked as the viewer
     checks the term: the same values pass, and a wrong one gets the same message (and exit 2)."""
@@ -222,6 +235,7 @@ Subcommands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 def _add_list(commands: Subcommands) -> None:
     listing = commands.add_parser("list", help="print one snapshot of the sockets", description="Print one snapshot.")
     listing.add_argument("--format", choices=writers.names("records"), default="table", help="output format")
+    add_rates_option(listing, f"; the rates are measured over {RATE_WINDOW:g} s before the listing")
     listing.add_argument(
         "--resolve",
         action="store_true",
@@ -247,6 +261,7 @@ def _add_watch(commands: Subcommands) -> None:
         default=2.0,
         help="seconds between collections (default 2, from 0.1 to 86400)",
     )
+    add_rates_option(watching, ", from one collection to the next")
     add_source_options(watching)
     add_filter_options(watching)
     _command(watching, run_watch, closed_pipe_ends=True)
@@ -310,7 +325,11 @@ def source_from(args: argparse.Namespace) -> CommandSource | TextSource:
     from nettop.sources import TextSource, platform_source
 
     if args.from_file is None:
-        return platform_source(args.source, timeout=args.timeout)
+        source = platform_source(args.source, timeout=args.timeout)
+        if getattr(args, "rates", False):
+            source.wants.traffic = True
+            source.wants.rate_window = RATE_WINDOW if args.command == "list" else 0.0
+        return source
     from nettop.inputs import CAPTURE_LIMIT, read_input
 
     data = read_input(args.from_file, CAPTURE_LIMIT, "capture")
@@ -518,6 +537,8 @@ def check_usage(args: argparse.Namespace, parser: argparse.ArgumentParser) -> No
     source = getattr(args, "source", "auto")
     if getattr(args, "input_format", "auto") != "auto" and getattr(args, "from_file", None) is None:
         parser.error("--input-format names the format of a --from-file capture: give --from-file too")
+    if getattr(args, "rates", False) and (args.from_file is not None or source not in ("auto", "netlink")):
+        parser.error("--rates reads the kernel's counts over netlink: it takes --source auto or netlink, live")
     if source != "auto" and getattr(args, "from_file", None) is None:
         names = tuple(registry.commands(sys.platform))
         if names and source not in names:

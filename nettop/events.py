@@ -49,6 +49,8 @@ def events_of(change: SnapshotDiff, when: float) -> list[Event]:
     """A diff as events: closes, then changes, then opens, each in listing order."""
     events = [Event(CLOSE, when, record) for record in change.closed.values()]
     for item in change.changed.values():
+        if item.fields == ("traffic",):  # bytes flowing are not an event: the rows' cells show them
+            continue
         detail: dict[str, tuple[Any, Any]] = {}
         if "state" in item.fields:
             detail["state"] = (item.before.state.value, item.after.state.value)

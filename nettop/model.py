@@ -77,6 +77,22 @@ class Owner:
         return self.placement.cgroup if self.placement is not None else None
 
 
+class Traffic(NamedTuple):
+    """A TCP connection's counts from the kernel (``tcp_info``, through sock_diag), and its rates over the last
+    interval. UDP keeps no such counts: its records have no ``Traffic``, which is shown as "—", never 0."""
+
+    #: Bytes received, and bytes sent and acknowledged (the SYN and FIN the kernel counts taken out).
+    bytes_in: int | None
+    bytes_out: int | None
+    #: Smoothed round-trip time, microseconds.
+    rtt_us: int
+    #: Segments retransmitted over the connection's life.
+    retransmits: int
+    #: Bytes a second since the socket was last seen (``nettop.traffic``); None until it has been seen twice.
+    rate_in: int | None = None
+    rate_out: int | None = None
+
+
 class ConnKey(NamedTuple):
     """What identifies one connection across snapshots: its protocol, family and both ends (see
     ``nettop.snapshots`` for the row key, which also tells apart sockets sharing these)."""
@@ -121,6 +137,13 @@ class Connection(NamedTuple):
     #: database knows it): the port is None and the name is kept here. None when the port is a number.
     local_service: str | None = None
     remote_service: str | None = None
+    #: Bytes, rates and round-trip time, for a TCP socket of a source that reads them (netlink, when asked).
+    traffic: Traffic | None = None
+    #: The network namespace the socket lives in, when the listing spans several (``--all-netns``).
+    netns: str | None = None
+    #: Where the socket's creator ran, from the socket's own cgroup (sock_diag's cgroup id), for a socket whose
+    #: owners are not known: another user's, to a user who is not root. See ``runs_in``.
+    placement: Placement | None = None
 
     @property
     def key(self) -> ConnKey:
@@ -140,6 +163,12 @@ class Connection(NamedTuple):
         return self.owners[0].user if self.owners else None
 
     @property
+    def runs_in(self) -> Placement | None:
+        """Where the socket belongs: its first owner's cgroup, else the socket's own (see ``placement``)."""
+        owners = self.owners
+        return owners[0].placement if owners and owners[0].placement is not None else self.placement
+
+    @property
     def is_listener(self) -> bool:
         """A TCP socket in LISTEN, or a UDP socket bound with no peer: what serves a port."""
         if self.proto is Proto.TCP:
@@ -149,7 +178,7 @@ class Connection(NamedTuple):
 
 _new_key: Callable[[tuple[Any, ...]], ConnKey] = MethodType(tuple.__new__, ConnKey)
 
-#: ``new_connection(fields)``: a Connection from a tuple of all 20 of its fields, in order, without
+#: ``new_connection(fields)``: a Connection from a tuple of all 23 of its fields, in order, without
 #: NamedTuple's Python-level ``__new__`` (which checks and defaults, a third of a record's cost: 0.11 µs against
 #: 0.27 µs for ``Connection(*fields)``). For the hot loops that build a record per line; anything else calls
 #: ``Connection(...)`` by keyword. It replaces ``tuple.__new__(Connection, (...))`` written out at each site, at

@@ -21,13 +21,16 @@ from __future__ import annotations
 import ipaddress
 import re
 import socket
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from nettop.formats.common import parse_state
 from nettop.model import MAX_PID, MAX_PORT, MAX_UID, Connection, Proto, State, unmapped
+
+if TYPE_CHECKING:
+    from nettop.cgroups import Placement
 
 Predicate = Callable[[Connection], bool]
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -357,20 +360,31 @@ def _unit(needle: str) -> Predicate:
     """Any owner's systemd unit (as ``systemctl`` names it, escapes decoded) contains ``needle``."""
 
     def units(record: Connection) -> Iterable[str]:
-        for owner in record.owners:
-            unit = owner.placement.unit_name if owner.placement is not None else None
+        for placement in _placements(record):
+            unit = placement.unit_name
             if unit:
                 yield unit.lower()
 
     return lambda r: any(needle in unit for unit in units(r))
 
 
+def _placements(record: Connection) -> Iterator[Placement]:
+    """Where each owner runs; for a socket whose owners' cgroups are not known, where it was made (its own)."""
+    found = False
+    for owner in record.owners:
+        if owner.placement is not None:
+            found = True
+            yield owner.placement
+    if not found and record.placement is not None:
+        yield record.placement
+
+
 def _container(needle: str) -> Predicate:
     """Any owner's container: its name contains ``needle``, or its id starts with it."""
 
     def matches(record: Connection) -> bool:
-        for owner in record.owners:
-            container = owner.placement.container if owner.placement is not None else None
+        for placement in _placements(record):
+            container = placement.container
             if container is not None and (container.id.startswith(needle) or needle in (container.name or "").lower()):
                 return True
         return False

@@ -78,7 +78,8 @@ class Change:
 
     before: Connection
     after: Connection
-    #: Which of "state" and "owners" changed.
+    #: Which of "state", "owners" and "traffic" changed. Traffic (counts, rates, round-trip time) changes on every
+    #: busy connection at every tick: the viewer repaints and re-sorts its rows, and no event is made of it.
     fields: tuple[str, ...]
 
 
@@ -93,6 +94,8 @@ def changed_fields(before: Connection, after: Connection) -> tuple[str, ...]:
         fields.append("state")
     if before.owners != after.owners and _owner_signature(before) != _owner_signature(after):
         fields.append("owners")
+    if before.traffic != after.traffic:
+        fields.append("traffic")
     return tuple(fields)
 
 
@@ -106,7 +109,8 @@ class SnapshotDiff:
 
     @property
     def is_empty(self) -> bool:
-        return not (self.opened or self.closed or self.changed)
+        """Nothing opened, closed or changed, bytes flowing aside (``nettop diff`` of two snapshots with traffic)."""
+        return not (self.opened or self.closed or any(c.fields != ("traffic",) for c in self.changed.values()))
 
     @property
     def opened_listeners(self) -> list[Connection]:
@@ -124,7 +128,7 @@ def diff(before: Mapping[RowKey, Connection], after: Mapping[RowKey, Connection]
     changed: dict[RowKey, Change] = {}
     for key, new in after.items():
         old = before.get(key)
-        if old is None or (old.state is new.state and old.owners == new.owners):
+        if old is None or (old.state is new.state and old.owners == new.owners and old.traffic == new.traffic):
             continue
         fields = changed_fields(old, new)
         if fields:
@@ -147,7 +151,7 @@ def diff_delta(
         old = before.get(key)
         if old is None:
             opened[key] = new
-        elif not (old.state is new.state and old.owners == new.owners):
+        elif not (old.state is new.state and old.owners == new.owners and old.traffic == new.traffic):
             fields = changed_fields(old, new)
             if fields:
                 changed[key] = Change(old, new, fields)

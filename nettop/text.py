@@ -101,6 +101,30 @@ def port_text(port: int | None, service: str | None = None) -> str:
     return str(port)
 
 
+def bytes_text(count: int) -> str:
+    """A byte count in at most 8 cells, in decimal units as network tools give them: ``512 B``, ``12.3 kB``."""
+    if count < 1000:
+        return f"{count} B"
+    value = count / 1000
+    for unit in ("kB", "MB", "GB"):
+        if value < 999.95:  # what rounds to 1000.0 is the next unit's 1.0
+            return f"{value:.1f} {unit}"
+        value /= 1000
+    return f"{value:.1f} TB"
+
+
+def rtt_text(microseconds: int) -> str:
+    """A round-trip time in at most 7 cells: ``0.05 ms``, ``12.4 ms``, ``130 ms``, ``1.2 s``."""
+    # Each bound is where the next format's rounding begins: 9,995 µs is "10.0 ms", not "10.00 ms".
+    if microseconds < 9_995:
+        return f"{microseconds / 1000:.2f} ms"
+    if microseconds < 99_950:
+        return f"{microseconds / 1000:.1f} ms"
+    if microseconds < 999_500:
+        return f"{round(microseconds / 1000)} ms"
+    return f"{microseconds / 1_000_000:.1f} s"
+
+
 def endpoint_text(ip: str | None, port: int | None, interface: str | None = None, service: str | None = None) -> str:
     """``127.0.0.1:80``, ``[::1]:80``, ``[fe80::1]%eth0:80``, ``10.0.0.1:dsf``; ``*`` for a wildcard peer."""
     if ip is None:

@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from nettop.cgroups import Placement
-from nettop.model import Connection, Proto, State
+from nettop.model import Connection, Proto, State, Traffic
 from nettop.snapshots import RowKey, SnapshotDiff
-from nettop.text import address_text, port_text
+from nettop.text import address_text, bytes_text, port_text, rtt_text
 
 #: How long a new connection stays highlighted, and a closed one stays (dimmed) before it goes.
 NEW_HIGHLIGHT_SECONDS = 5.0
@@ -76,7 +76,7 @@ def place_text(placement: Placement | None) -> str:
 
 
 def owner_place(record: Connection) -> str:
-    return place_text(record.owners[0].placement) if record.owners else ""
+    return place_text(record.runs_in)
 
 
 def command_line(record: Connection) -> str:
@@ -101,10 +101,59 @@ class Column:
     #: A flexible column grows no wider than this (0: no limit).
     max_width: int = 0
     align_right: bool = False
+    #: Shows ``Traffic``: only when the source reads it (netlink), else a column of dashes would take the room.
+    traffic: bool = False
 
 
 def _numeric(number: int | None) -> str:
     return f"{number or 0:010d}"
+
+
+#: What a traffic cell shows for a socket without counts: UDP keeps none, nor does a listener (never "0").
+NO_COUNTS = "—"
+_LARGEST = 2**64
+
+
+def _rate_cell(rate: int | None, traffic: Traffic | None) -> str:
+    if traffic is None:
+        return NO_COUNTS
+    return "" if rate is None else bytes_text(rate)  # blank until the socket has been seen twice
+
+
+def _rate_order(rate: int | None, traffic: Traffic | None) -> str:
+    """Busiest first (a top's order), then sockets still without a rate, then those without counts."""
+    if traffic is None:
+        return "2"
+    return "1" if rate is None else f"0{_LARGEST - rate:020d}"
+
+
+def _rx(r: Connection) -> str:
+    traffic = r.traffic
+    return _rate_cell(traffic.rate_in if traffic is not None else None, traffic)
+
+
+def _tx(r: Connection) -> str:
+    traffic = r.traffic
+    return _rate_cell(traffic.rate_out if traffic is not None else None, traffic)
+
+
+def _rx_order(r: Connection) -> str:
+    traffic = r.traffic
+    return _rate_order(traffic.rate_in if traffic is not None else None, traffic)
+
+
+def _tx_order(r: Connection) -> str:
+    traffic = r.traffic
+    return _rate_order(traffic.rate_out if traffic is not None else None, traffic)
+
+
+def _rtt(r: Connection) -> str:
+    return NO_COUNTS if r.traffic is None else rtt_text(r.traffic.rtt_us)
+
+
+def _rtt_order(r: Connection) -> str:
+    # Slowest first: the connection a user looks for is the one that lags.
+    return "1" if r.traffic is None else f"0{_LARGEST - r.traffic.rtt_us:020d}"
 
 
 def _service(record: Connection) -> str:
@@ -156,6 +205,9 @@ COLUMNS: tuple[Column, ...] = (
     Column("pid", "PID", owner_pids, lambda r: _numeric(r.pid), 7, align_right=True),
     Column("program", "Program", owner_names, lambda r: (r.program or "~").lower(), 8, flex=True, max_width=24),
     Column("user", "User", lambda r: r.user or "", lambda r: r.user or "~", 9, min_screen=96),
+    Column("rx", "Rx/s", _rx, _rx_order, 8, min_screen=110, align_right=True, traffic=True),
+    Column("tx", "Tx/s", _tx, _tx_order, 8, min_screen=110, align_right=True, traffic=True),
+    Column("rtt", "RTT", _rtt, _rtt_order, 7, min_screen=130, align_right=True, traffic=True),
     Column("service", "Service", _service, _service, 9, min_screen=120),
     Column("unit", "Unit", owner_place, owner_place, 10, flex=True, max_width=28, min_screen=140),
     Column("command", "Command", command_line, command_line, 20, flex=True, min_screen=160),
@@ -169,8 +221,13 @@ COLUMNS_BY_KEY = {column.key: column for column in COLUMNS}
 MISSING_CELLS = {"state": "MISSING", "pid": ""}
 
 
-def visible_columns(screen_width: int) -> list[Column]:
-    return [column for column in COLUMNS if screen_width >= column.min_screen]
+def visible_columns(screen_width: int, traffic: bool = False) -> list[Column]:
+    """The columns that fit ``screen_width``; the traffic ones only when the source reads traffic."""
+    return [c for c in COLUMNS if screen_width >= c.min_screen and (traffic or not c.traffic)]
+
+
+#: The narrowest screen that shows a traffic column: the viewer asks its source for traffic from there.
+TRAFFIC_MIN_SCREEN = min(column.min_screen for column in COLUMNS if column.traffic)
 
 
 def column_widths(columns: list[Column], width: int) -> list[int]:

@@ -23,9 +23,13 @@ class ScriptedSource:
 
     name = "scripted"
 
-    def __init__(self, script: Sequence[Sequence[Connection] | NettopError], clock: FakeClock) -> None:
+    def __init__(
+        self, script: Sequence[Sequence[Connection] | NettopError], clock: FakeClock, source_name: str = "scripted"
+    ) -> None:
         self.script = list(script)
         self.clock = clock
+        #: What the snapshots say they came from (``netlink`` for a viewer that shows traffic columns).
+        self.source_name = source_name
         self.collected = 0
         self.step = asyncio.Event()
 
@@ -35,7 +39,7 @@ class ScriptedSource:
         self.step.set()
         if isinstance(item, NettopError):
             raise item
-        return Snapshot(tuple(item), self.clock(), 0.012, "scripted")
+        return Snapshot(tuple(item), self.clock(), 0.012, self.source_name)
 
 
 def conn(

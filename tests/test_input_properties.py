@@ -26,7 +26,7 @@ from nettop.cgroups import classify
 from nettop.formats import detect_format, parse_text
 from nettop.formats.nettop_json import records_from_json
 from nettop.inputs import InputError, read_input
-from nettop.model import Connection, Owner, OwnerStatus, Proto, State
+from nettop.model import Connection, Owner, OwnerStatus, Proto, State, Traffic
 from nettop.policy.rules import FORBID_KEYS, LIMIT_KEYS, LISTEN_KEYS, Policy, PolicyError, parse_policy
 from nettop.text import safe
 from nettop.writers.json import FIELDS, json_bytes, record_to_dict, to_json
@@ -332,6 +332,10 @@ def optional(strategy: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
     return st.none() | strategy
 
 
+counts = up_to(2**64 - 1)
+traffic = st.builds(Traffic, optional(counts), optional(counts), up_to(2**32 - 1), up_to(2**32 - 1),
+                    optional(counts), optional(counts))  # fmt: skip
+
 connections = st.builds(
     Connection,
     st.sampled_from(Proto),
@@ -354,6 +358,9 @@ connections = st.builds(
     raw=st.just(""),  # not in the JSON schema: a record read back has none
     local_service=st.one_of(st.none(), st.from_regex(r"[a-z][a-z0-9-]{0,14}", fullmatch=True)),
     remote_service=st.one_of(st.none(), st.from_regex(r"[a-z][a-z0-9-]{0,14}", fullmatch=True)),
+    traffic=optional(traffic),
+    netns=maybe_text,
+    placement=st.none(),  # the socket's own cgroup stands in for no owner's: test_owners_cgroups reads it back
 )
 
 

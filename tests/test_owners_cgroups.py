@@ -10,9 +10,11 @@ rootless-containers/usernetes#200 for a kubelet inside a user service; falcosecu
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,8 +22,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from nettop import view
 from nettop.cgroups import Container, Kind, Placement, Pod, classify, read_proc_cgroup, unescape_unit
+from nettop.formats.nettop_json import records_from_json
+from nettop.owners.procfs import SocketOwners
 from nettop.owners.runtimes import MAX_STATE_BYTES, ContainerNames, read_bounded
+from nettop.writers.json import to_json
 
 #: Container ids and a pod uid quoted in the issues above.
 DOCKER = "852314f36fe2bf5f57d68dfd9e5a6370ba3974ef708b43bf8cec1d1393d548b1"
@@ -559,3 +565,69 @@ def test_a_listed_owner_carries_its_cgroup_and_json_says_where_it_runs() -> None
     assert row["unit"] == placement.unit
     assert (row["container"] is None) == (placement.container is None)
     assert (row["pod"] is None) == (placement.pod is None)
+
+
+# --- A socket's own cgroup: its id in the dump, found in the v2 tree, for sockets whose owners are unknown ---------
+
+
+@pytest.fixture
+def cgroup_of_our_own() -> Iterator[tuple[str, Path]]:
+    """A cgroup in the v2 tree, named like a systemd scope, removed after the test (skipped where not permitted)."""
+    from nettop.owners.cgroup_ids import cgroup2_root
+
+    root = cgroup2_root()
+    if root is None or os.geteuid() != 0:
+        pytest.skip("needs root and a cgroup v2 hierarchy")
+    name = f"nettop-test-{os.getpid()}.scope"
+    directory = Path(root) / name
+    try:
+        directory.mkdir()
+    except OSError as error:
+        pytest.skip(f"cannot make a cgroup here: {error}")
+    try:
+        yield f"/{name}", directory
+    finally:
+        with contextlib.suppress(OSError):
+            directory.rmdir()
+
+
+def test_an_ownerless_socket_is_placed_by_its_own_cgroup(
+    cgroup_of_our_own: tuple[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A child moved into a cgroup of our own opens a listener: the dump's cgroup id for that socket is the
+    cgroup's, and a collector that does not know the socket's owners (it is not root) says where it belongs."""
+    from nettop.owners.cgroup_ids import CgroupPaths
+    from nettop.sources import platform_source, sockdiag
+
+    path, directory = cgroup_of_our_own
+    code = "import socket,sys; sys.stdin.readline(); s=socket.socket(); s.bind(('127.0.0.1',0)); s.listen(); " \
+           "print(s.getsockname()[1], flush=True); sys.stdin.readline()"  # fmt: skip
+    child = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert child.stdin is not None and child.stdout is not None
+    try:
+        (directory / "cgroup.procs").write_text(str(child.pid))  # before the socket: it takes its maker's cgroup
+        child.stdin.write("go\n")
+        child.stdin.flush()
+        port = int(child.stdout.readline())
+        cgroup_ids: dict[int, int] = {}
+        (record,) = [
+            r for r in sockdiag.records(sockdiag.receive(), cgroup_ids=cgroup_ids)
+            if r.local_port == port and r.remote_ip is None
+        ]  # fmt: skip
+        assert record.inode is not None and cgroup_ids[record.inode] == directory.stat().st_ino
+        assert CgroupPaths().path(cgroup_ids[record.inode]) == path
+
+        # As a user who is not root sees it: the fd scan finds no owner, the socket's own cgroup says where.
+        monkeypatch.setattr(os, "geteuid", lambda: 1000)
+        monkeypatch.setattr("nettop.sources.linux.scan_socket_owners", lambda *args, **kwargs: SocketOwners())
+        source = platform_source("netlink")
+        snapshot = source.collect_blocking()
+    finally:
+        child.kill()
+        child.wait()
+    (seen,) = [r for r in snapshot.records if r.local_port == port and r.remote_ip is None]
+    assert seen.runs_in is not None and seen.runs_in.unit_name == path[1:]
+    row = json.loads(to_json([seen]))[0]
+    assert (row["cgroup"], row["unit"], row["pid"]) == (path, path[1:], None)
+    assert view.owner_place(seen) == path[1:]
+    assert records_from_json(to_json([seen]))[0].placement == seen.placement

@@ -469,6 +469,9 @@ class _Reader:
                 line,
                 local_service,
                 remote_service,
+                None,  # traffic
+                None,  # netns
+                None,  # placement
             ),
         )
 

@@ -546,8 +546,11 @@ def _parse_rows(  # noqa: C901 - the hot loop, long on purpose
                     False,
                     source,
                     line,
-                    None,
-                    None,
+                    None,  # local_service
+                    None,  # remote_service
+                    None,  # traffic
+                    None,  # netns
+                    None,  # placement
                 ),
             )
         )

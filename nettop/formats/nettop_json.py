@@ -22,6 +22,7 @@ from nettop.model import (
     ParseResult,
     Proto,
     State,
+    Traffic,
 )
 
 if TYPE_CHECKING:
@@ -85,10 +86,14 @@ def record_from_dict(row: Any) -> Connection:
         raise _bad("owners", "a list of objects", owners)
     owners = tuple(_owner(index, owner) for index, owner in enumerate(owners))
     _check_first_owner(row, owners)
+    placement = None
     # A host name is what a lookup said at the time, not part of the socket: checked, then not kept.
     _text_or_null(get("remote_name"), "remote_name")
     if owners and owners[0].placement is not None:
         owners = (replace(owners[0], placement=_named(owners[0].placement, row)), *owners[1:])
+    else:  # the record's cgroup is the socket's own (its owners are not known)
+        cgroup = _placement(_text_or_null(get("cgroup"), "cgroup"))
+        placement = _named(cgroup, row) if cgroup is not None else None
     return Connection(
         _member(_required(row, "proto"), "proto", _PROTOS),
         family,
@@ -110,6 +115,36 @@ def record_from_dict(row: Any) -> Connection:
         "",
         _text_or_null(get("local_service"), "local_service"),
         _text_or_null(get("remote_service"), "remote_service"),
+        _traffic(get("traffic")),
+        _text_or_null(get("netns"), "netns"),
+        placement,
+    )
+
+
+#: The largest byte count or rate a ``traffic`` object may hold: the kernel's counters are 64-bit.
+_MAX_COUNT = 2**64 - 1
+
+
+def _traffic(value: Any) -> Traffic | None:
+    """A ``traffic`` object read back: every count an integer in range, or null where the kernel gave none."""
+    if value is None:
+        return None
+    if type(value) is not dict:
+        raise _bad("traffic", "an object or null", value)
+
+    def count(name: str, required: bool = False) -> int | None:
+        number = _integer(value.get(name), f"traffic.{name}", _MAX_COUNT)
+        if number is None and required:
+            raise _bad(f"traffic.{name}", f"an integer from 0 to {_MAX_COUNT}", None)
+        return number
+
+    return Traffic(
+        count("bytes_in"),
+        count("bytes_out"),
+        count("rtt_us", required=True) or 0,
+        count("retransmits", required=True) or 0,
+        count("rate_in"),
+        count("rate_out"),
     )
 
 

@@ -477,6 +477,9 @@ def parse_rows(  # noqa: C901 - the hot loop over every line: long on purpose (b
                 line,
                 local_service,
                 remote_service,
+                None,  # traffic
+                None,  # netns
+                None,  # placement
             ),
         )
         append((index, record) if numbered else record)

@@ -348,6 +348,9 @@ class _Reader:
                 "\n".join([line, *trailer]) if trailer else line,
                 local_service,
                 None if no_peer else peer_service,
+                None,  # traffic
+                None,  # netns
+                None,  # placement
             ),
         )
 

@@ -64,7 +64,11 @@ class Enricher:
         except OSError:
             return None
         path = read_proc_cgroup(text)
-        return self._names.resolve(classify(path)) if path is not None else None
+        return self.placement_at(path) if path is not None else None
+
+    def placement_at(self, cgroup: str) -> Placement:
+        """A cgroup path classified, with its container's or pod's names (a socket's own cgroup, say)."""
+        return self._names.resolve(classify(cgroup))
 
     def resolver(
         self, pids_by_inode: Mapping[int, list[int]], root: bool, my_uid: int, hidden_uids: Collection[int] = ()

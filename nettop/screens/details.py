@@ -12,8 +12,8 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from nettop.model import Connection, Owner
-from nettop.text import local_text, remote_text, safe, safe_or, safe_words
+from nettop.model import Connection, Owner, Traffic
+from nettop.text import bytes_text, local_text, remote_text, rtt_text, safe, safe_or, safe_words
 
 #: The owners' other sockets listed at most.
 OTHERS_SHOWN = 200
@@ -48,12 +48,26 @@ def describe(record: Connection, others: Iterable[Connection], remote_name: str 
         ),
         Text(),
     ]
+    traffic = record.traffic
+    if traffic is not None:
+        lines[-1:-1] = [_line("Traffic: ", _traffic_text(traffic)), _line(f"RTT {rtt_text(traffic.rtt_us)}   "
+                        f"retransmitted segments {traffic.retransmits}")]  # fmt: skip
+    others = list(others)
     if remote_name is not None:
         lines.insert(2, _line("Peer: ", (safe(remote_name), "bold"), f" ({remote})"))
     if not record.owners:
         lines.append(_line(("Owner", "bold"), f": none ({record.owner_status.value})"))
     for owner in record.owners:
         lines += _owner_lines(owner)
+    counted = [r.traffic for r in (record, *others) if r.traffic is not None]
+    if counted:
+        rate_in = sum(t.rate_in or 0 for t in counted)
+        rate_out = sum(t.rate_out or 0 for t in counted)
+        plural = "s" if len(counted) > 1 else ""
+        lines.append(
+            _line(f"  traffic of its TCP connections ({len(counted)} connection{plural}): ",
+                  f"in {bytes_text(rate_in)}/s, out {bytes_text(rate_out)}/s")
+        )  # fmt: skip
     other_lines = [
         Text(f"  {o.proto.value}{o.family} {safe(local_text(o))} → {safe(remote_text(o))} {o.state.value}")
         for o in others
@@ -69,6 +83,16 @@ def describe(record: Connection, others: Iterable[Connection], remote_name: str 
         Text(safe(record.raw) if record.raw else "(none)"),
     ]
     return Text("\n").join(lines)
+
+
+def _traffic_text(traffic: Traffic) -> str:
+    """``in 1.2 MB (12.3 kB/s)  out 40.0 kB (0 B/s)``: totals, and rates once the socket was seen twice."""
+
+    def side(total: int | None, rate: int | None) -> str:
+        shown = "?" if total is None else bytes_text(total)
+        return shown if rate is None else f"{shown} ({bytes_text(rate)}/s)"
+
+    return f"in {side(traffic.bytes_in, traffic.rate_in)}   out {side(traffic.bytes_out, traffic.rate_out)}"
 
 
 def _owner_lines(owner: Owner) -> list[Text]:

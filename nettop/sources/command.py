@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from nettop.errors import CommandError, CommandNotFound, NettopError, SourceUnavailable
@@ -44,14 +44,27 @@ RETRY_MAX = 320.0
 RETRY_MISSING = 600.0
 
 
+@dataclass(slots=True)
+class Wants:
+    """What a source's consumer asks for beyond the sockets; the viewer changes it while it runs (a rate column
+    shown or hidden). A collector that cannot give it ignores it."""
+
+    #: Each TCP connection's ``Traffic``: counts and round-trip time, and rates from one collection to the next.
+    traffic: bool = False
+    #: For a one-shot listing with traffic: the seconds over which its rates are measured, the counts being read
+    #: once more before the listing (0: no rates).
+    rate_window: float = 0.0
+
+
 @dataclass(frozen=True, slots=True)
 class Setting:
-    """What a source's collectors share: the owner enricher, where /proc is, and whether psutil may be asked
-    about the pids a listing gives (not when the listing is not of this machine)."""
+    """What a source's collectors share: the owner enricher, where /proc is, whether psutil may be asked
+    about the pids a listing gives (not when the listing is not of this machine), and what the consumer wants."""
 
     enricher: Enricher
     proc_root: str = "/proc"
     complete_owners: bool = True
+    wants: Wants = field(default_factory=Wants)
 
 
 class Collector(Protocol):
@@ -94,6 +107,7 @@ class CommandSource:
         complete_owners: bool = True,
         blocking_runner: BlockingRunner | None = None,
         clock: Callable[[], float] = time.monotonic,
+        wants: Wants | None = None,
     ) -> None:
         if not commands:
             raise ValueError("a command source needs at least one command")
@@ -102,7 +116,9 @@ class CommandSource:
         #: The same commands without an event loop, for ``collect_blocking``; None: it runs ``collect``.
         self._blocking_runner = blocking_runner
         self._timeout = timeout
-        self._setting = Setting(enricher or Enricher(proc_root=proc_root), proc_root, complete_owners)
+        #: What the consumer asks for beyond the sockets (traffic): read by the collectors at each collection.
+        self.wants = wants or Wants()
+        self._setting = Setting(enricher or Enricher(proc_root=proc_root), proc_root, complete_owners, self.wants)
         self._collectors = {command.name: command.collector(self._setting) for command in self._commands}
         self._last_taken: float | None = None
         self._clock = clock

@@ -16,19 +16,27 @@ records come with inodes and no owners, and ``ProcOwners`` joins them like the t
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable, Collection
+from typing import TYPE_CHECKING
 
 from nettop.formats import netstat_linux, ss
 from nettop.formats.common import text_lines
 from nettop.formats.registry import command
 from nettop.gcpause import paused_gc
 from nettop.model import Connection, OwnerResolver, ParseResult
+from nettop.owners.cgroup_ids import CgroupPaths
 from nettop.owners.join import join_by_inode
 from nettop.owners.procfs import IncrementalSocketScanner, SocketOwners, scan_socket_owners
 from nettop.runner import BlockingRunner, Runner
 from nettop.sources import sockdiag
 from nettop.sources.command import Collected, LineChanges, ListingCommand, Setting
 from nettop.sources.oneshot import InThread, ScanInChild, Underway
+from nettop.traffic import TrafficMeter
+
+if TYPE_CHECKING:
+    from nettop.cgroups import Placement
+    from nettop.owners.enrich import Enricher
 
 #: For each live socket inode: its owners and why they are what they are (see ``OwnerResolver``); and the
 #: inodes whose holders changed since the last call (None: any may have).
@@ -229,42 +237,113 @@ class NetlinkCollector:
 
     def __init__(self, setting: Setting) -> None:
         self._owners = ProcOwners(setting)
+        self._wants = setting.wants
         self._scanner = IncrementalSocketScanner(setting.proc_root)
+        self._meter = TrafficMeter()
+        #: Not root: other users' sockets come without owners, so each socket's own cgroup (its id in the dump)
+        #: says where it belongs. Root knows every owner's, and its dump skips the attributes that hold the id.
+        self._cgroups = SocketCgroups(setting.enricher) if os.geteuid() != 0 else None
 
     async def collect(self, runner: Runner, timeout: float) -> Collected:
         import asyncio  # here, not at the top: see ``runner``
 
+        meter = self._meter if self._wants.traffic else None  # asked for at each tick: the viewer's columns change
         if not self._scanner.primed:  # the first scan reads everything anyway: beside the dump
-            dumped, owners = await asyncio.gather(asyncio.to_thread(_dumped), asyncio.to_thread(self._scanner.scan))
+            dumped, owners = await asyncio.gather(
+                asyncio.to_thread(self._dumped, None, meter), asyncio.to_thread(self._scanner.scan)
+            )
             return await asyncio.to_thread(self._joined, dumped, owners)
-        dumped = await asyncio.to_thread(_dumped)
+        dumped = await asyncio.to_thread(self._dumped, None, meter)
         return await asyncio.to_thread(self._joined, dumped, None)
 
-    def _joined(self, dumped: tuple[Connection, ...], primed: SocketOwners | None) -> Collected:
+    def _dumped(self, received: sockdiag.Received | None = None, meter: TrafficMeter | None = None) -> Dumped:
+        cgroup_ids: dict[int, int] | None = {} if self._cgroups is not None else None
+        return _dumped(received, meter, cgroup_ids), cgroup_ids
+
+    def _joined(self, dumped: Dumped, primed: SocketOwners | None) -> Collected:
         """Join the owners, in a worker thread: the primed scan's (it ran blind, beside the first dump: tell it
         what the dump held), else an incremental scan given the dump's inodes."""
+        records = dumped[0]
         if primed is not None:
-            self._scanner.note_listing(_inodes(dumped))
+            self._scanner.note_listing(_inodes(records))
             owners = primed
         else:
-            owners = self._scanner.scan(_inodes(dumped))
-        return self._owners.joined(ParseResult(dumped, (), sockdiag.FORMAT), owners)
+            owners = self._scanner.scan(_inodes(records))
+        return self._finished(dumped, owners)
+
+    def _finished(self, dumped: Dumped, owners: SocketOwners | None) -> Collected:
+        """The owners joined; a socket whose owners are unknown placed by its own cgroup (not root)."""
+        records, cgroup_ids = dumped
+        parsed, notes, changes = self._owners.joined(ParseResult(records, (), sockdiag.FORMAT), owners)
+        if self._cgroups is not None and cgroup_ids:
+            parsed = ParseResult(self._cgroups.placed(parsed.records, cgroup_ids), parsed.issues, parsed.format)
+        return parsed, notes, changes
 
     def collect_blocking(self, run: BlockingRunner, timeout: float, underway: Underway) -> Collected:
         """One dump, with the scan under way beside it (the early start's, else one in a thread)."""
         scan = self._owners.scan_underway(underway)
         # A refused dump raises here and leaves the scan under way, for the command that stands in.
         early, underway.dump = underway.dump, None
-        dumped = _dumped(early.result() if early is not None else None)
-        return self._owners.joined(ParseResult(dumped, (), sockdiag.FORMAT), scan.result())
+        wants = self._wants
+        if not wants.traffic:
+            dumped = self._dumped(early.result() if early is not None else None)
+        else:  # the early dump did not ask for tcp_info: read the counts now, and again after the rates' window
+            meter = self._meter
+            if wants.rate_window > 0:
+                _dumped(None, meter)
+                time.sleep(wants.rate_window)
+            dumped = self._dumped(None, meter)
+        return self._finished(dumped, scan.result())
 
 
-def _dumped(received: sockdiag.Received | None = None) -> tuple[Connection, ...]:
-    """The records of a dump: ``received`` (the early start's), else one made now."""
+#: A dump's records, and its sockets' cgroup ids by inode when they were asked for.
+Dumped = tuple[tuple[Connection, ...], dict[int, int] | None]
+
+
+def _dumped(
+    received: sockdiag.Received | None = None,
+    meter: TrafficMeter | None = None,
+    cgroup_ids: dict[int, int] | None = None,
+) -> tuple[Connection, ...]:
+    """The records of a dump: ``received`` (the early start's), else one made now; with a ``meter``, the dump asks
+    for tcp_info, and the records have their ``Traffic`` and rates. ``cgroup_ids`` is given the sockets' cgroup
+    ids by inode."""
     if received is None:
-        received = sockdiag.receive()
+        received = sockdiag.receive(with_info=meter is not None)
+    read_at = time.monotonic()
     with paused_gc():  # a new record a socket: see _parsed
-        return tuple(sockdiag.records(received))
+        if meter is None:
+            return tuple(sockdiag.records(received, cgroup_ids=cgroup_ids))
+        return tuple(meter.rated(sockdiag.records(received, True, cgroup_ids), read_at))
+
+
+class SocketCgroups:
+    """Where an ownerless socket belongs, from its own cgroup id: the id's path in the cgroup v2 tree, classified
+    and named like an owner's (one ``Placement`` an id, cached)."""
+
+    def __init__(self, enricher: Enricher, paths: CgroupPaths | None = None) -> None:
+        self._enricher = enricher
+        self._paths = paths if paths is not None else CgroupPaths()
+        self._placements: dict[int, Placement | None] = {}
+
+    def placed(self, records: tuple[Connection, ...], cgroup_ids: dict[int, int]) -> tuple[Connection, ...]:
+        found = self._placements
+        out = list(records)
+        for at, record in enumerate(out):
+            if record.owners or record.inode is None:
+                continue
+            cgroup_id = cgroup_ids.get(record.inode)
+            if cgroup_id is None:
+                continue
+            if cgroup_id not in found:
+                if len(found) >= 4096:
+                    found.clear()
+                path = self._paths.path(cgroup_id)
+                found[cgroup_id] = self._enricher.placement_at(path) if path is not None else None
+            placement = found[cgroup_id]
+            if placement is not None:
+                out[at] = record._replace(placement=placement)
+        return tuple(out)
 
 
 def _inodes(records: tuple[Connection, ...]) -> set[int]:

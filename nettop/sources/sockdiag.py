@@ -21,7 +21,7 @@ from typing import Any, NamedTuple
 
 from nettop.errors import CommandError
 from nettop.formats.registry import command
-from nettop.model import KERNEL_TCP_STATES, Connection, OwnerStatus, Proto, State, new_connection
+from nettop.model import KERNEL_TCP_STATES, Connection, OwnerStatus, Proto, State, Traffic, new_connection
 
 #: ``<linux/netlink.h>``, ``<linux/sock_diag.h>``.
 NETLINK_SOCK_DIAG = 4
@@ -62,14 +62,15 @@ class TcpInfo(NamedTuple):
     #: Bytes the peer acknowledged (counts SYN and FIN) and bytes received (Linux 4.1+, 4.2+).
     bytes_acked: int | None
     bytes_received: int | None
-    #: Bytes sent, retransmissions included (Linux 4.19+).
+    #: Bytes sent, retransmissions included, and of them the bytes retransmitted (Linux 4.19+).
     bytes_sent: int | None
+    bytes_retrans: int | None = None
 
 
 #: ``struct tcp_info`` offsets (``<linux/tcp.h>``): the u8 ``tcpi_retransmits`` at 2, u32 ``tcpi_rtt`` at 68,
 #: ``tcpi_total_retrans`` at 100, u64 ``tcpi_bytes_acked`` at 120, ``tcpi_bytes_received`` at 128,
-#: ``tcpi_bytes_sent`` at 200.
-_RTT, _TOTAL_RETRANS, _BYTES_ACKED, _BYTES_RECEIVED, _BYTES_SENT = 68, 100, 120, 128, 200
+#: ``tcpi_bytes_sent`` at 200, ``tcpi_bytes_retrans`` at 208.
+_RTT, _TOTAL_RETRANS, _BYTES_ACKED, _BYTES_RECEIVED, _BYTES_SENT, _BYTES_RETRANS = 68, 100, 120, 128, 200, 208
 
 
 def tcp_info(data: bytes | memoryview) -> TcpInfo | None:
@@ -88,7 +89,18 @@ def tcp_info(data: bytes | memoryview) -> TcpInfo | None:
         u64(_BYTES_ACKED),
         u64(_BYTES_RECEIVED),
         u64(_BYTES_SENT),
+        u64(_BYTES_RETRANS),
     )
+
+
+def traffic(info: TcpInfo) -> Traffic:
+    """A record's ``Traffic`` from a ``tcp_info``. Bytes out are the bytes the peer acknowledged, bounded by the
+    data sent once (``bytes_sent - bytes_retrans``, Linux 4.19+): ``bytes_acked`` counts the SYN on the side that
+    connected, and the FIN once acknowledged, neither of them data; older kernels' counts may be 2 bytes over."""
+    sent = info.bytes_acked
+    if sent is not None and info.bytes_sent is not None and info.bytes_retrans is not None:
+        sent = min(sent, info.bytes_sent - info.bytes_retrans)
+    return Traffic(info.bytes_received, sent, info.rtt_us, info.total_retrans)
 
 
 class DiagSocket(NamedTuple):
@@ -152,24 +164,30 @@ def decode(received: Received) -> list[DiagSocket]:
     """The sockets in ``receive``'s datagrams with all nettop reads of them (cgroup id, tcp_info). Raises
     ``SockDiagUnavailable`` for a dump the kernel refused."""
     found: list[DiagSocket] = []
-    _decode_all(received, found, True)
+    _decode_all(received, found, True, False)
     return found
 
 
-def records(received: Received) -> list[Connection]:
+def records(
+    received: Received, with_traffic: bool = False, cgroup_ids: dict[int, int] | None = None
+) -> list[Connection]:
     """``decode``'s records alone, read faster: a socket's attributes are read only for what a record holds
-    (v6only, sent for IPv6 listeners)."""
+    (v6only, sent for IPv6 listeners; and with ``with_traffic`` a connected TCP socket's ``tcp_info``, when the
+    dump asked for it, as the record's ``Traffic``, rates not yet known). ``cgroup_ids`` is given each socket's
+    cgroup id by inode, where the kernel sends one."""
     found: list[Connection] = []
-    _decode_all(received, found, False)
+    _decode_all(received, found, False, with_traffic, cgroup_ids)
     return found
 
 
-def _decode_all(received: Received, out: list[Any], details: bool) -> None:
+def _decode_all(
+    received: Received, out: list[Any], details: bool, with_traffic: bool, cgroup_ids: dict[int, int] | None = None
+) -> None:
     hosts: tuple[dict[bytes, str], dict[bytes, str]] = ({}, {})
     try:
         for proto, datagrams in received:
             for datagram in datagrams:
-                _decode(datagram, proto, out, details, hosts)
+                _decode(datagram, proto, out, details, hosts, with_traffic and proto is Proto.TCP, cgroup_ids)
     except OSError as error:
         raise SockDiagUnavailable(_reason(error)) from None
 
@@ -209,10 +227,17 @@ _V6_LISTENING = frozenset({7, 10})  # TCP_CLOSE, TCP_LISTEN: the states the kern
 
 
 def _decode(  # the hot loop, one record a socket: kept whole, like the text parsers'
-    datagram: bytes, proto: Proto, out: list[Any], details: bool, hosts: tuple[dict[bytes, str], dict[bytes, str]]
+    datagram: bytes,
+    proto: Proto,
+    out: list[Any],
+    details: bool,
+    hosts: tuple[dict[bytes, str], dict[bytes, str]],
+    with_traffic: bool,
+    cgroup_ids: dict[int, int] | None,
 ) -> None:
-    """Append the sockets of one datagram to ``out``: records, or ``DiagSocket``s with ``details``. Raises
-    OSError for an error message or one that overruns the datagram.
+    """Append the sockets of one datagram to ``out``: records, or ``DiagSocket``s with ``details``; with
+    ``with_traffic``, a connected socket's record has its ``Traffic``. Raises OSError for an error message or one
+    that overruns the datagram.
 
     Per socket: two ``unpack_from`` calls, host text from a per-dump cache (a server's sockets share a few
     addresses) and the fast record constructor; the attributes are walked only when needed.
@@ -245,8 +270,12 @@ def _decode(  # the hot loop, one record a socket: kept whole, like the text par
                 remote_ip = remote_port = None
             state = (established if state_number == 1 else unconnected) if udp else states[state_number]
             v6only = cgroup_id = info = None
-            if details or (six and state_number in _V6_LISTENING):
+            # A listener moves no data: its tcp_info is all zeros, and its record has no Traffic.
+            counted = with_traffic and state_number != 10
+            if details or counted or (cgroup_ids is not None and inode) or (six and state_number in _V6_LISTENING):
                 v6only, cgroup_id, info = _attributes(datagram, offset + _ATTRIBUTES_AT, offset + length)
+                if cgroup_id and inode and cgroup_ids is not None:
+                    cgroup_ids[inode] = cgroup_id
             interface = interfaces.get(index, "") if index else None
             if interface == "":
                 interface = _interface_name(index)
@@ -254,7 +283,8 @@ def _decode(  # the hot loop, one record a socket: kept whole, like the text par
             # ss prints neither, and the record says None for both.
             record = new(
                 (proto, 6 if six else 4, local_ip, sport, remote_ip, remote_port, state, (), not_reported, interface,
-                 rqueue, wqueue, inode or None, uid if inode else None, v6only, False, source, "", None, None)
+                 rqueue, wqueue, inode or None, uid if inode else None, v6only, False, source, "", None, None,
+                 traffic(info) if counted and info is not None else None, None, None)
             )  # fmt: skip
             out.append(DiagSocket(record, cgroup_id, info) if details else record)
         elif kind == NLMSG_DONE:

@@ -86,7 +86,9 @@ class ConnectionTable(ScrollView, can_focus=True):
         # What every line needs and only CSS or a resize changes: resolving styles walks the DOM
         # (~150 µs a call), so a repaint of 50 lines would spend most of its time there.
         self._styles: dict[str, Style] = {}
-        self._layout: tuple[int, list[Column], list[int]] = (-1, [], [])
+        self._layout: tuple[tuple[int, bool], list[Column], list[int]] = ((-1, False), [], [])
+        #: Whether the rows carry traffic (the source reads it): its columns are shown where they fit.
+        self.show_traffic = False
         #: How the Remote address column names a peer (reverse DNS, ``n``); None shows numbers. Asked for every
         #: visible row of every repaint, so it must answer at once (``nettop.resolve.Resolver.name``).
         self.names: Callable[[str | None], str | None] | None = None
@@ -159,9 +161,9 @@ class ConnectionTable(ScrollView, can_focus=True):
         return style
 
     def _columns(self, width: int) -> tuple[list[Column], list[int]]:
-        if self._layout[0] != width:
-            columns = visible_columns(width)
-            self._layout = (width, columns, column_widths(columns, width))
+        if self._layout[0] != (width, self.show_traffic):
+            columns = visible_columns(width, self.show_traffic)
+            self._layout = ((width, self.show_traffic), columns, column_widths(columns, width))
         return self._layout[1], self._layout[2]
 
     @property

@@ -13,7 +13,7 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from nettop.model import Connection, Owner
+from nettop.model import Connection, Owner, Traffic
 from nettop.text import json_safe_bytes
 
 if TYPE_CHECKING:
@@ -52,8 +52,12 @@ FIELDS = (
     "unit",
     "container",
     "pod",
+    "traffic",
+    "netns",
     "remote_name",
 )
+#: A TCP connection's ``traffic`` object (null without one: UDP, or a source that does not read it).
+TRAFFIC_FIELDS = ("bytes_in", "bytes_out", "rate_in", "rate_out", "rtt_us", "retransmits")
 
 
 def owner_to_dict(owner: Owner) -> dict[str, Any]:
@@ -91,7 +95,7 @@ def record_to_dict(
     are the peers' host names ``--resolve`` found (``remote_name``, null without)."""
     (proto, family, local_ip, local_port, remote_ip, remote_port, state, owners, owner_status,
      interface, recv_q, send_q, inode, uid, v6only, truncated, source, _raw, local_service,
-     remote_service) = record  # fmt: skip
+     remote_service, traffic, netns, placement) = record  # fmt: skip
     if owner_cache is None:
         pid, program, user, owner_list, place = _owner_fields(owners)
     else:
@@ -100,6 +104,8 @@ def record_to_dict(
         if found is None:
             found = owner_cache[id(owners)] = _owner_fields(owners)
         pid, program, user, owner_list, place = found
+    if place is _NOWHERE and placement is not None:  # no owner's cgroup known: the socket's own
+        place = _placement_fields(placement)
     # Enum members are str subclasses: json writes them as their values without a .value look-up.
     return {
         "proto": proto,
@@ -125,7 +131,21 @@ def record_to_dict(
         "local_service": local_service,
         "remote_service": remote_service,
         **place,
+        "traffic": None if traffic is None else traffic_to_dict(traffic),
+        "netns": netns,
         "remote_name": names.get(remote_ip) if names and remote_ip is not None else None,
+    }
+
+
+def traffic_to_dict(traffic: Traffic) -> dict[str, Any]:
+    bytes_in, bytes_out, rtt_us, retransmits, rate_in, rate_out = traffic
+    return {
+        "bytes_in": bytes_in,
+        "bytes_out": bytes_out,
+        "rate_in": rate_in,
+        "rate_out": rate_out,
+        "rtt_us": rtt_us,
+        "retransmits": retransmits,
     }
 
 
