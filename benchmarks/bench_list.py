@@ -49,8 +49,8 @@ def install_kind() -> str:
     origin = Path(spec.origin).resolve() if spec is not None and spec.origin else None
     if origin is None:
         sys.exit("bench_list needs nettop installed in this interpreter's environment")
-    repo = Path(__file__).resolve().parent.parent
-    return "editable (adds ~25 ms a start)" if origin.is_relative_to(repo) else "installed"
+    sources = Path(__file__).resolve().parent.parent / "nettop"  # a venv inside the checkout is not editable
+    return "editable (adds ~25 ms a start)" if origin.is_relative_to(sources) else "installed"
 
 
 def measure(n: int, runs: int) -> None:

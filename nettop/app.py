@@ -43,7 +43,7 @@ from nettop.screens.help import HelpScreen
 from nettop.snapshots import Counts, RowKey, SnapshotDiff, SnapshotStep, SnapshotTracker, diff
 from nettop.sources import Source, sockdiag
 from nettop.text import safe
-from nettop.view import COLUMN_KEYS, NEW_HIGHLIGHT_SECONDS, TRAFFIC_MIN_SCREEN, RowsModel
+from nettop.view import COLUMN_KEYS, NETNS, NEW_HIGHLIGHT_SECONDS, TRAFFIC, TRAFFIC_MIN_SCREEN, RowsModel
 from nettop.widgets.conn_table import ConnectionTable
 from nettop.widgets.filter_bar import FilterBar
 from nettop.writers.events import event_text
@@ -346,9 +346,12 @@ class NettopApp(App[None]):
         if wants is not None:
             wants.traffic = self.size.width >= TRAFFIC_MIN_SCREEN
         table = self.query_one(ConnectionTable)
-        reads_traffic = snapshot.source == sockdiag.FORMAT
-        if table.show_traffic != reads_traffic:
-            table.show_traffic = reads_traffic
+        available = frozenset(
+            [*([TRAFFIC] if snapshot.source == sockdiag.FORMAT else []),
+             *([NETNS] if wants is not None and wants.all_netns else [])]
+        )  # fmt: skip
+        if table.available != available:
+            table.available = available
             table.refresh()
 
     def take_verdict(self, verdict: PolicyState) -> None:
@@ -549,8 +552,10 @@ class NettopApp(App[None]):
         bar.query_one("#filter-input").focus()
 
     def action_cycle_sort(self) -> None:
-        index = COLUMN_KEYS.index(self.sort_column) if self.sort_column in COLUMN_KEYS else -1
-        self.sort_column = COLUMN_KEYS[(index + 1) % len(COLUMN_KEYS)]
+        """Sort by the next column on screen: a hidden one would sort by what nobody can see."""
+        shown = self.query_one(ConnectionTable).shown_column_keys() or list(COLUMN_KEYS)
+        index = shown.index(self.sort_column) if self.sort_column in shown else -1
+        self.sort_column = shown[(index + 1) % len(shown)]
 
     def action_reverse_sort(self) -> None:
         self.sort_reverse = not self.sort_reverse

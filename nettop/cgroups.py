@@ -304,3 +304,15 @@ def _kind(unit: str | None, slice_: str | None, container: Container | None, pod
     if slice_ is not None and slice_.startswith("user-"):
         return Kind.USER
     return Kind.OTHER
+
+
+def place_name(placement: Placement) -> str | None:
+    """Where a process runs, in a few words: its container (its name, or ``docker:3f2a9c1b7e4d``), pod, or systemd
+    unit (escapes decoded); None when none of these. What the Unit column shows, and what names a network
+    namespace whose processes run there."""
+    container, pod = placement.container, placement.pod
+    if container is not None:
+        return f"{container.runtime}:{container.name or container.short_id}"
+    if pod is not None:
+        return f"pod {pod.namespace}/{pod.name}" if pod.name else f"pod {pod.uid[:8]}"
+    return placement.unit_name

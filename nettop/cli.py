@@ -139,6 +139,15 @@ def add_rates_option(parser: argparse.ArgumentParser, when: str) -> None:
     )
 
 
+def add_netns_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--all-netns",
+        action="store_true",
+        help="the sockets of every network namespace, each named (its ip-netns or container name), not only this "
+        "one's (Linux, netlink source, as root)",
+    )
+
+
 def add_filter_options(parser: argparse.ArgumentParser) -> None:
     """One flag per term of the filter language that has one (``nettop.query.TERMS``), checked as the viewer
     checks the term: the same values pass, and a wrong one gets the same message (and exit 2)."""
@@ -221,6 +230,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="start with peers' host names shown (reverse DNS, in the background; n toggles)",
     )
     add_source_options(parser)
+    add_netns_option(parser)
     _command(parser, run_viewer)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     for add in (_add_list, _add_watch, _add_diff, _add_check, _add_policy):
@@ -243,6 +253,7 @@ def _add_list(commands: Subcommands) -> None:
         "number; JSON and CSV give them as remote_name)",
     )
     add_source_options(listing)
+    add_netns_option(listing)
     add_filter_options(listing)
     _command(listing, run_list, one_shot=True)
 
@@ -263,6 +274,7 @@ def _add_watch(commands: Subcommands) -> None:
     )
     add_rates_option(watching, ", from one collection to the next")
     add_source_options(watching)
+    add_netns_option(watching)
     add_filter_options(watching)
     _command(watching, run_watch, closed_pipe_ends=True)
 
@@ -329,6 +341,7 @@ def source_from(args: argparse.Namespace) -> CommandSource | TextSource:
         if getattr(args, "rates", False):
             source.wants.traffic = True
             source.wants.rate_window = RATE_WINDOW if args.command == "list" else 0.0
+        source.wants.all_netns = getattr(args, "all_netns", False)
         return source
     from nettop.inputs import CAPTURE_LIMIT, read_input
 
@@ -539,6 +552,14 @@ def check_usage(args: argparse.Namespace, parser: argparse.ArgumentParser) -> No
         parser.error("--input-format names the format of a --from-file capture: give --from-file too")
     if getattr(args, "rates", False) and (args.from_file is not None or source not in ("auto", "netlink")):
         parser.error("--rates reads the kernel's counts over netlink: it takes --source auto or netlink, live")
+    if getattr(args, "all_netns", False):
+        if args.from_file is not None or source not in ("auto", "netlink"):
+            parser.error("--all-netns enters each namespace to read its table over netlink: it takes --source auto "
+                         "or netlink, live")  # fmt: skip
+        from nettop.sources.netns import AllNetnsNeedsRoot, has_sys_admin
+
+        if not has_sys_admin():
+            parser.error(str(AllNetnsNeedsRoot()))
     if source != "auto" and getattr(args, "from_file", None) is None:
         names = tuple(registry.commands(sys.platform))
         if names and source not in names:

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
+from nettop.exposure import EXPOSURES, exposure
 from nettop.formats.common import parse_state
 from nettop.model import MAX_PID, MAX_PORT, MAX_UID, Connection, Proto, State, unmapped
 
@@ -328,6 +329,12 @@ def _kind(value: str) -> str:
     return "listening"
 
 
+def _exposure(value: str) -> str:
+    if value.lower() not in EXPOSURES:
+        raise ValueError(f"{value!r} is not an exposure ({', '.join(EXPOSURES)})")
+    return value.lower()
+
+
 def _listening(_: str) -> Predicate:
     return lambda r: r.is_listener
 
@@ -443,6 +450,9 @@ TERMS: tuple[Term, ...] = (
     Term("fam", _family, lambda family: lambda r: r.family == family, "the address family: 4 or 6", "fam:6",
          aliases=("family",),
          flag=Flag("family", switches=(("-4", 4, "only IPv4"), ("-6", 6, "only IPv6")))),
+    Term("exposure", _exposure, lambda reach: lambda r: exposure(r) == reach,
+         "how far a listener reaches: loopback, address (one interface's), all (every interface)",
+         "exposure:all", aliases=("exposed",)),
     Term("iface", _as_is, lambda name: lambda r: r.interface == name, "the bound device, or the IPv6 scope",
          "iface:lo", aliases=("if",)),
 )

@@ -10,11 +10,12 @@ import bisect
 import ipaddress
 import itertools
 import socket
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from nettop.cgroups import Placement
+from nettop.cgroups import Placement, place_name
+from nettop.exposure import exposure
 from nettop.model import Connection, Proto, State, Traffic
 from nettop.snapshots import RowKey, SnapshotDiff
 from nettop.text import address_text, bytes_text, port_text, rtt_text
@@ -65,14 +66,7 @@ def owner_names(record: Connection) -> str:
 def place_text(placement: Placement | None) -> str:
     """Where a process runs, in a few words: its container (its name, or ``docker:3f2a9c1b7e4d``), pod, or
     systemd unit (escapes decoded); "" when unknown or none of these."""
-    if placement is None:
-        return ""
-    container, pod = placement.container, placement.pod
-    if container is not None:
-        return f"{container.runtime}:{container.name or container.short_id}"
-    if pod is not None:
-        return f"pod {pod.namespace}/{pod.name}" if pod.name else f"pod {pod.uid[:8]}"
-    return placement.unit_name or ""
+    return (place_name(placement) if placement is not None else None) or ""
 
 
 def owner_place(record: Connection) -> str:
@@ -101,13 +95,22 @@ class Column:
     #: A flexible column grows no wider than this (0: no limit).
     max_width: int = 0
     align_right: bool = False
-    #: Shows ``Traffic``: only when the source reads it (netlink), else a column of dashes would take the room.
-    traffic: bool = False
+    #: What the rows must carry for the column to be shown (``TRAFFIC``, ``NETNS``), "" for always: a column of
+    #: dashes would take the room of one that says something.
+    needs: str = ""
+
+
+def _exposure(record: Connection) -> str:
+    return exposure(record) or ""
 
 
 def _numeric(number: int | None) -> str:
     return f"{number or 0:010d}"
 
+
+#: What columns may need (``Column.needs``): traffic, from a source that reads it (netlink); network namespaces,
+#: from a listing of all of them (``--all-netns``).
+TRAFFIC, NETNS = "traffic", "netns"
 
 #: What a traffic cell shows for a socket without counts: UDP keeps none, nor does a listener (never "0").
 NO_COUNTS = "—"
@@ -167,6 +170,8 @@ def _service(record: Connection) -> str:
 COLUMNS: tuple[Column, ...] = (
     # Sort keys use enum members as the strings they are: ``.value`` is a property, slow over 25,000 rows.
     Column("proto", "Proto", lambda r: f"{r.proto.value}{r.family}", lambda r: r.proto + str(r.family), 6),
+    # Blank for nettop's own namespace: the others stand out.
+    Column("netns", "Netns", lambda r: r.netns or "", lambda r: r.netns or "", 8, flex=True, max_width=20, needs=NETNS),
     Column(
         "local",
         "Local address",
@@ -205,10 +210,11 @@ COLUMNS: tuple[Column, ...] = (
     Column("pid", "PID", owner_pids, lambda r: _numeric(r.pid), 7, align_right=True),
     Column("program", "Program", owner_names, lambda r: (r.program or "~").lower(), 8, flex=True, max_width=24),
     Column("user", "User", lambda r: r.user or "", lambda r: r.user or "~", 9, min_screen=96),
-    Column("rx", "Rx/s", _rx, _rx_order, 8, min_screen=110, align_right=True, traffic=True),
-    Column("tx", "Tx/s", _tx, _tx_order, 8, min_screen=110, align_right=True, traffic=True),
-    Column("rtt", "RTT", _rtt, _rtt_order, 7, min_screen=130, align_right=True, traffic=True),
+    Column("rx", "Rx/s", _rx, _rx_order, 8, min_screen=110, align_right=True, needs=TRAFFIC),
+    Column("tx", "Tx/s", _tx, _tx_order, 8, min_screen=110, align_right=True, needs=TRAFFIC),
+    Column("rtt", "RTT", _rtt, _rtt_order, 7, min_screen=130, align_right=True, needs=TRAFFIC),
     Column("service", "Service", _service, _service, 9, min_screen=120),
+    Column("exposure", "Exposure", _exposure, _exposure, 8, min_screen=150),
     Column("unit", "Unit", owner_place, owner_place, 10, flex=True, max_width=28, min_screen=140),
     Column("command", "Command", command_line, command_line, 20, flex=True, min_screen=160),
 )
@@ -221,13 +227,13 @@ COLUMNS_BY_KEY = {column.key: column for column in COLUMNS}
 MISSING_CELLS = {"state": "MISSING", "pid": ""}
 
 
-def visible_columns(screen_width: int, traffic: bool = False) -> list[Column]:
-    """The columns that fit ``screen_width``; the traffic ones only when the source reads traffic."""
-    return [c for c in COLUMNS if screen_width >= c.min_screen and (traffic or not c.traffic)]
+def visible_columns(screen_width: int, available: Collection[str] = ()) -> list[Column]:
+    """The columns that fit ``screen_width``, of those whose needs are ``available`` (``TRAFFIC``, ``NETNS``)."""
+    return [c for c in COLUMNS if screen_width >= c.min_screen and (not c.needs or c.needs in available)]
 
 
 #: The narrowest screen that shows a traffic column: the viewer asks its source for traffic from there.
-TRAFFIC_MIN_SCREEN = min(column.min_screen for column in COLUMNS if column.traffic)
+TRAFFIC_MIN_SCREEN = min(column.min_screen for column in COLUMNS if column.needs == TRAFFIC)
 
 
 def column_widths(columns: list[Column], width: int) -> list[int]:

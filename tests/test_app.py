@@ -583,3 +583,17 @@ async def test_a_missing_listener_is_neither_exported_nor_offered_to_kill(tmp_pa
         await pilot.press("enter")
         await pilot.pause()
         assert 9999 not in [row["local_port"] for row in json.loads(target.read_text())]
+
+
+async def test_sort_cycles_only_the_columns_on_screen() -> None:
+    app, source, _ = make([BASE])
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot, app, source, 1)
+        table = app.query_one(ConnectionTable)
+        shown = table.shown_column_keys()
+        assert "user" not in shown and "command" not in shown, "hidden at 80 columns"
+        seen = []
+        for _ in shown:
+            await pilot.press("s")
+            seen.append(app.sort_column)
+        assert seen == [*shown[1:], shown[0]]

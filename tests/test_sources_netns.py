@@ -7,6 +7,7 @@ Children say ``ready`` when listening and end when their stdin closes: no test w
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import shutil
 import subprocess
@@ -112,10 +113,10 @@ def spawn() -> Iterator[Callable[..., Child]]:
         child.end()
 
 
-def listener_inodes(received: sockdiag.Received, port: int) -> list[int]:
+def listener_inodes(dumped: netns.Dumped, port: int) -> list[int]:
     return [
         record.inode
-        for record in sockdiag.records(received)
+        for record in sockdiag.records(dumped.received, interfaces=dumped.interfaces)
         if record.state is State.LISTEN and record.local_port == port and record.inode is not None
     ]
 
@@ -143,7 +144,31 @@ def test_a_named_namespace_is_found_and_dumped_from_inside(
     assert listener_inodes(netns.receive_in(found), child.port) == [child.inode]
     assert netns_inode("/proc/thread-self/ns/net") == thread_before, "the caller's thread stays where it was"
     assert child.inode not in listener_inodes(netns.receive_in(own), child.port)
-    assert child.inode not in listener_inodes(sockdiag.receive(), child.port)
+    assert child.inode not in listener_inodes(netns.Dumped(sockdiag.receive(), None), child.port)
+
+
+def test_a_device_is_named_in_its_own_namespace(make_netns: Callable[[], str]) -> None:
+    """A socket bound to a device of another namespace is named by that namespace's index, not by the device that
+    has the same index here."""
+    name = make_netns()
+    # A veth pair inside the namespace (both ends stay in it): a device whose index the host gives another.
+    subprocess.run(["ip", "-n", name, "link", "add", "nettop0", "type", "veth", "peer", "name", "nettop1"], check=True)
+    code = (
+        "import socket,sys; s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, b'nettop0');"
+        " s.bind(('127.0.0.1', 0)); s.listen(); print(s.getsockname()[1], flush=True); sys.stdin.readline()"
+    )
+    child = subprocess.Popen(["ip", "netns", "exec", name, sys.executable, "-c", code], stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, text=True)  # fmt: skip
+    assert child.stdout is not None
+    try:
+        port = int(child.stdout.readline())
+        (found,) = [namespace for namespace in netns.namespaces() if namespace.name == name]
+        dumped = netns.receive_in(found)
+    finally:
+        child.kill()
+        child.wait()
+    (record,) = [r for r in sockdiag.records(dumped.received, interfaces=dumped.interfaces) if r.local_port == port]
+    assert record.interface == "nettop0"
 
 
 def test_an_unnamed_namespace_is_found_through_its_process(spawn: Callable[..., Child]) -> None:
@@ -300,3 +325,67 @@ def test_has_sys_admin_reads_the_effective_set(tmp_path: Path) -> None:
     status.write_text("Name:\tx\nCapEff:\t000001ffffdfffff\n")
     assert not netns.has_sys_admin(str(status))
     assert netns.has_sys_admin(str(tmp_path / "absent")), "unknown: let setns decide"
+
+
+# --- --all-netns end to end: list, the viewer's Netns column, and its refusals -------------------------------------
+
+
+def test_list_all_netns_names_each_sockets_namespace(
+    make_netns: Callable[[], str], spawn: Callable[..., Child]
+) -> None:
+    name = make_netns()
+    inside = spawn(["ip", "netns", "exec", name])
+    here = spawn([], inside.port)  # the same port in nettop's own namespace
+    done = subprocess.run(
+        [sys.executable, "-m", "nettop", "list", "--all-netns", "--format", "json", "--port", str(inside.port)],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    listeners = {r["inode"]: r["netns"] for r in json.loads(done.stdout) if r["state"] == "LISTEN"}
+    assert listeners == {inside.inode: name, here.inode: None}
+    table = subprocess.run(
+        [sys.executable, "-m", "nettop", "list", "--all-netns", "--port", str(inside.port)],
+        capture_output=True, text=True, timeout=60,
+    ).stdout  # fmt: skip
+    lines = table.splitlines()
+    assert lines[0].split()[:2] == ["Netns", "Proto"] and any(line.startswith(name) for line in lines)
+
+
+async def test_the_viewer_shows_a_netns_column_with_all_netns() -> None:
+    from nettop.app import NettopApp
+    from nettop.sources.command import Wants
+    from nettop.widgets.conn_table import ConnectionTable
+    from tests.scripted import FakeClock, ScriptedSource, conn
+
+    clock = FakeClock()
+    record = conn(8080)._replace(netns="web-ns")
+    source = ScriptedSource([[record, conn(22)]], clock)
+    source.wants = Wants(all_netns=True)  # type: ignore[attr-defined]
+    app = NettopApp(source, interval=60, clock=clock)
+    async with app.run_test(size=(100, 20)) as pilot:
+        for _ in range(100):
+            if app.snapshot is not None:
+                break
+            await pilot.pause(0.01)
+        await pilot.pause()
+        table = app.query_one(ConnectionTable)
+        assert table.render_line(0).text.split()[:2] == ["Proto▲", "Netns"]
+        assert any("web-ns" in table.render_line(y).text for y in (1, 2))
+
+
+@pytest.mark.parametrize("words", [["--from-file", "x.json"], ["--source", "ss"]])
+def test_all_netns_is_refused_where_it_cannot_work(words: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    from nettop.cli import main
+
+    with pytest.raises(SystemExit) as stopped:
+        main(["list", "--all-netns", *words])
+    assert stopped.value.code == 2 and "--all-netns enters each namespace" in capsys.readouterr().err
+
+
+def test_all_netns_without_root_says_so(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from nettop.cli import main
+
+    monkeypatch.setattr(netns, "has_sys_admin", lambda *args: False)
+    with pytest.raises(SystemExit) as stopped:
+        main(["list", "--all-netns"])
+    assert stopped.value.code == 2 and "--all-netns needs root" in capsys.readouterr().err

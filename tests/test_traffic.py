@@ -23,7 +23,7 @@ from nettop.snapshots import diff_records
 from nettop.sources import sockdiag
 from nettop.sources.command import Wants
 from nettop.traffic import TrafficMeter
-from nettop.view import COLUMNS_BY_KEY, visible_columns
+from nettop.view import COLUMNS_BY_KEY, TRAFFIC, visible_columns
 from nettop.widgets.conn_table import ConnectionTable
 from nettop.writers.csv import to_csv
 from nettop.writers.json import to_json
@@ -147,8 +147,8 @@ def test_rate_columns_sort_the_busiest_first_and_read_as_units() -> None:
 
 def test_traffic_columns_only_for_a_source_that_reads_it() -> None:
     assert "rx" not in [c.key for c in visible_columns(200)]
-    assert [c.key for c in visible_columns(120, traffic=True) if c.traffic] == ["rx", "tx"]
-    assert [c.key for c in visible_columns(130, traffic=True) if c.traffic] == ["rx", "tx", "rtt"]
+    assert [c.key for c in visible_columns(120, {TRAFFIC}) if c.needs] == ["rx", "tx"]
+    assert [c.key for c in visible_columns(130, {TRAFFIC}) if c.needs] == ["rx", "tx", "rtt"]
 
 
 def test_traffic_round_trips_through_json_and_flattens_in_csv() -> None:

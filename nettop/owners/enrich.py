@@ -55,6 +55,10 @@ class Enricher:
         self._cache[key] = owner
         return owner
 
+    def placement_of(self, pid: int) -> Placement | None:
+        """Where process ``pid`` runs (see ``_placement``): what names a network namespace after a container."""
+        return self._placement(pid)
+
     def _placement(self, pid: int) -> Placement | None:
         """Where the process runs: its cgroup, classified, with its container's or pod's names; None off Linux,
         or when it has exited (read before ``is_running``)."""

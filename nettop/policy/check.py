@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import asyncio
 import enum
-import ipaddress
 import re
 import time
 from collections.abc import Iterable, Sequence
@@ -32,7 +31,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from nettop.errors import NettopError
-from nettop.model import WILDCARD_HOSTS, Connection, Owner, Proto, unmapped
+from nettop.exposure import address as parsed_address
+from nettop.exposure import is_loopback, is_wildcard
+from nettop.model import Connection, Owner, Proto, unmapped
 from nettop.policy.rules import ForbidRule, ListenerLimits, ListenRule, Policy
 from nettop.text import local_text, owners_text
 
@@ -149,22 +150,6 @@ async def check_source(policy: Policy, source: Source, wait: float = 0.0, every:
 # ---- bind scopes
 
 
-def is_wildcard(ip: str) -> bool:
-    return ip in WILDCARD_HOSTS
-
-
-def is_loopback(ip: str) -> bool:
-    address = unmapped(_address(ip))
-    return address is not None and address.is_loopback
-
-
-def _address(ip: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
-    try:
-        return ipaddress.ip_address(ip)
-    except ValueError:  # a name, or an address the tool truncated
-        return None
-
-
 def bind_scope(record: Connection) -> str:
     """``any``, ``loopback`` or the address: what a person means by where a socket listens."""
     if is_wildcard(record.local_ip):
@@ -209,7 +194,7 @@ def _same_address(expected: str, ip: str) -> bool:
 
 def canonical_address(ip: str) -> str | None:
     """The address in one spelling, an IPv4-mapped IPv6 address as its IPv4 one; None if not an address."""
-    address = unmapped(_address(ip))
+    address = unmapped(parsed_address(ip))
     return None if address is None else str(address)
 
 

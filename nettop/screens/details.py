@@ -12,8 +12,10 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from nettop.model import Connection, Owner, Traffic
+from nettop.exposure import exposure
+from nettop.model import Connection, Owner
 from nettop.text import bytes_text, local_text, remote_text, rtt_text, safe, safe_or, safe_words
+from nettop.writers.table import traffic_cells
 
 #: The owners' other sockets listed at most.
 OTHERS_SHOWN = 200
@@ -37,20 +39,24 @@ def describe(record: Connection, others: Iterable[Connection], remote_name: str 
     local = safe(local_text(record))
     remote = safe(remote_text(record))
     lines = [
-        _line((f"{record.proto.value.upper()} (IPv{record.family})", "bold"), f"  {local}  →  {remote}"),
+        _line(
+            (f"{record.proto.value.upper()} (IPv{record.family})", "bold"),
+            f"  {local}  →  {remote}" + (f"   in network namespace {safe(record.netns)}" if record.netns else ""),
+        ),
         _line(
             "State: ",
             (record.state.value, "bold"),
             f"   Recv-Q {record.recv_q}  Send-Q {record.send_q}"
             f"   inode {record.inode if record.inode is not None else '-'}"
             f"   uid {record.uid if record.uid is not None else '-'}"
-            + ("" if record.v6only is None else f"   v6only {'yes' if record.v6only else 'no'}"),
+            + ("" if record.v6only is None else f"   v6only {'yes' if record.v6only else 'no'}")
+            + (f"   exposure {reach}" if (reach := exposure(record)) else ""),
         ),
         Text(),
     ]
     traffic = record.traffic
     if traffic is not None:
-        lines[-1:-1] = [_line("Traffic: ", _traffic_text(traffic)), _line(f"RTT {rtt_text(traffic.rtt_us)}   "
+        lines[-1:-1] = [_line("Traffic: ", _traffic_text(record)), _line(f"RTT {rtt_text(traffic.rtt_us)}   "
                         f"retransmitted segments {traffic.retransmits}")]  # fmt: skip
     others = list(others)
     if remote_name is not None:
@@ -85,14 +91,10 @@ def describe(record: Connection, others: Iterable[Connection], remote_name: str 
     return Text("\n").join(lines)
 
 
-def _traffic_text(traffic: Traffic) -> str:
-    """``in 1.2 MB (12.3 kB/s)  out 40.0 kB (0 B/s)``: totals, and rates once the socket was seen twice."""
-
-    def side(total: int | None, rate: int | None) -> str:
-        shown = "?" if total is None else bytes_text(total)
-        return shown if rate is None else f"{shown} ({bytes_text(rate)}/s)"
-
-    return f"in {side(traffic.bytes_in, traffic.rate_in)}   out {side(traffic.bytes_out, traffic.rate_out)}"
+def _traffic_text(record: Connection) -> str:
+    """``in 1.2 MB (12.3 kB/s)   out 40.0 kB (0 B/s)``: totals, and rates once the socket was seen twice."""
+    bytes_in, bytes_out, _ = traffic_cells(record)
+    return f"in {bytes_in}   out {bytes_out}"
 
 
 def _owner_lines(owner: Owner) -> list[Text]:

@@ -54,6 +54,8 @@ class Wants:
     #: For a one-shot listing with traffic: the seconds over which its rates are measured, the counts being read
     #: once more before the listing (0: no rates).
     rate_window: float = 0.0
+    #: The sockets of every network namespace, each record naming its own (netlink only; needs root).
+    all_netns: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,16 +20,17 @@ import time
 from collections.abc import Callable, Collection
 from typing import TYPE_CHECKING
 
+from nettop.cgroups import place_name
 from nettop.formats import netstat_linux, ss
 from nettop.formats.common import text_lines
 from nettop.formats.registry import command
 from nettop.gcpause import paused_gc
-from nettop.model import Connection, OwnerResolver, ParseResult
+from nettop.model import Connection, OwnerResolver, ParseResult, new_connection
 from nettop.owners.cgroup_ids import CgroupPaths
 from nettop.owners.join import join_by_inode
 from nettop.owners.procfs import IncrementalSocketScanner, SocketOwners, scan_socket_owners
 from nettop.runner import BlockingRunner, Runner
-from nettop.sources import sockdiag
+from nettop.sources import netns, sockdiag
 from nettop.sources.command import Collected, LineChanges, ListingCommand, Setting
 from nettop.sources.oneshot import InThread, ScanInChild, Underway
 from nettop.traffic import TrafficMeter
@@ -243,6 +244,7 @@ class NetlinkCollector:
         #: Not root: other users' sockets come without owners, so each socket's own cgroup (its id in the dump)
         #: says where it belongs. Root knows every owner's, and its dump skips the attributes that hold the id.
         self._cgroups = SocketCgroups(setting.enricher) if os.geteuid() != 0 else None
+        self._netns_labels: dict[int, str] = {}
 
     async def collect(self, runner: Runner, timeout: float) -> Collected:
         import asyncio  # here, not at the top: see ``runner``
@@ -258,7 +260,35 @@ class NetlinkCollector:
 
     def _dumped(self, received: sockdiag.Received | None = None, meter: TrafficMeter | None = None) -> Dumped:
         cgroup_ids: dict[int, int] | None = {} if self._cgroups is not None else None
-        return _dumped(received, meter, cgroup_ids), cgroup_ids
+        if not self._wants.all_netns:
+            return _dumped(received, meter, cgroup_ids), cgroup_ids, ()
+        everything = netns.receive_all(with_info=meter is not None)
+        read_at = time.monotonic()
+        records: list[Connection] = []
+        with paused_gc():  # a new record a socket: see _parsed
+            for namespace, dump in everything.dumps:
+                found = sockdiag.records(dump.received, meter is not None, cgroup_ids, dump.interfaces)
+                if not namespace.own:  # a record names its namespace when it is not nettop's own
+                    label = self._netns_label(namespace)
+                    found = [new_connection((*record[:21], label, *record[22:])) for record in found]
+                records += found
+            if meter is not None:
+                records = meter.rated(records, read_at)
+        return tuple(records), cgroup_ids, everything.notes
+
+    def _netns_label(self, namespace: netns.Namespace) -> str:
+        """The namespace's ``ip netns`` name, else its container's (or pod's) name, else ``net:[inode]``; kept
+        by inode: a namespace keeps its name while it lives."""
+        label = self._netns_labels.get(namespace.inode)
+        if label is None:
+            if len(self._netns_labels) >= 4096:
+                self._netns_labels.clear()
+            label = self._netns_labels[namespace.inode] = netns.label(namespace, self._container_name)
+        return label
+
+    def _container_name(self, pid: int) -> str | None:
+        placement = self._owners.setting.enricher.placement_of(pid)
+        return place_name(placement) if placement is not None else None
 
     def _joined(self, dumped: Dumped, primed: SocketOwners | None) -> Collected:
         """Join the owners, in a worker thread: the primed scan's (it ran blind, beside the first dump: tell it
@@ -273,11 +303,11 @@ class NetlinkCollector:
 
     def _finished(self, dumped: Dumped, owners: SocketOwners | None) -> Collected:
         """The owners joined; a socket whose owners are unknown placed by its own cgroup (not root)."""
-        records, cgroup_ids = dumped
+        records, cgroup_ids, dump_notes = dumped
         parsed, notes, changes = self._owners.joined(ParseResult(records, (), sockdiag.FORMAT), owners)
         if self._cgroups is not None and cgroup_ids:
             parsed = ParseResult(self._cgroups.placed(parsed.records, cgroup_ids), parsed.issues, parsed.format)
-        return parsed, notes, changes
+        return parsed, (*dump_notes, *notes), changes
 
     def collect_blocking(self, run: BlockingRunner, timeout: float, underway: Underway) -> Collected:
         """One dump, with the scan under way beside it (the early start's, else one in a thread)."""
@@ -285,8 +315,8 @@ class NetlinkCollector:
         # A refused dump raises here and leaves the scan under way, for the command that stands in.
         early, underway.dump = underway.dump, None
         wants = self._wants
-        if not wants.traffic:
-            dumped = self._dumped(early.result() if early is not None else None)
+        if not wants.traffic:  # the early dump is of this namespace alone: all of them are dumped now
+            dumped = self._dumped(early.result() if early is not None and not wants.all_netns else None)
         else:  # the early dump did not ask for tcp_info: read the counts now, and again after the rates' window
             meter = self._meter
             if wants.rate_window > 0:
@@ -296,8 +326,8 @@ class NetlinkCollector:
         return self._finished(dumped, scan.result())
 
 
-#: A dump's records, and its sockets' cgroup ids by inode when they were asked for.
-Dumped = tuple[tuple[Connection, ...], dict[int, int] | None]
+#: A dump's records, its sockets' cgroup ids by inode when they were asked for, and notes (namespaces skipped).
+Dumped = tuple[tuple[Connection, ...], dict[int, int] | None, tuple[str, ...]]
 
 
 def _dumped(

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import errno
 import os
+import socket
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -136,15 +137,23 @@ def _stat(path: str) -> os.stat_result | None:
         return None
 
 
-def receive_in(namespace: Namespace, with_info: bool = False) -> sockdiag.Received:
+class Dumped(NamedTuple):
+    """One namespace's dump, and the names of its interfaces by index (None for the own namespace): a socket bound
+    to a device names it by an index that only its own namespace can read (``sockdiag.records(interfaces=)``)."""
+
+    received: sockdiag.Received
+    interfaces: dict[int, str] | None
+
+
+def receive_in(namespace: Namespace, with_info: bool = False) -> Dumped:
     """The sock_diag dump of one namespace (``sockdiag.receive``'s datagrams), taken in a thread started for it.
 
     Raises ``AllNetnsNeedsRoot`` without ``CAP_SYS_ADMIN``, ``NamespaceUnavailable`` for a namespace that vanished,
     changed or was refused, and ``sockdiag.SockDiagUnavailable``.
     """
     if namespace.own:
-        return sockdiag.receive(with_info)
-    results: list[sockdiag.Received | Exception | None] = [None]
+        return Dumped(sockdiag.receive(with_info), None)
+    results: list[Dumped | Exception | None] = [None]
     for thread in _start_dumps([namespace], with_info, results):
         thread.join()
     (result,) = results
@@ -158,7 +167,7 @@ def receive_in(namespace: Namespace, with_info: bool = False) -> sockdiag.Receiv
 class AllReceived(NamedTuple):
     """``receive_all``'s dumps, one per namespace read, and a note per namespace skipped."""
 
-    dumps: list[tuple[Namespace, sockdiag.Received]]
+    dumps: list[tuple[Namespace, Dumped]]
     notes: tuple[str, ...]
 
 
@@ -172,16 +181,16 @@ def receive_all(with_info: bool = False, among: Sequence[Namespace] | None = Non
     listed = list(namespaces() if among is None else among)
     if not has_sys_admin():
         raise AllNetnsNeedsRoot()
-    results: list[sockdiag.Received | Exception | None] = [None] * len(listed)
+    results: list[Dumped | Exception | None] = [None] * len(listed)
     threads = _start_dumps(listed, with_info, results)
     try:  # the own namespace's dump meanwhile, in this thread
         for index, namespace in enumerate(listed):
             if namespace.own:
-                results[index] = sockdiag.receive(with_info)
+                results[index] = Dumped(sockdiag.receive(with_info), None)
     finally:
         for thread in threads:
             thread.join()
-    dumps: list[tuple[Namespace, sockdiag.Received]] = []
+    dumps: list[tuple[Namespace, Dumped]] = []
     notes: list[str] = []
     for namespace, result in zip(listed, results, strict=True):
         if isinstance(result, AllNetnsNeedsRoot) or (
@@ -225,7 +234,7 @@ def _start_dumps(listed: Sequence[Namespace], with_info: bool, results: list[Any
     return threads
 
 
-def _receive_entered(namespace: Namespace, with_info: bool) -> sockdiag.Received:
+def _receive_entered(namespace: Namespace, with_info: bool) -> Dumped:
     """Enter ``namespace`` (this thread only: called in a thread of its own) and dump it there."""
     try:
         fd = os.open(namespace.path, os.O_RDONLY | os.O_CLOEXEC)
@@ -249,8 +258,13 @@ def _receive_entered(namespace: Namespace, with_info: bool) -> sockdiag.Received
             raise NamespaceUnavailable(namespace, _reason(error)) from None
     finally:
         os.close(fd)
-    # Created after setns, the netlink socket belongs to the namespace entered.
-    return sockdiag.receive(with_info)
+    # Created after setns, the netlink socket belongs to the namespace entered; so do the interfaces listed.
+    received = sockdiag.receive(with_info)
+    try:
+        interfaces = dict(socket.if_nameindex())
+    except OSError:
+        interfaces = {}
+    return Dumped(received, interfaces)
 
 
 def _refused(namespace: Namespace, error: OSError) -> NettopError:

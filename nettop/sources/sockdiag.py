@@ -169,25 +169,35 @@ def decode(received: Received) -> list[DiagSocket]:
 
 
 def records(
-    received: Received, with_traffic: bool = False, cgroup_ids: dict[int, int] | None = None
+    received: Received,
+    with_traffic: bool = False,
+    cgroup_ids: dict[int, int] | None = None,
+    interfaces: dict[int, str] | None = None,
 ) -> list[Connection]:
     """``decode``'s records alone, read faster: a socket's attributes are read only for what a record holds
     (v6only, sent for IPv6 listeners; and with ``with_traffic`` a connected TCP socket's ``tcp_info``, when the
     dump asked for it, as the record's ``Traffic``, rates not yet known). ``cgroup_ids`` is given each socket's
-    cgroup id by inode, where the kernel sends one."""
+    cgroup id by inode, where the kernel sends one. ``interfaces``: the device names of another network
+    namespace's dump, by index (an index this namespace does not know is written as its number)."""
     found: list[Connection] = []
-    _decode_all(received, found, False, with_traffic, cgroup_ids)
+    _decode_all(received, found, False, with_traffic, cgroup_ids, interfaces)
     return found
 
 
 def _decode_all(
-    received: Received, out: list[Any], details: bool, with_traffic: bool, cgroup_ids: dict[int, int] | None = None
+    received: Received,
+    out: list[Any],
+    details: bool,
+    with_traffic: bool,
+    cgroup_ids: dict[int, int] | None = None,
+    interfaces: dict[int, str] | None = None,
 ) -> None:
     hosts: tuple[dict[bytes, str], dict[bytes, str]] = ({}, {})
+    names: dict[int, str | None] = _INTERFACES if interfaces is None else {0: None, **interfaces}
     try:
         for proto, datagrams in received:
             for datagram in datagrams:
-                _decode(datagram, proto, out, details, hosts, with_traffic and proto is Proto.TCP, cgroup_ids)
+                _decode(datagram, proto, out, details, hosts, with_traffic and proto is Proto.TCP, cgroup_ids, names)
     except OSError as error:
         raise SockDiagUnavailable(_reason(error)) from None
 
@@ -234,6 +244,7 @@ def _decode(  # the hot loop, one record a socket: kept whole, like the text par
     hosts: tuple[dict[bytes, str], dict[bytes, str]],
     with_traffic: bool,
     cgroup_ids: dict[int, int] | None,
+    interfaces: dict[int, str | None],
 ) -> None:
     """Append the sockets of one datagram to ``out``: records, or ``DiagSocket``s with ``details``; with
     ``with_traffic``, a connected socket's record has its ``Traffic``. Raises OSError for an error message or one
@@ -243,7 +254,7 @@ def _decode(  # the hot loop, one record a socket: kept whole, like the text par
     addresses) and the fast record constructor; the attributes are walked only when needed.
     """
     unpack_header, unpack_message, unpack_ports = _HEADER.unpack_from, _MESSAGE.unpack_from, _PORTS.unpack_from
-    new, states, interfaces = new_connection, _TCP_STATE_LIST, _INTERFACES
+    new, states = new_connection, _TCP_STATE_LIST
     udp = proto is Proto.UDP
     not_reported, source = OwnerStatus.NOT_REPORTED, FORMAT
     unconnected, established = State.UNCONNECTED, State.ESTABLISHED
@@ -277,8 +288,8 @@ def _decode(  # the hot loop, one record a socket: kept whole, like the text par
                 if cgroup_id and inode and cgroup_ids is not None:
                     cgroup_ids[inode] = cgroup_id
             interface = interfaces.get(index, "") if index else None
-            if interface == "":
-                interface = _interface_name(index)
+            if interface == "":  # not yet known: looked up in this namespace, or another's unknown index
+                interface = _interface_name(index) if interfaces is _INTERFACES else str(index)
             # A socket without a file (TIME-WAIT, a request, an orphan) has inode 0 and a uid 0 that is no one's:
             # ss prints neither, and the record says None for both.
             record = new(

@@ -86,9 +86,10 @@ class ConnectionTable(ScrollView, can_focus=True):
         # What every line needs and only CSS or a resize changes: resolving styles walks the DOM
         # (~150 µs a call), so a repaint of 50 lines would spend most of its time there.
         self._styles: dict[str, Style] = {}
-        self._layout: tuple[tuple[int, bool], list[Column], list[int]] = ((-1, False), [], [])
-        #: Whether the rows carry traffic (the source reads it): its columns are shown where they fit.
-        self.show_traffic = False
+        self._layout: tuple[tuple[int, frozenset[str]], list[Column], list[int]] = ((-1, frozenset()), [], [])
+        #: What the rows carry beyond the sockets (``view.TRAFFIC``, ``view.NETNS``): the columns that show it are
+        #: shown where they fit.
+        self.available: frozenset[str] = frozenset()
         #: How the Remote address column names a peer (reverse DNS, ``n``); None shows numbers. Asked for every
         #: visible row of every repaint, so it must answer at once (``nettop.resolve.Resolver.name``).
         self.names: Callable[[str | None], str | None] | None = None
@@ -161,10 +162,14 @@ class ConnectionTable(ScrollView, can_focus=True):
         return style
 
     def _columns(self, width: int) -> tuple[list[Column], list[int]]:
-        if self._layout[0] != (width, self.show_traffic):
-            columns = visible_columns(width, self.show_traffic)
-            self._layout = ((width, self.show_traffic), columns, column_widths(columns, width))
+        if self._layout[0] != (width, self.available):
+            columns = visible_columns(width, self.available)
+            self._layout = ((width, self.available), columns, column_widths(columns, width))
         return self._layout[1], self._layout[2]
+
+    def shown_column_keys(self) -> list[str]:
+        """The keys of the columns on screen now, left to right."""
+        return [column.key for column in self._columns(self._width)[0]]
 
     @property
     def _width(self) -> int:

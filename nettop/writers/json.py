@@ -13,6 +13,7 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from nettop.exposure import exposure
 from nettop.model import Connection, Owner, Traffic
 from nettop.text import json_safe_bytes
 
@@ -54,6 +55,7 @@ FIELDS = (
     "pod",
     "traffic",
     "netns",
+    "exposure",
     "remote_name",
 )
 #: A TCP connection's ``traffic`` object (null without one: UDP, or a source that does not read it).
@@ -133,6 +135,7 @@ def record_to_dict(
         **place,
         "traffic": None if traffic is None else traffic_to_dict(traffic),
         "netns": netns,
+        "exposure": exposure(record),
         "remote_name": names.get(remote_ip) if names and remote_ip is not None else None,
     }
 
