@@ -11,10 +11,12 @@ import asyncio
 import contextlib
 import itertools
 import os
+import sys
 import time
 from collections.abc import Callable, Iterable
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual import work
@@ -25,9 +27,10 @@ from textual.message import Message
 from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import Footer, Log, Static
+from textual.worker import get_current_worker
 
 from nettop.errors import NettopError
-from nettop.events import events_of
+from nettop.events import ended_event, events_of
 from nettop.gcpause import paused_gc
 from nettop.model import Connection, Snapshot
 from nettop.owners.kill import KillRefused, terminate_owner
@@ -40,13 +43,16 @@ from nettop.screens.confirm import ConfirmScreen
 from nettop.screens.details import DetailsScreen
 from nettop.screens.export import ExportScreen
 from nettop.screens.help import HelpScreen
-from nettop.snapshots import Counts, RowKey, SnapshotDiff, SnapshotStep, SnapshotTracker, diff
+from nettop.snapshots import Counts, RowKey, SnapshotDiff, SnapshotStep, SnapshotTracker, diff, socket_key
 from nettop.sources import Source, sockdiag
 from nettop.text import safe
 from nettop.view import COLUMN_KEYS, NETNS, NEW_HIGHLIGHT_SECONDS, TRAFFIC, TRAFFIC_MIN_SCREEN, RowsModel
 from nettop.widgets.conn_table import ConnectionTable
 from nettop.widgets.filter_bar import FilterBar
 from nettop.writers.events import event_text
+
+if TYPE_CHECKING:
+    from nettop.sources.destroyed import ClosedSocket
 
 MIN_INTERVAL, MAX_INTERVAL = 0.5, 60.0
 #: A collection running this long is said to be under way in the status line (a hung command, a huge table).
@@ -154,6 +160,14 @@ class NamesResolved(Message):
 class CollectionFailed(Message):
     def __init__(self, error: str) -> None:
         self.error = error
+        super().__init__()
+
+
+class ConnectionsEnded(Message):
+    """TCP connections the kernel destroyed, with their final counts, as they went (``sources.destroyed``)."""
+
+    def __init__(self, closed: list[ClosedSocket]) -> None:
+        self.closed = closed
         super().__init__()
 
 
@@ -267,6 +281,7 @@ class NettopApp(App[None]):
         self.resort(show=False)  # the --filter applies from the first snapshot
         self.watch_show_names()  # --resolve
         self.poll()
+        self.follow_ends()
         # Fading highlights and lingering closed rows change with time, not only with snapshots.
         self.set_interval(1.0, self._tick)
 
@@ -310,6 +325,48 @@ class NettopApp(App[None]):
             while self.paused:
                 self._wake.clear()
                 await self._wake.wait()
+
+    @work(thread=True, exclusive=True, group="ends")
+    def follow_ends(self) -> None:
+        """Post the TCP connections the kernel destroys as they go (Linux, this namespace read over netlink), so
+        that the event log says what even a connection that lived between two refreshes did."""
+        wants = getattr(self.source, "wants", None)
+        if wants is None or wants.all_netns or not sys.platform.startswith("linux"):
+            return
+        from nettop.sources.destroyed import DestroyListener, DestroyUnavailable
+
+        try:
+            listener = DestroyListener()
+        except DestroyUnavailable as error:
+            self.call_from_thread(self.log_lines, [f"nettop: {safe(str(error))}"])
+            return
+        worker = get_current_worker()
+        with listener:
+            while not worker.is_cancelled:
+                try:
+                    closed = listener.read(0.5)
+                except DestroyUnavailable as error:
+                    self.call_from_thread(self.log_lines, [f"nettop: {safe(str(error))}"])
+                    return
+                if closed and not self.paused:
+                    self.post_message(ConnectionsEnded(closed))
+
+    def on_connections_ended(self, message: ConnectionsEnded) -> None:
+        """Each ended connection a line of the event log, its owners (and when it opened, if nettop saw that) from
+        the row it had; filtered like the rows."""
+        if self.snapshot is None or self.snapshot.source != sockdiag.FORMAT:
+            return  # another source stands in: what the kernel says of its own table would not match the rows
+        keep, model = self.row_filter(), self.model
+        lines: list[str] = []
+        for closed in message.closed:
+            row = model.rows.get(socket_key(closed.record))
+            opened_at = row.first_seen if row is not None and row.first_seen > model.started_at else None
+            event = ended_event(closed, row.record if row is not None else None, opened_at)
+            if event.connection is not None and (keep is None or keep(event.connection)):
+                lines.append(event_text(event))
+        if len(lines) > EVENTS_PER_TICK:
+            lines = [*lines[:EVENTS_PER_TICK], f"… and {len(lines) - EVENTS_PER_TICK} more connections ended"]
+        self.log_lines(lines)
 
     def refresh_now(self) -> None:
         """Collect now instead of at the end of the interval."""

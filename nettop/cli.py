@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from nettop.model import Snapshot
     from nettop.query import Flag, Query, Term
     from nettop.sources import CommandSource, TextSource
+    from nettop.sources.destroyed import DestroyListener
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 #: How many unparsed lines to print before summing up the rest.
@@ -273,6 +274,13 @@ def _add_watch(commands: Subcommands) -> None:
         help="seconds between collections (default 2, from 0.1 to 86400)",
     )
     add_rates_option(watching, ", from one collection to the next")
+    watching.add_argument(
+        "--no-ends",
+        dest="ends",
+        action="store_false",
+        help="leave out the end events: each TCP connection the kernel destroys, as it goes, with its final counts "
+        "(Linux, netlink; on by default there)",
+    )
     add_source_options(watching)
     add_netns_option(watching)
     add_filter_options(watching)
@@ -459,13 +467,40 @@ def run_watch(call: Invocation) -> int:
         say(f"nettop: watching from {taken} ({len(snapshot.records)} sockets); changes follow")
 
     async def stream() -> None:
-        async for event in watch(source_from(args), args.interval, query.predicate, said_baseline):
-            # One event, one whole line, flushed now: a reader may be waiting for it.
-            write_out(line(event))
+        source = source_from(args)
+        ended = destroy_listener(args, source)
+        try:
+            async for event in watch(source, args.interval, query.predicate, said_baseline, ended):
+                # One event, one whole line, flushed now: a reader may be waiting for it.
+                write_out(line(event))
+        finally:
+            if ended is not None:
+                ended.close()
 
     with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is how a watch ends
         shutdown.run_async(stream())
     return EXIT_OK
+
+
+def destroy_listener(args: argparse.Namespace, source: object) -> DestroyListener | None:
+    """The kernel's destroyed TCP connections, for a live Linux watch of this namespace that reads it over
+    netlink; None elsewhere, or when the kernel refuses (said once: the watch goes on polling)."""
+    if not (
+        getattr(args, "ends", False)
+        and args.from_file is None
+        and sys.platform.startswith("linux")
+        and args.source in ("auto", "netlink")
+        and not args.all_netns  # the groups are this namespace's
+        and getattr(source, "name", None) != "ss"  # auto already fell back: the kernel refused sock_diag
+    ):
+        return None
+    from nettop.sources.destroyed import DestroyListener, DestroyUnavailable
+
+    try:
+        return DestroyListener()
+    except DestroyUnavailable as error:
+        say(f"nettop: {error}")
+        return None
 
 
 def run_diff(call: Invocation) -> int:

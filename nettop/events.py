@@ -15,13 +15,17 @@ from typing import TYPE_CHECKING, Any
 
 from nettop.errors import NettopError
 from nettop.model import Connection, Snapshot
-from nettop.snapshots import SnapshotDiff, SnapshotTracker
+from nettop.snapshots import SnapshotDiff, SnapshotTracker, socket_key
 from nettop.text import owner_text
 
 if TYPE_CHECKING:  # only its protocol: watch never loads a source, it is given one
     from nettop.sources import Source
+    from nettop.sources.destroyed import ClosedSocket, DestroyListener
 
 OPEN, CLOSE, CHANGE, ERROR = "open", "close", "change", "error"
+#: A TCP connection the kernel destroyed, with its final counts (``sources.destroyed``): seen as it happens, even
+#: when it lived between two collections. Its ``message`` says how long and how much.
+END = "end"
 #: How ``nettop diff`` words each kind: it compares two moments, nothing "happens".
 PAST = {OPEN: "opened", CLOSE: "closed", CHANGE: "changed"}
 
@@ -39,6 +43,8 @@ class Event:
     message: str = ""
     #: For a change: the record before it.
     before: Connection | None = None
+    #: For an end: seconds the connection lived at least (see ``ClosedSocket.lived_at_least``).
+    lived_at_least: float | None = None
 
     @property
     def listener(self) -> bool:
@@ -61,6 +67,20 @@ def events_of(change: SnapshotDiff, when: float) -> list[Event]:
     return events
 
 
+def ended_event(closed: ClosedSocket, seen: Connection | None = None, opened_at: float | None = None) -> Event:
+    """A destroyed connection as an event: its record with its final ``Traffic`` (and the owners of ``seen``, the
+    same connection as a collection saw it: the kernel's message names no process), and what it did in words."""
+    from nettop.model import Traffic
+    from nettop.sources.destroyed import bytes_in, bytes_out, closed_text
+
+    record, info = closed.record, closed.info
+    if info is not None and not closed.cleared:
+        record = record._replace(traffic=Traffic(bytes_in(info), bytes_out(info), info.rtt_us, info.total_retrans))
+    if seen is not None and seen.owners:
+        record = record._replace(owners=seen.owners, owner_status=seen.owner_status)
+    return Event(END, closed.at, record, message=closed_text(closed, opened_at), lived_at_least=closed.lived_at_least)
+
+
 def _owner_names(record: Connection) -> list[str]:
     return [owner_text(owner.pid, owner.name) for owner in record.owners]
 
@@ -70,12 +90,16 @@ async def watch(
     interval: float = 2.0,
     keep: Callable[[Connection], bool] | None = None,
     on_baseline: Callable[[Snapshot], None] | None = None,
+    ended: DestroyListener | None = None,
 ) -> AsyncIterator[Event]:
     """Collect every ``interval`` seconds and yield what changed; a failed collection is an ERROR event and
     the stream goes on. ``keep`` selects connections: a change is kept when either side passes.
-    ``on_baseline`` is told of the first snapshot, against which the first events are found."""
+    ``on_baseline`` is told of the first snapshot, against which the first events are found. With ``ended``,
+    between collections each TCP connection the kernel destroys is an END event as it happens (its owners those
+    the last collection saw)."""
     tracker: SnapshotTracker[None] = SnapshotTracker()  # keys and diffs from each snapshot's delta when it has one
     baseline_taken = False
+    seen: dict[object, Connection] = {}
     while True:
         started = time.monotonic()
         try:
@@ -83,7 +107,8 @@ async def watch(
         except NettopError as error:
             yield Event(ERROR, time.time(), message=str(error))
         else:
-            change = (await asyncio.to_thread(tracker.follow, snapshot)).change
+            step = await asyncio.to_thread(tracker.follow, snapshot)
+            change, seen = step.change, step.index
             if not baseline_taken:
                 baseline_taken = True
                 if on_baseline is not None:
@@ -92,7 +117,16 @@ async def watch(
                 for event in events_of(change, snapshot.taken_at):
                     if keep is None or _kept(event, keep):
                         yield event
-        await asyncio.sleep(max(interval - (time.monotonic() - started), 0.0))
+        if ended is None:
+            await asyncio.sleep(max(interval - (time.monotonic() - started), 0.0))
+            continue
+        # Until the next collection, the connections the kernel destroys, as they go.
+        while (left := interval - (time.monotonic() - started)) > 0:
+            # A short wait at a time: a stream that ends leaves its last read running in a thread until then.
+            for closed in await asyncio.to_thread(ended.read, min(left, 0.5)):
+                event = ended_event(closed, seen.get(socket_key(closed.record)))
+                if keep is None or _kept(event, keep):
+                    yield event
 
 
 def _kept(event: Event, keep: Callable[[Connection], bool]) -> bool:

@@ -323,6 +323,8 @@ class RowsModel:
     offending: frozenset[tuple[object, ...]] = frozenset()
     #: When a connection last opened: highlights fade until NEW_HIGHLIGHT_SECONDS after it.
     last_opened: float = float("-inf")
+    #: When the first snapshot was taken: rows seen first then were already open, since when nobody knows.
+    started_at: float = float("inf")
     _serials: Iterator[int] = field(default_factory=itertools.count)
 
     def apply(
@@ -343,6 +345,8 @@ class RowsModel:
             self.missing = missing
         # Everything in the very first snapshot was already there: nothing is "new".
         seen = now if self.started else now - NEW_HIGHLIGHT_SECONDS
+        if not self.started:
+            self.started_at = now
         if opened and self.started:
             self.last_opened = now
         # Many new rows at once (the first snapshot): append them all and sort once.

@@ -131,7 +131,11 @@ def test_a_closed_connection_comes_with_what_each_end_sent(family: int, host: st
 
     closing = found[mine]
     assert closed_text(closing, closing.at - 0.12) == "closed after 120 ms, 40.0 kB in, 3.0 kB out"
-    assert re.fullmatch(r"closed after at least \d+ ms, 40\.0 kB in, 3\.0 kB out", closed_text(closing))
+    # The bound the kernel gives counts from the last data, just before the close here: under a millisecond it
+    # says nothing and is left out.
+    shown = closed_text(closing)
+    assert re.fullmatch(r"closed( after at least \d+ ms)?, 40\.0 kB in, 3\.0 kB out", shown)
+    assert ("at least" in shown) == (closing.lived_at_least is not None and closing.lived_at_least >= 0.0005)
 
 
 def test_a_listener_closing_has_no_peer_and_no_lifetime() -> None:
@@ -148,7 +152,7 @@ def test_a_listener_closing_has_no_peer_and_no_lifetime() -> None:
     assert len(found) == 1
     (closed,) = found
     assert (closed.record.remote_port, closed.record.state, closed.lived_at_least) == (None, State.CLOSE, None)
-    assert closed_text(closed) == "closed, 0 B in, 0 B out"
+    assert closed_text(closed) == "closed", "a listener moved no data"
 
 
 def test_a_refused_connect_and_an_aborted_close_arrive_with_their_counters_cleared() -> None:

@@ -193,7 +193,7 @@ def screen_text(widget: Static) -> str:
 async def test_the_viewer_shows_hostile_names_as_text(hostile: list[Hostile]) -> None:
     pids = ",".join(str(c.process.pid) for c in hostile)
     app = NettopApp(platform_source("auto"), interval=0.5, filter_text=f"pid:{pids} state:listen")
-    async with app.run_test(size=(200, 40)) as pilot:
+    async with app.run_test(size=(240, 40)) as pilot:  # the Command column, beside the traffic ones
         table = app.query_one(ConnectionTable)
         deadline = time.monotonic() + 15
         while table.row_count < 3 and time.monotonic() < deadline:

@@ -309,3 +309,69 @@ def test_diff_of_impossible_values_exits_2_naming_connection_and_field(
     done = nettop_cli("diff", str(good), str(bad))
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert done.stderr.startswith(f"nettop diff: {bad}: {message}"), done.stderr
+
+
+def port_of(sock: socket.socket) -> int:
+    return int(sock.getsockname()[1])
+
+
+def test_a_connection_between_two_collections_ends_with_its_counts() -> None:
+    """watch collects once a minute here: the connection opens and closes between two collections, and only the
+    kernel's destroy message tells of it, as it goes, with the bytes each way."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        port = port_of(listener)
+        watch = subprocess.Popen(
+            [sys.executable, "-m", "nettop", "watch", "--format", "ndjson", "--interval", "60", "--port", str(port)],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        try:
+            assert watch.stderr is not None and watch.stdout is not None
+            assert "changes follow" in watch.stderr.readline()
+            with socket.create_connection(("127.0.0.1", port)) as client, listener.accept()[0] as server:
+                client.sendall(b"q" * 1_500)
+                received = 0
+                while received < 1_500:
+                    received += len(server.recv(65536))
+                server.sendall(b"r" * 64_000)
+                received = 0
+                while received < 64_000:
+                    received += len(client.recv(65536))
+                client_port = port_of(client)
+                client.shutdown(socket.SHUT_WR)
+                server.recv(1)  # the client's FIN: each side closes after the other's, as an orderly close does
+            ends = [json.loads(watch.stdout.readline()) for _ in range(2)]
+        finally:
+            watch.send_signal(signal.SIGINT)
+            watch.wait(timeout=15)
+    by_end = {e["connection"]["local_port"]: e for e in ends}
+    assert {e["event"] for e in ends} == {"end"} and set(by_end) == {port, client_port}
+    client_end = by_end[client_port]
+    traffic = client_end["connection"]["traffic"]
+    assert (traffic["bytes_out"], traffic["bytes_in"]) == (1_500, 64_000)
+    assert client_end["summary"].endswith("1.5 kB out") and "64.0 kB in" in client_end["summary"]
+    assert by_end[port]["connection"]["traffic"]["bytes_in"] == 1_500
+
+
+def test_no_ends_leaves_them_out() -> None:
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        port = port_of(listener)
+        watch = subprocess.Popen(
+            [sys.executable, "-m", "nettop", "watch", "--format", "ndjson", "--interval", "0.2", "--no-ends",
+             "--port", str(port)],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        try:
+            assert watch.stderr is not None and watch.stdout is not None
+            assert "changes follow" in watch.stderr.readline()
+            with socket.create_connection(("127.0.0.1", port)), listener.accept()[0]:
+                pass
+            # Polled: the connection is seen open (or already closing) by a collection, never as an end.
+            first = json.loads(watch.stdout.readline())
+        finally:
+            watch.send_signal(signal.SIGINT)
+            watch.wait(timeout=15)
+    assert first["event"] in ("open", "change") and first["event"] != "end"

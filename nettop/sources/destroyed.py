@@ -41,6 +41,7 @@ from nettop.sources.sockdiag import (
     SockDiagUnavailable,
     TcpInfo,
     _reason,
+    bytes_out,
     decode,
 )
 from nettop.text import bytes_text
@@ -245,19 +246,6 @@ def bytes_in(info: TcpInfo) -> int | None:
     return None if received is None else max(received - 1, 0)
 
 
-def bytes_out(info: TcpInfo) -> int | None:
-    """Data bytes sent and acknowledged. ``tcpi_bytes_acked`` counts the SYN on the side that connected and the
-    FIN once acknowledged, so it may be up to 2 over; ``bytes_sent - bytes_retrans`` (Linux 4.19+) is the data
-    sent once, exact: the smaller of the two is exact whenever the peer acknowledged all the data. Before 4.19,
-    ``bytes_acked - 1``, which may be one over. None before Linux 4.1."""
-    acked = info.bytes_acked
-    if acked is None:
-        return None
-    if info.bytes_sent is not None and info.bytes_retrans is not None:
-        return max(min(acked, info.bytes_sent - info.bytes_retrans), 0)
-    return max(acked - 1, 0)
-
-
 def closed_text(closed: ClosedSocket, opened_at: float | None = None) -> str:
     """What an event says of a closed connection: ``closed after 120 ms, 3.2 kB in, 40.0 kB out``. With
     ``opened_at`` (when nettop first saw it) the time since; else the lower bound the kernel gives, as
@@ -266,11 +254,11 @@ def closed_text(closed: ClosedSocket, opened_at: float | None = None) -> str:
     parts = ["closed"]
     if opened_at is not None:
         parts[0] += f" after {duration_text(max(closed.at - opened_at, 0.0))}"
-    elif closed.lived_at_least is not None:
+    elif closed.lived_at_least is not None and closed.lived_at_least >= 0.0005:  # "at least 0 ms" says nothing
         parts[0] += f" after at least {duration_text(closed.lived_at_least)}"
     if closed.cleared:
         parts.append("refused, failed or aborted (the kernel cleared its counters)")
-    elif closed.info is not None:
+    elif closed.info is not None and closed.record.remote_ip is not None:  # a listener moved no data
         received, sent = bytes_in(closed.info), bytes_out(closed.info)
         if received is not None:
             parts.append(f"{bytes_text(received)} in")

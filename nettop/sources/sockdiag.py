@@ -93,14 +93,22 @@ def tcp_info(data: bytes | memoryview) -> TcpInfo | None:
     )
 
 
+def bytes_out(info: TcpInfo) -> int | None:
+    """Data bytes sent and acknowledged. ``tcpi_bytes_acked`` counts the SYN on the side that connected and the
+    FIN once acknowledged, so it may be up to 2 over; ``bytes_sent - bytes_retrans`` (Linux 4.19+) is the data
+    sent once: the smaller of the two is exact whenever the peer acknowledged all the data. Before 4.19,
+    ``bytes_acked - 1``, which may be one over. None before Linux 4.1."""
+    acked = info.bytes_acked
+    if acked is None:
+        return None
+    if info.bytes_sent is not None and info.bytes_retrans is not None:
+        return max(min(acked, info.bytes_sent - info.bytes_retrans), 0)
+    return max(acked - 1, 0)
+
+
 def traffic(info: TcpInfo) -> Traffic:
-    """A record's ``Traffic`` from a ``tcp_info``. Bytes out are the bytes the peer acknowledged, bounded by the
-    data sent once (``bytes_sent - bytes_retrans``, Linux 4.19+): ``bytes_acked`` counts the SYN on the side that
-    connected, and the FIN once acknowledged, neither of them data; older kernels' counts may be 2 bytes over."""
-    sent = info.bytes_acked
-    if sent is not None and info.bytes_sent is not None and info.bytes_retrans is not None:
-        sent = min(sent, info.bytes_sent - info.bytes_retrans)
-    return Traffic(info.bytes_received, sent, info.rtt_us, info.total_retrans)
+    """A live connection's ``Traffic`` from its ``tcp_info`` (bytes received: no FIN has come yet)."""
+    return Traffic(info.bytes_received, bytes_out(info), info.rtt_us, info.total_retrans)
 
 
 class DiagSocket(NamedTuple):

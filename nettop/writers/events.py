@@ -1,8 +1,9 @@
 """What ``watch`` and ``diff`` write: events and diffs as lines of text for people, NDJSON and JSON for scripts.
 
 NDJSON: one object a line, ``event``, ``time`` (ISO 8601, UTC), ``listener``, ``connection`` (``nettop list``'s
-schema), and for a change ``changes``, for an error ``error``. A diff's JSON is one object: ``equal``, and the
-``opened``, ``closed`` and ``changed`` connections.
+schema), and for a change ``changes``, for an error ``error``, for an end (a TCP connection the kernel destroyed)
+``summary`` and ``lived_at_least`` (its final counts are the connection's ``traffic``). A diff's JSON is one
+object: ``equal``, and the ``opened``, ``closed`` and ``changed`` connections.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from nettop.events import CHANGE, CLOSE, ERROR, OPEN, PAST, Event, events_of
+from nettop.events import CHANGE, CLOSE, END, ERROR, OPEN, PAST, Event, events_of
 from nettop.snapshots import SnapshotDiff
 from nettop.text import local_text, owner_text, remote_text, safe
 from nettop.writers.json import dump_json, record_to_dict
@@ -32,6 +33,9 @@ def event_to_dict(event: Event) -> dict[str, Any]:
         out["changes"] = {name: {"before": a, "after": b} for name, (a, b) in event.changes.items()}
     if event.kind == ERROR:
         out["error"] = event.message
+    elif event.kind == END:
+        out["summary"] = event.message
+        out["lived_at_least"] = event.lived_at_least
     return out
 
 
@@ -53,6 +57,8 @@ def describe(event: Event, label: str | None = None) -> str:
     owner = owner_text(record.pid, record.program) if record.owners else "-"
     what = f"{label or event.kind:<6}" + (" LISTENER" if event.listener else "")
     detail = "".join(f" {name}: {before} -> {after}" for name, (before, after) in event.changes.items())
+    if event.kind == END:  # the state is CLOSE, always: what it did says more
+        return safe(f"{what} {ends} {owner} {event.message}")
     return safe(f"{what} {ends} {record.state.value} {owner}{detail}")
 
 
