@@ -37,6 +37,7 @@ from nettop.owners.kill import KillRefused, terminate_owner
 from nettop.policy.overlay import PolicyState, judge
 from nettop.policy.rules import Policy
 from nettop.query import Predicate, Query, all_of, parse_query
+from nettop.resolve import Resolver
 from nettop.savefile import write_export
 from nettop.screens.confirm import ConfirmScreen
 from nettop.screens.details import DetailsScreen
@@ -151,6 +152,11 @@ class SnapshotReady(Message):
         return False
 
 
+class NamesResolved(Message):
+    """Host names arrived (posted from a resolver thread: ``post_message`` is thread-safe and, unlike
+    ``call_from_thread``, does not hold the lookup thread until the UI has run)."""
+
+
 class CollectionFailed(Message):
     def __init__(self, error: str) -> None:
         self.error = error
@@ -196,6 +202,8 @@ class NettopApp(App[None]):
                 id="baseline"),
         Binding("x", "export", "Export", tooltip="export the connections on screen to a .json or .csv file",
                 id="export"),
+        Binding("n", "toggle_names", "Names", tooltip="peers by host name (reverse DNS, looked up in the background; "
+                "n again for numbers)", id="names"),
     ]  # fmt: skip
 
     #: Seconds between collections.
@@ -207,6 +215,8 @@ class NettopApp(App[None]):
     sort_reverse: reactive[bool] = reactive(False)
     #: The quick toggles (l, t, 4, 6) as terms of the filter language: ``is:listening proto:tcp fam:4``.
     quick: reactive[Query] = reactive(Query())
+    #: ``n``, ``--resolve``: the Remote address column shows peers' host names once looked up.
+    show_names: reactive[bool] = reactive(False)
 
     def __init__(
         self,
@@ -215,8 +225,15 @@ class NettopApp(App[None]):
         filter_text: str | Query = "",
         clock: Callable[[], float] = time.time,
         policy: Policy | None = None,
+        names: bool = False,
+        resolver: Resolver | None = None,
     ) -> None:
         super().__init__()
+        #: Made when names are first shown (``resolver``), or given (tests inject a scripted lookup).
+        self._resolver = resolver
+        if resolver is not None:
+            resolver.on_resolved = self._names_arrived
+        self.set_reactive(NettopApp.show_names, names)
         self.source = source
         #: ``--policy``: rows that break it are marked, missing listeners shown, new failures notified.
         self.policy = policy
@@ -262,6 +279,7 @@ class NettopApp(App[None]):
         if wants is not None:  # the first snapshot already has traffic where its columns fit
             wants.traffic = self.size.width >= TRAFFIC_MIN_SCREEN
         self.resort(show=False)  # the --filter applies from the first snapshot
+        self.watch_show_names()  # --resolve
         self.poll()
         self.follow_ends()
         # Fading highlights and lingering closed rows change with time, not only with snapshots.
@@ -502,6 +520,32 @@ class NettopApp(App[None]):
                     notes.append(Content(f"{sockets}: hidden even from root"))
         status.show(Content("  ·  ").join(notes))
 
+    # --- host names -----------------------------------------------------------------------------
+
+    @property
+    def resolver(self) -> Resolver:
+        if self._resolver is None:
+            self._resolver = Resolver(on_resolved=self._names_arrived)
+        return self._resolver
+
+    def _names_arrived(self) -> None:
+        self.post_message(NamesResolved())  # in a resolver thread
+
+    def on_names_resolved(self) -> None:
+        arrived = self.resolver.take_arrived()
+        if self.show_names and arrived:
+            self.query_one(ConnectionTable).refresh_peers(arrived)
+
+    def watch_show_names(self) -> None:
+        if self.is_mounted:
+            table = self.query_one(ConnectionTable)
+            table.names = self.resolver.name if self.show_names else None
+            table.refresh()
+
+    def on_unmount(self) -> None:
+        if self._resolver is not None:
+            self._resolver.close()  # without waiting for a hung lookup: its thread is a daemon
+
     # --- messages from widgets ------------------------------------------------------------------
 
     def on_connection_table_header_clicked(self, message: ConnectionTable.HeaderClicked) -> None:
@@ -516,7 +560,8 @@ class NettopApp(App[None]):
             return
         pids = {owner.pid for owner in record.owners if owner.pid is not None}
         others = [r for k, r in self.model.current.items() if k != message.key and any(o.pid in pids for o in r.owners)]
-        self.push_screen(DetailsScreen(record, others))
+        name = self.resolver.name(record.remote_ip) if self.show_names else None
+        self.push_screen(DetailsScreen(record, others, name))
 
     def on_filter_bar_changed(self, message: FilterBar.Changed) -> None:
         self.query_filter = message.query
@@ -590,6 +635,9 @@ class NettopApp(App[None]):
 
     def action_faster(self) -> None:
         self.interval = max(self.interval / 2, MIN_INTERVAL)
+
+    def action_toggle_names(self) -> None:
+        self.show_names = not self.show_names
 
     def action_toggle_events(self) -> None:
         log = self.query_one("#events", Log)

@@ -35,6 +35,8 @@ SHOWN_ISSUES = 5
 VIEWER_INTERVAL = (0.5, 60.0)
 WATCH_INTERVAL = (0.1, 86_400.0)
 MAX_TIMEOUT = 3_600.0
+#: How long ``nettop list --resolve`` waits for host names: what is not found by then stays a number.
+LIST_RESOLVE_SECONDS = 2.0
 
 
 class OutputError(NettopError):
@@ -223,6 +225,11 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="POLICY",
         help="mark rows that break this policy (see nettop check) and show what is missing",
     )
+    parser.add_argument(
+        "--resolve",
+        action="store_true",
+        help="start with peers' host names shown (reverse DNS, in the background; n toggles)",
+    )
     add_source_options(parser)
     add_netns_option(parser)
     _command(parser, run_viewer)
@@ -240,6 +247,12 @@ def _add_list(commands: Subcommands) -> None:
     listing = commands.add_parser("list", help="print one snapshot of the sockets", description="Print one snapshot.")
     listing.add_argument("--format", choices=writers.names("records"), default="table", help="output format")
     add_rates_option(listing, f"; the rates are measured over {RATE_WINDOW:g} s before the listing")
+    listing.add_argument(
+        "--resolve",
+        action="store_true",
+        help=f"show peers' host names (reverse DNS; what is not found within {LIST_RESOLVE_SECONDS:g} s stays a "
+        "number; JSON and CSV give them as remote_name)",
+    )
     add_source_options(listing)
     add_netns_option(listing)
     add_filter_options(listing)
@@ -431,7 +444,13 @@ def run_list(call: Invocation) -> int:
     write = writers.writer("records", args.format)  # imported while the listing runs (orjson for JSON)
     snapshot = collect_once(args, started)
     records = filter_records(snapshot.records, query_from_args(args))
-    write_out(write(records))
+    if args.resolve:
+        from nettop.resolve import resolve_once
+
+        names = resolve_once((r.remote_ip for r in records), LIST_RESOLVE_SECONDS)
+        write_out(write(records, names=names))
+    else:
+        write_out(write(records))
     report(snapshot)
     return EXIT_OK
 
@@ -555,7 +574,7 @@ def run_viewer(call: Invocation) -> int:
         return EXIT_USAGE
     from nettop.app import NettopApp  # Textual loads only here
 
-    app = NettopApp(source_from(args), interval=args.interval, filter_text=query, policy=policy)
+    app = NettopApp(source_from(args), interval=args.interval, filter_text=query, policy=policy, names=args.resolve)
     app.run()
     # Textual shows a crash's traceback and sets the return code; a crash must not look like a clean quit.
     return EXIT_FAILED if app.return_code else EXIT_OK

@@ -144,8 +144,11 @@ def local_text(record: Connection) -> str:
     return endpoint_text(record.local_ip, record.local_port, record.interface, record.local_service)
 
 
-def remote_text(record: Connection) -> str:
-    """A record's peer as ``endpoint_text`` writes it (the interface is the local end's)."""
+def remote_text(record: Connection, name: str | None = None) -> str:
+    """A record's peer as ``endpoint_text`` writes it (the interface is the local end's); by its host ``name``
+    when one is given (``db.example:5432``: no brackets, a name has no colons to confuse with the port's)."""
+    if name is not None and record.remote_ip is not None:
+        return f"{name}:{port_text(record.remote_port, record.remote_service)}"
     return endpoint_text(record.remote_ip, record.remote_port, None, record.remote_service)
 
 

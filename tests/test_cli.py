@@ -60,6 +60,7 @@ def test_json_from_file_follows_the_schema(corpus: Path) -> None:
         "traffic": None,  # counts come from the kernel's tcp_info, never from a capture's text
         "netns": None,
         "exposure": "loopback",
+        "remote_name": None,
     }
 
 

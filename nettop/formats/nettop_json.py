@@ -87,6 +87,8 @@ def record_from_dict(row: Any) -> Connection:
     owners = tuple(_owner(index, owner) for index, owner in enumerate(owners))
     _check_first_owner(row, owners)
     placement = None
+    # A host name is what a lookup said at the time, not part of the socket: checked, then not kept.
+    _text_or_null(get("remote_name"), "remote_name")
     if owners and owners[0].placement is not None:
         owners = (replace(owners[0], placement=_named(owners[0].placement, row)), *owners[1:])
     else:  # the record's cgroup is the socket's own (its owners are not known)

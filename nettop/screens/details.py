@@ -32,9 +32,10 @@ def _line(*parts: str | tuple[str, str]) -> Text:
     return Text.assemble(*parts, end="")
 
 
-def describe(record: Connection, others: Iterable[Connection]) -> Text:
+def describe(record: Connection, others: Iterable[Connection], remote_name: str | None = None) -> Text:
     """The details as rich Text. Names, command lines and raw lines are other users' text: they are made safe
-    (control characters escaped) and never read as markup (``[@click=...]`` stays text)."""
+    (control characters escaped) and never read as markup (``[@click=...]`` stays text). ``remote_name``: the
+    peer's host name (reverse DNS), shown beside its number, which stays in the first line."""
     local = safe(local_text(record))
     remote = safe(remote_text(record))
     lines = [
@@ -58,6 +59,8 @@ def describe(record: Connection, others: Iterable[Connection]) -> Text:
         lines[-1:-1] = [_line("Traffic: ", _traffic_text(record)), _line(f"RTT {rtt_text(traffic.rtt_us)}   "
                         f"retransmitted segments {traffic.retransmits}")]  # fmt: skip
     others = list(others)
+    if remote_name is not None:
+        lines.insert(2, _line("Peer: ", (safe(remote_name), "bold"), f" ({remote})"))
     if not record.owners:
         lines.append(_line(("Owner", "bold"), f": none ({record.owner_status.value})"))
     for owner in record.owners:
@@ -108,9 +111,9 @@ class DetailsScreen(ModalScreen[None]):
 
     BINDINGS = [Binding("escape,enter,q", "dismiss", "Close")]
 
-    def __init__(self, record: Connection, others: Iterable[Connection]) -> None:
+    def __init__(self, record: Connection, others: Iterable[Connection], remote_name: str | None = None) -> None:
         super().__init__()
-        self._text = describe(record, others)
+        self._text = describe(record, others, remote_name)
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="details"):

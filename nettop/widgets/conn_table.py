@@ -90,6 +90,9 @@ class ConnectionTable(ScrollView, can_focus=True):
         #: What the rows carry beyond the sockets (``view.TRAFFIC``, ``view.NETNS``): the columns that show it are
         #: shown where they fit.
         self.available: frozenset[str] = frozenset()
+        #: How the Remote address column names a peer (reverse DNS, ``n``); None shows numbers. Asked for every
+        #: visible row of every repaint, so it must answer at once (``nettop.resolve.Resolver.name``).
+        self.names: Callable[[str | None], str | None] | None = None
 
     # --- data -------------------------------------------------------------------------------
 
@@ -132,6 +135,13 @@ class ConnectionTable(ScrollView, can_focus=True):
             self._scroll_update(size)
         else:
             self.virtual_size = size
+
+    def refresh_peers(self, ips: set[str]) -> None:
+        """Names arrived for ``ips``: repaint the visible rows whose peer is one of them, and only those."""
+        top = int(self.scroll_offset.y)
+        for index in range(top, min(top + max(self.size.height - 1, 0), self.row_count)):
+            if self.entry(index)[1].record.remote_ip in ips:
+                self.refresh_line(index + 1)  # the header is line 0
 
     def move_cursor_to(self, key: RowKey) -> None:
         position = self.model.position(key)
@@ -192,9 +202,22 @@ class ConnectionTable(ScrollView, can_focus=True):
             cursor = self._style("conn-table--cursor")
             style = style + (cursor if self.has_focus else cursor + Style(bold=False, dim=True))
         # Cells hold other users' text (process names, command lines): control characters are shown escaped.
-        cells = zip(columns, widths, row.cells(columns), strict=True)
+        texts = row.cells(columns)
+        if self.names is not None:
+            self._name_peer(columns, texts, row.record.remote_ip)
+        cells = zip(columns, widths, texts, strict=True)
         text = " ".join(fit(safe(cell), w, c.align_right) for c, w, cell in cells)
         return Strip([Segment(fit(text, width), style)], width)
+
+    def _name_peer(self, columns: list[Column], texts: list[str], ip: str | None) -> None:
+        """The peer's host name in place of its number, once known (made safe with the other cells: a PTR
+        record is anyone's text). Sorting stays by number: names arriving must not reorder the rows."""
+        assert self.names is not None
+        name = self.names(ip)
+        if name is not None:
+            for at, column in enumerate(columns):
+                if column.key == "remote":
+                    texts[at] = name
 
     def _header(self, columns: list[Column], widths: list[int], width: int) -> Strip:
         arrow = "▼" if self.sort_reverse else "▲"

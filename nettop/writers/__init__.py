@@ -17,10 +17,11 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
-#: What writes one value of a kind: text, or bytes (JSON, which orjson makes as bytes).
-WriteFunction = Callable[[Any], str | bytes]
+#: What writes one value of a kind: text, or bytes (JSON, which orjson makes as bytes). ``records`` writers also
+#: take ``names``, the peers' host names (``nettop list --resolve``).
+WriteFunction = Callable[..., str | bytes]
 
 
 class Writer(NamedTuple):

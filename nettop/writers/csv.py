@@ -14,7 +14,7 @@ from typing import Any
 
 from nettop.model import Connection
 from nettop.text import owners_text, safe
-from nettop.writers.json import FIELDS, TRAFFIC_FIELDS, record_to_dict
+from nettop.writers.json import FIELDS, TRAFFIC_FIELDS, Names, record_to_dict
 
 #: The columns: JSON's fields, with ``traffic``'s counts in columns of their own where it stood.
 CSV_FIELDS = tuple(
@@ -24,21 +24,21 @@ CSV_FIELDS = tuple(
 )
 
 
-def to_csv(records: Iterable[Connection]) -> str:
+def to_csv(records: Iterable[Connection], names: Names | None = None) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(CSV_FIELDS)
-    writer.writerows(_rows(records))
+    writer.writerows(_rows(records, names))
     return out.getvalue()
 
 
-def to_tsv(records: Iterable[Connection]) -> str:
-    return "".join("\t".join(map(str, row)) + "\n" for row in (CSV_FIELDS, *_rows(records)))
+def to_tsv(records: Iterable[Connection], names: Names | None = None) -> str:
+    return "".join("\t".join(map(str, row)) + "\n" for row in (CSV_FIELDS, *_rows(records, names)))
 
 
-def _rows(records: Iterable[Connection]) -> Iterator[list[Any]]:
+def _rows(records: Iterable[Connection], names: Names | None) -> Iterator[list[Any]]:
     for record in records:
-        row = record_to_dict(record)
+        row = record_to_dict(record, names=names)
         row["owners"] = owners_text(record.owners, unknown="", sep=";")
         container, pod = row["container"], row["pod"]  # one cell each: runtime:name (or id), namespace/name
         if container is not None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from nettop.exposure import exposure
@@ -56,6 +56,7 @@ FIELDS = (
     "traffic",
     "netns",
     "exposure",
+    "remote_name",
 )
 #: A TCP connection's ``traffic`` object (null without one: UDP, or a source that does not read it).
 TRAFFIC_FIELDS = ("bytes_in", "bytes_out", "rate_in", "rate_out", "rtt_us", "retransmits")
@@ -72,6 +73,9 @@ def owner_to_dict(owner: Owner) -> dict[str, Any]:
     }
 
 
+#: Host names by address (``nettop.resolve``): ``nettop list --resolve`` gives them to every records writer.
+Names = Mapping[str, str]
+
 #: The JSON of a record's owners: the first one's pid, name and user, the whole list, and where the first runs.
 OwnerFields = tuple[int | None, str | None, str | None, list[dict[str, Any]], dict[str, Any]]
 
@@ -86,8 +90,11 @@ def _owner_fields(owners: tuple[Owner, ...]) -> OwnerFields:
     return first.pid, first.name, first.user, owner_list, _placement_fields(first.placement)
 
 
-def record_to_dict(record: Connection, owner_cache: dict[int, OwnerFields] | None = None) -> dict[str, Any]:
-    """One record in the JSON schema. ``owner_cache`` keeps the owner fields that many records share."""
+def record_to_dict(
+    record: Connection, owner_cache: dict[int, OwnerFields] | None = None, names: Names | None = None
+) -> dict[str, Any]:
+    """One record in the JSON schema. ``owner_cache`` keeps the owner fields that many records share; ``names``
+    are the peers' host names ``--resolve`` found (``remote_name``, null without)."""
     (proto, family, local_ip, local_port, remote_ip, remote_port, state, owners, owner_status,
      interface, recv_q, send_q, inode, uid, v6only, truncated, source, _raw, local_service,
      remote_service, traffic, netns, placement) = record  # fmt: skip
@@ -129,6 +136,7 @@ def record_to_dict(record: Connection, owner_cache: dict[int, OwnerFields] | Non
         "traffic": None if traffic is None else traffic_to_dict(traffic),
         "netns": netns,
         "exposure": exposure(record),
+        "remote_name": names.get(remote_ip) if names and remote_ip is not None else None,
     }
 
 
@@ -164,20 +172,20 @@ def to_json(records: Iterable[Connection], indent: int | None = None) -> str:
     return json_bytes(records, indent).decode()
 
 
-def json_bytes(records: Iterable[Connection], indent: int | None = None) -> bytes:
+def json_bytes(records: Iterable[Connection], indent: int | None = None, names: Names | None = None) -> bytes:
     """The records as UTF-8 JSON. orjson writes 20,000 records in a third of the stdlib's time."""
     owner_cache: dict[int, OwnerFields] = {}
-    return dump_json([record_to_dict(r, owner_cache) for r in records], indent)
+    return dump_json([record_to_dict(r, owner_cache, names) for r in records], indent)
 
 
-def write_records(records: Sequence[Connection]) -> bytes:
+def write_records(records: Sequence[Connection], names: Names | None = None) -> bytes:
     """``nettop list --format json``: the records on one line."""
-    return json_bytes(records) + b"\n"
+    return json_bytes(records, names=names) + b"\n"
 
 
-def write_file(records: Sequence[Connection]) -> bytes:
+def write_file(records: Sequence[Connection], names: Names | None = None) -> bytes:
     """A ``.json`` export: the records indented, for people who open the file."""
-    return json_bytes(records, indent=2) + b"\n"
+    return json_bytes(records, indent=2, names=names) + b"\n"
 
 
 def _one_value(value: Any) -> bytes:
