@@ -23,6 +23,7 @@ from textual import work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.content import Content
+from textual.css.query import NoMatches
 from textual.message import Message
 from textual.reactive import reactive
 from textual.screen import Screen
@@ -65,6 +66,8 @@ FAMILY, PACE = "IPv4 only / IPv6 only (press again for both)", "refresh slower /
 PROTO_CYCLE = (None, "tcp", "udp")
 #: The event log keeps this many lines, and shows at most this many events of one refresh.
 EVENT_LOG_LINES, EVENTS_PER_TICK = 1000, 200
+#: Ended connections arrive in batches, twice a second at most: at most this many lines a batch.
+ENDS_PER_BATCH = 50
 
 
 def _look(record: Connection) -> tuple[object, ...]:
@@ -358,14 +361,19 @@ class NettopApp(App[None]):
             return  # another source stands in: what the kernel says of its own table would not match the rows
         keep, model = self.row_filter(), self.model
         lines: list[str] = []
+        more = 0
         for closed in message.closed:
             row = model.rows.get(socket_key(closed.record))
             opened_at = row.first_seen if row is not None and row.first_seen > model.started_at else None
             event = ended_event(closed, row.record if row is not None else None, opened_at)
-            if event.connection is not None and (keep is None or keep(event.connection)):
+            if event.connection is None or (keep is not None and not keep(event.connection)):
+                continue
+            if len(lines) < ENDS_PER_BATCH:
                 lines.append(event_text(event))
-        if len(lines) > EVENTS_PER_TICK:
-            lines = [*lines[:EVENTS_PER_TICK], f"… and {len(lines) - EVENTS_PER_TICK} more connections ended"]
+            else:  # a burst of closes (a server's churn): counted, not each written to a log that keeps 1,000
+                more += 1
+        if more:
+            lines.append(f"… and {more} more connections ended")
         self.log_lines(lines)
 
     def refresh_now(self) -> None:
@@ -419,8 +427,10 @@ class NettopApp(App[None]):
         self.model.offending = verdict.offending
 
     def log_lines(self, lines: list[str]) -> None:
-        if lines:
-            self.query_one("#events", Log).write_lines(lines)
+        # A thread's message may arrive as the app closes, its widgets gone.
+        if lines and self.is_running:
+            with contextlib.suppress(NoMatches):
+                self.query_one("#events", Log).write_lines(lines)
 
     def on_collection_failed(self, message: CollectionFailed) -> None:
         self.error = message.error

@@ -9,11 +9,14 @@ to another socket that took the inode: it starts again, without rates.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from types import MethodType
 
-from nettop.model import Connection, new_connection
+from nettop.model import Connection, Traffic, new_connection
 
-#: What a socket's counts were when it was last seen: when, bytes in, bytes out.
-_Sample = tuple[float, int | None, int | None]
+#: A socket as it was last seen: when, bytes in and out, the record as read (rates unknown) and as handed out.
+_Sample = tuple[float, int | None, int | None, Connection, Connection]
+#: A Traffic from a tuple of its 6 fields, without NamedTuple's Python-level ``__new__`` (see ``new_connection``).
+_new_traffic = MethodType(tuple.__new__, Traffic)
 
 
 class TrafficMeter:
@@ -27,28 +30,40 @@ class TrafficMeter:
         given here), and remembered for the next call; ``now`` is when they were read (a monotonic clock)."""
         last, seen = self._last, {}
         out: list[Connection] = []
-        append, new = out.append, new_connection
+        append, new, new_traffic = out.append, new_connection, _new_traffic
+        # One tight loop, every call inlined: it runs for each of a busy server's connections at every tick.
         for record in records:
-            traffic, inode = record.traffic, record.inode
+            traffic, inode = record[20], record[12]  # traffic, inode
             if traffic is None or inode is None:
                 append(record)
                 continue
-            bytes_in, bytes_out = traffic.bytes_in, traffic.bytes_out
-            seen[inode] = (now, bytes_in, bytes_out)
+            bytes_in, bytes_out, rtt, retransmits, _, _ = traffic
             before = last.get(inode)
+            if before is not None and before[3] == record and before[4][20][4:] == (0, 0):
+                # Idle, and said so already: the record handed out last time is still true (and an unchanged
+                # record is found unchanged at once downstream).
+                seen[inode] = (now, bytes_in, bytes_out, record, before[4])
+                append(before[4])
+                continue
+            read = record
             if before is not None and now > before[0]:
                 elapsed = now - before[0]
-                rate_in = _rate(before[1], bytes_in, elapsed)
-                rate_out = _rate(before[2], bytes_out, elapsed)
+                was_in, was_out = before[1], before[2]
+                # None where a count is unknown, or went down (the inode is another socket's now).
+                rate_in = (
+                    None
+                    if was_in is None or bytes_in is None or bytes_in < was_in
+                    else round((bytes_in - was_in) / elapsed)
+                )
+                rate_out = (
+                    None
+                    if was_out is None or bytes_out is None or bytes_out < was_out
+                    else round((bytes_out - was_out) / elapsed)
+                )
                 if rate_in is not None or rate_out is not None:
-                    traffic = traffic._replace(rate_in=rate_in, rate_out=rate_out)
+                    traffic = new_traffic((bytes_in, bytes_out, rtt, retransmits, rate_in, rate_out))
                     record = new((*record[:20], traffic, *record[21:]))
+            seen[inode] = (now, bytes_in, bytes_out, read, record)
             append(record)
         self._last = seen
         return out
-
-
-def _rate(before: int | None, now: int | None, elapsed: float) -> int | None:
-    if before is None or now is None or now < before:
-        return None
-    return round((now - before) / elapsed)

@@ -121,7 +121,9 @@ def test_udp_and_listeners_have_no_counts_and_show_a_dash() -> None:
         listener.bind(("127.0.0.1", 0))
         listener.listen(1)
         records = sockdiag.records(sockdiag.receive(with_info=True), with_traffic=True)
-        ours = [r for r in records if r.local_port in (udp.getsockname()[1], listener.getsockname()[1])]
+        # By protocol too: TCP and UDP ports are apart, and a connection of another test may have the same number.
+        mine = {(Proto.UDP, udp.getsockname()[1]), (Proto.TCP, listener.getsockname()[1])}
+        ours = [r for r in records if (r.proto, r.local_port) in mine and r.remote_ip is None]
     assert {r.proto for r in ours} == {Proto.TCP, Proto.UDP} and all(r.traffic is None for r in ours)
     rx, rtt = COLUMNS_BY_KEY["rx"], COLUMNS_BY_KEY["rtt"]
     assert {rx.cell(r) for r in ours} == {"—"} and {rtt.cell(r) for r in ours} == {"—"}
@@ -220,3 +222,15 @@ async def test_the_viewer_asks_for_traffic_and_shows_rates_and_totals() -> None:
         text = str(app.screen.query_one("#details-text").render())
         assert "Traffic: in 3.0 MB (1.5 MB/s)   out 500 B (250 B/s)" in text
         assert "traffic of its TCP connections (2 connections): in 2.0 MB/s, out 250 B/s" in text
+
+
+def test_an_idle_connection_keeps_its_record_and_a_busy_one_is_rated_over_the_last_interval() -> None:
+    meter = TrafficMeter()
+    record = with_traffic(conn(5000, 40000), Traffic(1_000, 1_000, 50, 0), inode=9)
+    meter.rated([record], now=1.0)
+    (idle,) = meter.rated([record], now=2.0)
+    (still,) = meter.rated([record], now=3.0)
+    assert idle.traffic is not None and (idle.traffic.rate_in, idle.traffic.rate_out) == (0, 0)
+    assert still is idle, "the same record: nothing downstream needs to look at it again"
+    (busy,) = meter.rated([with_traffic(record, Traffic(5_000, 1_000, 50, 0), inode=9)], now=5.0)
+    assert busy.traffic is not None and (busy.traffic.rate_in, busy.traffic.rate_out) == (2_000, 0)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterable
 from typing import TYPE_CHECKING
 
 from nettop.cgroups import place_name
@@ -118,6 +118,72 @@ class LiveListing:
                     added.append(owned)
         result = ParseResult(tuple(filter(None, records)), tuple(issues), ss.FORMAT)
         return result, None if first else (removed, added)
+
+
+class LiveDump:
+    """The netlink dump read again and again (a live view), with the work after the decode in proportion to what
+    changed: what ``LiveListing`` is to ss's lines, with the unowned records themselves as the lines.
+
+    A socket whose record reads the same as last time (state, queues, inode, traffic with its rates) gives back the
+    record it had, owners attached; only new records are owned, and only they and the ones that went are handed
+    out as the change, so that keying, diffing and counting follow the change alone. The decode itself still
+    reads every socket: the kernel sends them all.
+    """
+
+    def __init__(self) -> None:
+        #: Last read's records, unowned as decoded → as handed out (owned, placed).
+        self._owned: dict[Connection, Connection] = {}
+        #: The non-zero inodes among them.
+        self._live: set[int] = set()
+        self._first = True
+
+    def read(
+        self, records: Iterable[Connection], owners: LiveOwners, placed: Callable[[Connection], Connection] | None
+    ) -> tuple[tuple[Connection, ...], LineChanges | None]:
+        """The records owned (``owners`` is asked once, given the live inodes), and what went and came since the
+        last read (None for the first). ``placed`` finishes each newly owned record (an ownerless socket's cgroup)."""
+        previous, current = self._owned, {}
+        new: list[Connection] = []
+        take = previous.pop
+        for record in records:
+            owned = take(record, None)
+            if owned is None:
+                new.append(record)
+            else:
+                current[record] = owned
+        removed = list(previous.values())  # what is left of the last read went
+        live = self._live
+        for record in removed:
+            if record.inode is not None:
+                live.discard(record.inode)
+        for record in new:
+            if record.inode is not None:
+                live.add(record.inode)
+        resolver, changed = owners(set(live))  # a copy: the caller may keep it, and this one changes
+        added: list[Connection] = []
+        for record in new:
+            owned = _reowned(record, resolver)
+            if placed is not None:
+                owned = placed(owned)
+            # Two sockets never read alike: those with a file differ by inode, the others (TIME-WAIT, requests) by
+            # their ends, which are a namespace's alone.
+            current[record] = owned
+            added.append(owned)
+        # Sockets that stayed but whose holders changed (a fork, an fd passed on, a holder gone): rare, so the walk
+        # over every record is made only when there is one.
+        stale = set(live) if changed is None else live.intersection(changed)
+        stale.difference_update(record.inode for record in new)
+        if stale:
+            for record, owned in current.items():
+                if record.inode in stale:
+                    again = _reowned(record, resolver)
+                    if again.owners != owned.owners or again.owner_status is not owned.owner_status:
+                        current[record] = again
+                        removed.append(owned)
+                        added.append(again)
+        self._owned = current
+        first, self._first = self._first, False
+        return tuple(current.values()), None if first else (removed, added)
 
 
 def _reowned(record: Connection, owners_for: OwnerResolver) -> Connection:
@@ -245,6 +311,7 @@ class NetlinkCollector:
         #: says where it belongs. Root knows every owner's, and its dump skips the attributes that hold the id.
         self._cgroups = SocketCgroups(setting.enricher) if os.geteuid() != 0 else None
         self._netns_labels: dict[int, str] = {}
+        self._live = LiveDump()
 
     async def collect(self, runner: Runner, timeout: float) -> Collected:
         import asyncio  # here, not at the top: see ``runner``
@@ -254,9 +321,38 @@ class NetlinkCollector:
             dumped, owners = await asyncio.gather(
                 asyncio.to_thread(self._dumped, None, meter), asyncio.to_thread(self._scanner.scan)
             )
-            return await asyncio.to_thread(self._joined, dumped, owners)
+            return await asyncio.to_thread(self._read_live, dumped, owners)
         dumped = await asyncio.to_thread(self._dumped, None, meter)
-        return await asyncio.to_thread(self._joined, dumped, None)
+        return await asyncio.to_thread(self._read_live, dumped, None)
+
+    def _read_live(self, dumped: Dumped, primed: SocketOwners | None) -> Collected:
+        """A live view's tick, in a worker thread: the records that read as before keep their owners; the new ones
+        are owned by the primed scan (it ran blind, beside the first dump: it is told what the dump held), else by
+        an incremental scan given the dump's inodes."""
+        records, cgroup_ids, dump_notes = dumped
+        uid = os.geteuid()
+        scanned: list[SocketOwners] = []
+
+        def owners_of(live: set[int]) -> tuple[OwnerResolver, Collection[int] | None]:
+            if primed is not None:
+                self._scanner.note_listing(live)
+                owners = primed
+            else:
+                owners = self._scanner.scan(live)
+            scanned.append(owners)
+            return self._owners.resolver(owners, uid), owners.changed
+
+        placed = None
+        if self._cgroups is not None and cgroup_ids:
+            cgroups, ids = self._cgroups, cgroup_ids
+
+            def placed(record: Connection) -> Connection:
+                return cgroups.placed((record,), ids)[0]
+
+        with paused_gc():
+            found, changes = self._live.read(records, owners_of, placed)
+        notes = (*dump_notes, *_owner_notes(scanned[0] if scanned else None, uid))
+        return ParseResult(found, (), sockdiag.FORMAT), notes, changes
 
     def _dumped(self, received: sockdiag.Received | None = None, meter: TrafficMeter | None = None) -> Dumped:
         cgroup_ids: dict[int, int] | None = {} if self._cgroups is not None else None
@@ -289,17 +385,6 @@ class NetlinkCollector:
     def _container_name(self, pid: int) -> str | None:
         placement = self._owners.setting.enricher.placement_of(pid)
         return place_name(placement) if placement is not None else None
-
-    def _joined(self, dumped: Dumped, primed: SocketOwners | None) -> Collected:
-        """Join the owners, in a worker thread: the primed scan's (it ran blind, beside the first dump: tell it
-        what the dump held), else an incremental scan given the dump's inodes."""
-        records = dumped[0]
-        if primed is not None:
-            self._scanner.note_listing(_inodes(records))
-            owners = primed
-        else:
-            owners = self._scanner.scan(_inodes(records))
-        return self._finished(dumped, owners)
 
     def _finished(self, dumped: Dumped, owners: SocketOwners | None) -> Collected:
         """The owners joined; a socket whose owners are unknown placed by its own cgroup (not root)."""
@@ -374,10 +459,6 @@ class SocketCgroups:
             if placement is not None:
                 out[at] = record._replace(placement=placement)
         return tuple(out)
-
-
-def _inodes(records: tuple[Connection, ...]) -> set[int]:
-    return {record.inode for record in records if record.inode is not None}
 
 
 def _parsed(parse: Parse, text: str) -> ParseResult:
