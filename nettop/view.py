@@ -367,10 +367,18 @@ class RowsModel:
             self._show(key, row, insert=not bulk)
         if bulk:
             self.order.sort()
+        sort_key, keep = COLUMNS_BY_KEY.get(self.sort_column, COLUMNS[0]).sort_key, self.keep
         for key, changed in change.changed.items():
-            row = self.rows[key]
+            row, after = self.rows[key], changed.after
+            # Most changes move nothing (bytes flowing, ESTABLISHED to TIME-WAIT under another sort): the row keeps
+            # its place, and the ordered list, tens of thousands long, is not touched.
+            if (keep is None or keep(after)) == (row.place is not None) and (
+                row.place is None or sort_key(after) + row.tail == row.place
+            ):
+                row.record = after
+                continue
             self._hide(row)
-            row.record = changed.after
+            row.record = after
             self._show(key, row)
         for key in closed:
             row = self.rows[key]

@@ -161,3 +161,40 @@ def test_a_port_is_named_from_the_bundled_table_where_the_system_has_no_services
         ]  # fmt: skip
     finally:
         view.service_name.cache_clear()
+
+
+def changing_snapshot(ports: frozenset[int], phase: int) -> list[Connection]:
+    """The same connections with their state and traffic moving with ``phase``: changes, not opens and closes."""
+    from nettop.model import State, Traffic
+
+    return [
+        conn(port, 9000, state=State.TIME_WAIT if (port + phase) % 3 == 0 else State.ESTABLISHED)._replace(
+            traffic=Traffic(port * phase, 0, 50, 0, (port * phase) % 7, 0), inode=port
+        )
+        for port in sorted(ports)
+    ]
+
+
+@settings(derandomize=True, max_examples=100, deadline=None)
+@given(
+    st.lists(st.tuples(ports, st.integers(0, 5)), min_size=1, max_size=10),
+    st.sampled_from(["proto", "rx", "state", "lport"]),
+    st.booleans(),
+)
+def test_changed_rows_keep_or_move_their_place_as_their_sort_key_says(script, column: str, filtered: bool) -> None:  # type: ignore[no-untyped-def]
+    """A change that leaves a row's sort key alone leaves the row where it is; one that changes it (or the filter's
+    verdict) moves it: either way every shown row's place is its sort key now."""
+    from nettop.view import COLUMNS_BY_KEY
+
+    model = RowsModel()
+    model.resort(column, (lambda r: r.state.value != "TIME_WAIT") if filtered else None)
+    before: dict = {}
+    for now, (ports, phase) in enumerate(script):
+        after = index_records(changing_snapshot(ports, phase))
+        model.apply(after, diff(before, after), 1_000.0 + now)
+        before = after
+        check_invariants(model)
+        sort_key = COLUMNS_BY_KEY[column].sort_key
+        for row in model.rows.values():
+            if row.place is not None:
+                assert row.place == sort_key(row.record) + row.tail
