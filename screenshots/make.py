@@ -20,7 +20,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
 from nettop.app import NettopApp  # noqa: E402
-from nettop.model import State  # noqa: E402
+from nettop.model import Proto, State, Traffic  # noqa: E402
 from nettop.policy.rules import parse_policy  # noqa: E402
 from tests.demo_data import demo_records  # noqa: E402
 from tests.scripted import FakeClock, ScriptedSource, conn  # noqa: E402
@@ -35,6 +35,7 @@ SHOTS = [
     ("help.svg", (100, 40), ["question_mark"]),
     ("events.svg", (120, 35), ["e", "refresh"]),
     ("policy.svg", (120, 35), ["policy"]),
+    ("traffic.svg", (150, 35), ["traffic", "sort:rx"]),
 ]
 
 
@@ -66,11 +67,25 @@ port = 6379
 """
 
 
+def with_traffic(records: list) -> list:  # type: ignore[type-arg]
+    """The demo as the netlink source reads it: each TCP connection with bytes, rates and a round-trip time."""
+    out = []
+    for at, record in enumerate(records):
+        if record.proto is Proto.TCP and record.remote_port is not None and record.state is State.ESTABLISHED:
+            rate = (at * 7919) % 2_500_000
+            record = record._replace(traffic=Traffic(rate * 40, rate * 3, 180 + at * 37, at % 3, rate, rate // 12))
+        out.append(record)
+    return out
+
+
 async def shoot(name: str, size: tuple[int, int], keys: list[str], folder: Path = HERE) -> None:
     clock = FakeClock()
-    source = ScriptedSource([demo_records(), later_records()], clock)
+    traffic = "traffic" in keys
+    script = [demo_records(), later_records()]
+    source = ScriptedSource([with_traffic(s) for s in script] if traffic else script, clock,
+                            "netlink" if traffic else "scripted")  # fmt: skip
     policy = parse_policy(DEMO_POLICY, "policy.toml") if "policy" in keys else None
-    keys = [key for key in keys if key != "policy"]
+    keys = [key for key in keys if key not in ("policy", "traffic")]
     app = NettopApp(source, interval=60, clock=clock, policy=policy)
     async with app.run_test(size=size) as pilot:
         while source.collected < 1:
@@ -83,6 +98,8 @@ async def shoot(name: str, size: tuple[int, int], keys: list[str], folder: Path 
                 while source.collected < 2:
                     await pilot.pause(0.01)
                 await pilot.pause()
+            elif key.startswith("sort:"):
+                app.sort_column = key.removeprefix("sort:")
             else:
                 await pilot.press(key)
         await pilot.pause()

@@ -631,3 +631,13 @@ def test_an_ownerless_socket_is_placed_by_its_own_cgroup(
     assert (row["cgroup"], row["unit"], row["pid"]) == (path, path[1:], None)
     assert view.owner_place(seen) == path[1:]
     assert records_from_json(to_json([seen]))[0].placement == seen.placement
+
+
+def test_details_say_where_an_owner_runs() -> None:
+    from nettop.model import Owner
+    from nettop.screens.details import describe
+    from tests.scripted import conn
+
+    owner = Owner(42, "nginx", "www", ("nginx",), 1.0, classify("/system.slice/nginx.service"))
+    text = describe(conn(80)._replace(owners=(owner,)), []).plain
+    assert "runs in nginx.service  (cgroup /system.slice/nginx.service)" in text

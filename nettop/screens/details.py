@@ -12,6 +12,7 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from nettop.cgroups import place_name
 from nettop.exposure import exposure
 from nettop.model import Connection, Owner
 from nettop.text import bytes_text, local_text, remote_text, rtt_text, safe, safe_or, safe_words
@@ -86,7 +87,13 @@ def describe(record: Connection, others: Iterable[Connection], remote_name: str 
     lines += [
         Text(),
         _line(("Raw line", "bold"), f" (from {safe(record.source or 'unknown')})"),
-        Text(safe(record.raw) if record.raw else "(none)"),
+        Text(
+            safe(record.raw)
+            if record.raw
+            else "(none: the kernel's table has no text)"
+            if record.source == "netlink"
+            else "(none)"
+        ),
     ]
     return Text("\n").join(lines)
 
@@ -99,11 +106,16 @@ def _traffic_text(record: Connection) -> str:
 
 def _owner_lines(owner: Owner) -> list[Text]:
     pid = "?" if owner.pid is None else owner.pid
-    return [
+    lines = [
         _line(("Owner", "bold"), f" pid {pid}  {safe_or(owner.name, '?')}  user {safe_or(owner.user, '?')}"),
         Text(f"  started {_when(owner.start_time)}"),
         Text(f"  command {safe_words(owner.cmdline, 'unknown')}"),
     ]
+    if owner.placement is not None:
+        lines.append(
+            Text(f"  runs in {safe(place_name(owner.placement) or 'no unit')}  (cgroup {safe(owner.cgroup or '')})")
+        )
+    return lines
 
 
 class DetailsScreen(ModalScreen[None]):
