@@ -17,13 +17,13 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterable
-from pathlib import Path
 
 import pytest
 
 from nettop.model import Proto, State
 from nettop.sources import destroyed
 from nettop.sources.destroyed import ClosedSocket, DestroyListener, closed_text, duration_text
+from tests import unprivileged
 from tests.sockets import ipv6_loopback_works
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="sock_diag is Linux's")
@@ -31,7 +31,6 @@ pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="so
 #: How long a test waits for the messages it expects: they come from a kernel work queue, in milliseconds.
 DEADLINE = 20.0
 #: The repository root, for children that import nettop from the source tree.
-ROOT = Path(__file__).resolve().parent.parent
 
 Ends = tuple[int, int]  # (local port, remote port)
 
@@ -233,18 +232,11 @@ def test_an_overrun_is_counted_and_reading_goes_on() -> None:
 
 
 def _unprivileged_python(setpriv: list[str]) -> str | None:
-    """An interpreter the unprivileged child may run (a venv under /root is out of nobody's reach), new enough."""
-    for candidate in dict.fromkeys((sys.executable, os.path.realpath(sys.executable), shutil.which("python3") or "")):
-        if not candidate:
-            continue
-        probe = [*setpriv, candidate, "-c", "import sys; assert sys.version_info >= (3, 11)"]
-        if subprocess.run(probe, capture_output=True, timeout=30, env=_child_env()).returncode == 0:
-            return candidate
-    return None
+    return unprivileged.python_for(setpriv, "nettop.sources.destroyed")
 
 
 def _child_env() -> dict[str, str]:
-    return {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONDONTWRITEBYTECODE": "1"}
+    return unprivileged.environment()
 
 
 SUBSCRIBER = """

@@ -22,8 +22,7 @@ from nettop.errors import NettopError
 from nettop.model import State
 from nettop.sources import netns, sockdiag
 from nettop.sources.netns import Namespace
-
-REPO = Path(__file__).resolve().parents[1]
+from tests import unprivileged
 
 pytestmark = [
     pytest.mark.skipif(not sys.platform.startswith("linux"), reason="network namespaces are Linux's"),
@@ -279,23 +278,11 @@ for call in (lambda: netns.receive_in(namespace), netns.receive_all):
 """
 
 
-def unprivileged_python(argv: list[str]) -> str | None:
-    """An interpreter that uid 65534 may run (a venv's may live under root's home) and that finds nettop."""
-    environment = {**os.environ, "PYTHONPATH": str(REPO)}
-    for candidate in dict.fromkeys([sys.executable, os.path.realpath(sys.executable), "/usr/bin/python3"]):
-        tried = subprocess.run(
-            [*argv, candidate, "-c", "import nettop.sources.netns"], capture_output=True, env=environment, cwd="/"
-        )
-        if tried.returncode == 0:
-            return candidate
-    return None
-
-
 def test_without_root_the_error_says_so(make_netns: Callable[[], str]) -> None:
     if shutil.which("setpriv") is None:
         pytest.skip("no setpriv")
     drop = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
-    python = unprivileged_python(drop)
+    python = unprivileged.python_for(drop, "nettop.sources.netns")
     if python is None:
         pytest.skip("no interpreter that uid 65534 may run with nettop importable")
     name = make_netns()
@@ -303,7 +290,7 @@ def test_without_root_the_error_says_so(make_netns: Callable[[], str]) -> None:
         [*drop, python, "-c", NOT_ROOT, f"/run/netns/{name}"],
         capture_output=True,
         text=True,
-        env={**os.environ, "PYTHONPATH": str(REPO)},
+        env=unprivileged.environment(),
         cwd="/",
         timeout=60,
     )
