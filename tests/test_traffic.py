@@ -17,7 +17,7 @@ import pytest
 from nettop.app import NettopApp
 from nettop.events import events_of
 from nettop.formats.nettop_json import records_from_json
-from nettop.model import Connection, Proto, Traffic
+from nettop.model import Connection, Proto, State, Traffic
 from nettop.screens.details import DetailsScreen
 from nettop.snapshots import diff_records
 from nettop.sources import sockdiag
@@ -234,3 +234,33 @@ def test_an_idle_connection_keeps_its_record_and_a_busy_one_is_rated_over_the_la
     assert still is idle, "the same record: nothing downstream needs to look at it again"
     (busy,) = meter.rated([with_traffic(record, Traffic(5_000, 1_000, 50, 0), inode=9)], now=5.0)
     assert busy.traffic is not None and (busy.traffic.rate_in, busy.traffic.rate_out) == (2_000, 0)
+
+
+@linux_only
+def test_the_live_decoder_decodes_only_what_moved_and_rates_it_over_the_time_between_reads() -> None:
+    decoder = sockdiag.LiveDecoder()
+
+    def read(now: float) -> sockdiag.LiveRead:
+        return decoder.read([(sockdiag.receive(with_info=True), None, None)], True, now)
+
+    def ours(got: sockdiag.LiveRead, client: socket.socket) -> list[Connection]:
+        ends = (client.getsockname()[1], client.getpeername()[1])
+        return [r for _, r in got.fresh if r.local_port in ends and r.remote_port in ends]
+
+    with connection() as (client, server):
+        first = read(10.0)
+        assert len(ours(first, client)) == 2 and not first.kept, "the first read decodes every socket"
+        second = read(11.0)  # nothing moved, but rates unknown until now: both ends are made again, with 0
+        assert [(r.traffic.rate_in, r.traffic.rate_out) for r in ours(second, client) if r.traffic] == [(0, 0)] * 2
+        third = read(12.0)
+        assert ours(third, client) == [] and len(third.kept) >= 2, "idle: kept, not decoded"
+        exchange(client, server, 30_000)
+        fourth = read(14.0)
+        (sender,) = [r for r in ours(fourth, client) if r.local_port == client.getsockname()[1]]
+        assert sender.traffic is not None and (sender.traffic.rate_out, sender.traffic.rate_in) == (15_000, 0)
+        client_ends = {client.getsockname()[1], client.getpeername()[1]}
+    fifth = read(15.0)
+    assert len(fifth.gone) >= 2 and not any(
+        r.local_port in client_ends and r.remote_port in client_ends and r.state is State.ESTABLISHED
+        for _, r in fifth.fresh
+    )

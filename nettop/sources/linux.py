@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection
 from typing import TYPE_CHECKING
 
 from nettop.cgroups import place_name
@@ -121,69 +121,68 @@ class LiveListing:
 
 
 class LiveDump:
-    """The netlink dump read again and again (a live view), with the work after the decode in proportion to what
-    changed: what ``LiveListing`` is to ss's lines, with the unowned records themselves as the lines.
+    """The netlink dump read again and again (a live view), with the work in proportion to what changed: what
+    ``LiveListing`` is to ss's lines, with each socket's identity in the kernel's messages as the line.
 
-    A socket whose record reads the same as last time (state, queues, inode, traffic with its rates) gives back the
-    record it had, owners attached; only new records are owned, and only they and the ones that went are handed
-    out as the change, so that keying, diffing and counting follow the change alone. The decode itself still
-    reads every socket: the kernel sends them all.
+    ``sockdiag.LiveDecoder`` decodes only the sockets whose message moved; a socket that says what it said last
+    time gives back the record it had, owners attached; only fresh records are owned, and only they and the ones
+    that went are handed out as the change, so that keying, diffing and counting follow the change alone.
     """
 
     def __init__(self) -> None:
-        #: Last read's records, unowned as decoded → as handed out (owned, placed).
-        self._owned: dict[Connection, Connection] = {}
+        self._decoder = sockdiag.LiveDecoder()
+        #: Each socket's record as handed out (owned, placed), by its identity.
+        self._owned: dict[sockdiag.SocketId, Connection] = {}
         #: The non-zero inodes among them.
         self._live: set[int] = set()
         self._first = True
 
     def read(
-        self, records: Iterable[Connection], owners: LiveOwners, placed: Callable[[Connection], Connection] | None
+        self,
+        dumps: list[tuple[sockdiag.Received, dict[int, str] | None, str | None]],
+        with_traffic: bool,
+        now: float,
+        owners: LiveOwners,
+        cgroup_ids: dict[int, int] | None = None,
+        placed: Callable[[Connection], Connection] | None = None,
     ) -> tuple[tuple[Connection, ...], LineChanges | None]:
         """The records owned (``owners`` is asked once, given the live inodes), and what went and came since the
-        last read (None for the first). ``placed`` finishes each newly owned record (an ownerless socket's cgroup)."""
-        previous, current = self._owned, {}
-        new: list[Connection] = []
-        take = previous.pop
-        for record in records:
-            owned = take(record, None)
-            if owned is None:
-                new.append(record)
-            else:
-                current[record] = owned
-        removed = list(previous.values())  # what is left of the last read went
-        live = self._live
+        last read (None for the first). ``placed`` finishes each fresh record (an ownerless socket's cgroup)."""
+        got = self._decoder.read(dumps, with_traffic, now, cgroup_ids)
+        owned, live = self._owned, self._live
+        removed = [owned.pop(identity) for identity in got.gone]
+        for identity, _ in got.fresh:  # a socket that moved: its last record goes, its new one comes
+            was = owned.pop(identity, None)
+            if was is not None:
+                removed.append(was)
         for record in removed:
             if record.inode is not None:
                 live.discard(record.inode)
-        for record in new:
+        for _, record in got.fresh:
             if record.inode is not None:
                 live.add(record.inode)
         resolver, changed = owners(set(live))  # a copy: the caller may keep it, and this one changes
         added: list[Connection] = []
-        for record in new:
-            owned = _reowned(record, resolver)
+        for identity, record in got.fresh:
+            record = _reowned(record, resolver)
             if placed is not None:
-                owned = placed(owned)
-            # Two sockets never read alike: those with a file differ by inode, the others (TIME-WAIT, requests) by
-            # their ends, which are a namespace's alone.
-            current[record] = owned
-            added.append(owned)
+                record = placed(record)
+            owned[identity] = record
+            added.append(record)
         # Sockets that stayed but whose holders changed (a fork, an fd passed on, a holder gone): rare, so the walk
         # over every record is made only when there is one.
         stale = set(live) if changed is None else live.intersection(changed)
-        stale.difference_update(record.inode for record in new)
+        stale.difference_update(record.inode for _, record in got.fresh)
         if stale:
-            for record, owned in current.items():
+            for identity, record in owned.items():
                 if record.inode in stale:
                     again = _reowned(record, resolver)
-                    if again.owners != owned.owners or again.owner_status is not owned.owner_status:
-                        current[record] = again
-                        removed.append(owned)
+                    if again is not record:
+                        owned[identity] = again
+                        removed.append(record)
                         added.append(again)
-        self._owned = current
         first, self._first = self._first, False
-        return tuple(current.values()), None if first else (removed, added)
+        return tuple(owned.values()), None if first else (removed, added)
 
 
 def _reowned(record: Connection, owners_for: OwnerResolver) -> Connection:
@@ -316,20 +315,33 @@ class NetlinkCollector:
     async def collect(self, runner: Runner, timeout: float) -> Collected:
         import asyncio  # here, not at the top: see ``runner``
 
-        meter = self._meter if self._wants.traffic else None  # asked for at each tick: the viewer's columns change
+        traffic = self._wants.traffic  # asked for at each tick: the viewer's columns change
         if not self._scanner.primed:  # the first scan reads everything anyway: beside the dump
-            dumped, owners = await asyncio.gather(
-                asyncio.to_thread(self._dumped, None, meter), asyncio.to_thread(self._scanner.scan)
+            received, owners = await asyncio.gather(
+                asyncio.to_thread(self._received, traffic), asyncio.to_thread(self._scanner.scan)
             )
-            return await asyncio.to_thread(self._read_live, dumped, owners)
-        dumped = await asyncio.to_thread(self._dumped, None, meter)
-        return await asyncio.to_thread(self._read_live, dumped, None)
+            return await asyncio.to_thread(self._read_live, received, traffic, owners)
+        received = await asyncio.to_thread(self._received, traffic)
+        return await asyncio.to_thread(self._read_live, received, traffic, None)
 
-    def _read_live(self, dumped: Dumped, primed: SocketOwners | None) -> Collected:
-        """A live view's tick, in a worker thread: the records that read as before keep their owners; the new ones
-        are owned by the primed scan (it ran blind, beside the first dump: it is told what the dump held), else by
-        an incremental scan given the dump's inodes."""
-        records, cgroup_ids, dump_notes = dumped
+    def _received(self, with_info: bool) -> Received:
+        """This namespace's dump (or every namespace's), with each one's interface names and label, when it was
+        read, and notes (namespaces skipped)."""
+        if not self._wants.all_netns:
+            return [(sockdiag.receive(with_info), None, None)], time.monotonic(), ()
+        everything = netns.receive_all(with_info=with_info)
+        dumps = [
+            (dump.received, dump.interfaces, None if namespace.own else self._netns_label(namespace))
+            for namespace, dump in everything.dumps
+        ]
+        return dumps, time.monotonic(), everything.notes
+
+    def _read_live(self, received: Received, traffic: bool, primed: SocketOwners | None) -> Collected:
+        """A live view's tick, in a worker thread: the sockets that read as before keep their records; the fresh
+        ones are owned by the primed scan (it ran blind, beside the first dump: it is told what the dump held), else
+        by an incremental scan given the dump's inodes."""
+        dumps, read_at, dump_notes = received
+        cgroup_ids: dict[int, int] | None = {} if self._cgroups is not None else None
         uid = os.geteuid()
         scanned: list[SocketOwners] = []
 
@@ -343,14 +355,14 @@ class NetlinkCollector:
             return self._owners.resolver(owners, uid), owners.changed
 
         placed = None
-        if self._cgroups is not None and cgroup_ids:
-            cgroups, ids = self._cgroups, cgroup_ids
+        if self._cgroups is not None and cgroup_ids is not None:
+            cgroups, ids = self._cgroups, cgroup_ids  # filled by the read, before any record is placed
 
             def placed(record: Connection) -> Connection:
                 return cgroups.placed((record,), ids)[0]
 
         with paused_gc():
-            found, changes = self._live.read(records, owners_of, placed)
+            found, changes = self._live.read(dumps, traffic, read_at, owners_of, cgroup_ids, placed)
         notes = (*dump_notes, *_owner_notes(scanned[0] if scanned else None, uid))
         return ParseResult(found, (), sockdiag.FORMAT), notes, changes
 
@@ -413,6 +425,9 @@ class NetlinkCollector:
 
 #: A dump's records, its sockets' cgroup ids by inode when they were asked for, and notes (namespaces skipped).
 Dumped = tuple[tuple[Connection, ...], dict[int, int] | None, tuple[str, ...]]
+#: A live tick's dumps (each with its namespace's interface names and label, None for this one's), when they were
+#: read (a monotonic clock), and notes.
+Received = tuple[list[tuple[sockdiag.Received, dict[int, str] | None, str | None]], float, tuple[str, ...]]
 
 
 def _dumped(

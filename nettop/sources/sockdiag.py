@@ -383,3 +383,152 @@ def _interface_name(index: int) -> str | None:
             name = str(index)
         _INTERFACES[index] = name
     return name
+
+
+# ---- the live view's decode: each tick reads only the sockets whose message says something new
+
+
+#: A socket's identity in the kernel's messages: its ``inet_diag_sockid`` (ports, addresses, interface and cookie,
+#: which is unique per socket until reboot), as bytes.
+SocketId = bytes
+#: What a live read compares from one tick to the next: the state, queues, uid and inode, and a TCP socket's
+#: counts (rtt, retransmissions, bytes); and whether its record must be made again even if these stay (its rates
+#: were not 0, or not known yet: the next read says 0).
+_Fingerprint = tuple[int, bytes, tuple[int, ...] | None, bool]
+
+
+class LiveRead(NamedTuple):
+    """What a tick's dump says against the last one's, by socket identity."""
+
+    #: Sockets whose message says what it said last time: their last record stands.
+    kept: list[SocketId]
+    #: Sockets new, or whose state, queues or counts moved: their records, decoded now (no owners; rates from
+    #: the last tick's counts).
+    fresh: list[tuple[SocketId, Connection]]
+    #: Sockets of the last read that are gone.
+    gone: list[SocketId]
+
+
+class LiveDecoder:
+    """``records`` for a live view, ticks apart: a socket's message is decoded only when its fingerprint (state,
+    queues, uid, inode and, with traffic, tcp_info's counts) moved since the last read, and its rates come from
+    the counts it had then. At 60,000 sockets a tick's decode, rates and comparison went from about 270 ms to a
+    third of it: most sockets say the same thing tick after tick.
+
+    Every socket is read every tick (the kernel sends them all), so a rate is the bytes since the last read over
+    the time since it; a socket with no such read has no rates yet.
+    """
+
+    def __init__(self) -> None:
+        self._known: dict[SocketId, _Fingerprint] = {}
+        self._read_at: float | None = None
+
+    def read(
+        self,
+        dumps: list[tuple[Received, dict[int, str] | None, str | None]],
+        with_traffic: bool,
+        now: float,
+        cgroup_ids: dict[int, int] | None = None,
+    ) -> LiveRead:
+        """Each dump with its namespace's interface names (None: this one's) and its label (None: this one).
+        ``now`` is a monotonic clock's time of the read; ``cgroup_ids`` is given the fresh sockets' cgroup ids."""
+        previous, known = self._known, {}
+        kept: list[SocketId] = []
+        fresh: list[tuple[SocketId, Connection]] = []
+        elapsed = now - self._read_at if self._read_at is not None and now > self._read_at else None
+        hosts: tuple[dict[bytes, str], dict[bytes, str]] = ({}, {})
+        try:
+            for received, interfaces, label in dumps:
+                names: dict[int, str | None] = _INTERFACES if interfaces is None else {0: None, **interfaces}
+                for proto, datagrams in received:
+                    traffic = with_traffic and proto is Proto.TCP
+                    for datagram in datagrams:
+                        self._walk(datagram, proto, traffic, previous, known, kept, fresh, elapsed, hosts,
+                                   (cgroup_ids, names, label))  # fmt: skip
+        except OSError as error:
+            raise SockDiagUnavailable(_reason(error)) from None
+        self._known, self._read_at = known, now
+        return LiveRead(kept, fresh, list(previous))  # what is left of the last read went
+
+    def _walk(
+        self,
+        datagram: bytes,
+        proto: Proto,
+        traffic: bool,
+        previous: dict[SocketId, _Fingerprint],
+        known: dict[SocketId, _Fingerprint],
+        kept: list[SocketId],
+        fresh: list[tuple[SocketId, Connection]],
+        elapsed: float | None,
+        hosts: tuple[dict[bytes, str], dict[bytes, str]],
+        context: tuple[dict[int, int] | None, dict[int, str | None], str | None],
+    ) -> None:
+        unpack_header, unpack_attribute, unpack_counts = (
+            _HEADER.unpack_from,
+            _ATTRIBUTE.unpack_from,
+            _COUNTS.unpack_from,
+        )
+        take = previous.pop
+        cgroup_ids, names, label = context
+        size, offset = len(datagram), 0
+        while offset + _HEADER.size <= size:
+            length, kind, _, _, _ = unpack_header(datagram, offset)
+            if length < _HEADER.size or offset + length > size:
+                raise OSError(errno.EBADMSG, "a netlink message overruns its datagram")
+            end = offset + length
+            if kind == SOCK_DIAG_BY_FAMILY and length >= _ATTRIBUTES_AT:
+                body = offset + _BODY
+                identity = datagram[body + 4 : body + 52]
+                state = datagram[body + 1]
+                volatile = datagram[body + 56 : body + 72]  # queues, uid, inode: not the timers, which tick
+                counts = None
+                if traffic and state != 10:
+                    span, header = _INFO_SPAN
+                    if end - span >= offset + _ATTRIBUTES_AT and unpack_attribute(datagram, end - span) == header:
+                        counts = unpack_counts(datagram, end - span + _ATTRIBUTE.size)
+                    else:
+                        counts = ()  # not where it lies in a kernel's messages: compared as moved, decoded whole
+                before = take(identity, None)
+                if (
+                    before is not None
+                    and before[0] == state
+                    and before[1] == volatile
+                    and before[2] == counts
+                    and (counts != () and not before[3])
+                ):
+                    known[identity] = before
+                    kept.append(identity)
+                else:
+                    decoded: list[Connection] = []
+                    _decode(datagram[offset:end], proto, decoded, False, hosts, traffic, cgroup_ids, names)
+                    if decoded:
+                        record = decoded[0]
+                        again = False
+                        if record.traffic is not None:
+                            record, again = _rated(record, before, elapsed)
+                        if label is not None:
+                            record = new_connection((*record[:21], label, *record[22:]))
+                        known[identity] = (state, volatile, counts, again)
+                        fresh.append((identity, record))
+            elif kind == NLMSG_DONE:
+                return
+            elif kind == NLMSG_ERROR:
+                code = -_ERRNO.unpack_from(datagram, offset + _HEADER.size)[0]
+                if code:
+                    raise OSError(code, os.strerror(code))
+            offset += (length + 3) & ~3
+
+
+def _rated(record: Connection, before: _Fingerprint | None, elapsed: float | None) -> tuple[Connection, bool]:
+    """``record`` with its rates, from the counts its socket had at the last read (``before``); and whether the
+    next read must make it again though nothing moves (rates other than 0, or not known yet, become 0 then)."""
+    traffic = record.traffic
+    if traffic is None or before is None or elapsed is None or not before[2]:
+        return record, True
+    _, _, acked, received, sent, retransmitted = before[2]
+    was_in, was_out = received, max(min(acked, sent - retransmitted), 0)
+    bytes_in, bytes_out = traffic.bytes_in, traffic.bytes_out
+    rate_in = None if bytes_in is None or bytes_in < was_in else round((bytes_in - was_in) / elapsed)
+    rate_out = None if bytes_out is None or bytes_out < was_out else round((bytes_out - was_out) / elapsed)
+    rated = _new_traffic((bytes_in, bytes_out, traffic.rtt_us, traffic.retransmits, rate_in, rate_out))
+    return new_connection((*record[:20], rated, *record[21:])), rate_in != 0 or rate_out != 0
