@@ -363,15 +363,14 @@ class NettopApp(App[None]):
         lines: list[str] = []
         more = 0
         for closed in message.closed:
+            if len(lines) >= ENDS_PER_BATCH:  # a burst of closes (a server's churn): counted, not each written
+                more += keep is None or keep(closed.record)
+                continue
             row = model.rows.get(socket_key(closed.record))
             opened_at = row.first_seen if row is not None and row.first_seen > model.started_at else None
             event = ended_event(closed, row.record if row is not None else None, opened_at)
-            if event.connection is None or (keep is not None and not keep(event.connection)):
-                continue
-            if len(lines) < ENDS_PER_BATCH:
+            if event.connection is not None and (keep is None or keep(event.connection)):
                 lines.append(event_text(event))
-            else:  # a burst of closes (a server's churn): counted, not each written to a log that keeps 1,000
-                more += 1
         if more:
             lines.append(f"… and {more} more connections ended")
         self.log_lines(lines)

@@ -190,7 +190,8 @@ def _reowned(record: Connection, owners_for: OwnerResolver) -> Connection:
     owners, status = owners_for(record.inode, record.state, record.uid)
     if owners == record.owners and status is record.owner_status:
         return record
-    return record._replace(owners=owners, owner_status=status)
+    # The fast constructor, not _replace (five times its cost): every fresh socket of a live tick comes here.
+    return new_connection((*record[:7], owners, status, *record[9:]))
 
 
 class ProcOwners:

@@ -397,6 +397,10 @@ SocketId = bytes
 _Fingerprint = tuple[int, bytes, tuple[int, ...] | None, bool]
 
 
+#: TCP states whose messages hold no counts worth a look: TCP_TIME_WAIT, TCP_LISTEN, TCP_NEW_SYN_RECV.
+_NO_COUNTS = frozenset({6, 10, 12})
+
+
 class LiveRead(NamedTuple):
     """What a tick's dump says against the last one's, by socket identity."""
 
@@ -482,7 +486,8 @@ class LiveDecoder:
                 state = datagram[body + 1]
                 volatile = datagram[body + 56 : body + 72]  # queues, uid, inode: not the timers, which tick
                 counts = None
-                if traffic and state != 10:
+                # A listener's tcp_info counts nothing, and a TIME-WAIT or request socket (no full socket) has none.
+                if traffic and state not in _NO_COUNTS:
                     span, header = _INFO_SPAN
                     if end - span >= offset + _ATTRIBUTES_AT and unpack_attribute(datagram, end - span) == header:
                         counts = unpack_counts(datagram, end - span + _ATTRIBUTE.size)
