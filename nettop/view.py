@@ -117,37 +117,29 @@ NO_COUNTS = "—"
 _LARGEST = 2**64
 
 
-def _rate_cell(rate: int | None, traffic: Traffic | None) -> str:
-    if traffic is None:
-        return NO_COUNTS
-    return "" if rate is None else bytes_text(rate)  # blank until the socket has been seen twice
+def _rate_column(field: int) -> tuple[Callable[[Connection], str], Callable[[Connection], str]]:
+    """The cell and the sort key of a rate column, for a ``Traffic`` field (rate_in, rate_out)."""
+
+    def cell(record: Connection) -> str:
+        traffic = record.traffic
+        if traffic is None:
+            return NO_COUNTS
+        rate = traffic[field]
+        return "" if rate is None else bytes_text(rate)  # blank until the socket has been seen twice
+
+    def order(record: Connection) -> str:
+        """Busiest first (a top's order), then sockets still without a rate, then those without counts."""
+        traffic = record.traffic
+        if traffic is None:
+            return "2"
+        rate = traffic[field]
+        return "1" if rate is None else f"0{_LARGEST - rate:020d}"
+
+    return cell, order
 
 
-def _rate_order(rate: int | None, traffic: Traffic | None) -> str:
-    """Busiest first (a top's order), then sockets still without a rate, then those without counts."""
-    if traffic is None:
-        return "2"
-    return "1" if rate is None else f"0{_LARGEST - rate:020d}"
-
-
-def _rx(r: Connection) -> str:
-    traffic = r.traffic
-    return _rate_cell(traffic.rate_in if traffic is not None else None, traffic)
-
-
-def _tx(r: Connection) -> str:
-    traffic = r.traffic
-    return _rate_cell(traffic.rate_out if traffic is not None else None, traffic)
-
-
-def _rx_order(r: Connection) -> str:
-    traffic = r.traffic
-    return _rate_order(traffic.rate_in if traffic is not None else None, traffic)
-
-
-def _tx_order(r: Connection) -> str:
-    traffic = r.traffic
-    return _rate_order(traffic.rate_out if traffic is not None else None, traffic)
+_rx, _rx_order = _rate_column(Traffic._fields.index("rate_in"))
+_tx, _tx_order = _rate_column(Traffic._fields.index("rate_out"))
 
 
 def _rtt(r: Connection) -> str:

@@ -203,6 +203,24 @@ class ProcOwners:
     def resolver(self, owners: SocketOwners, uid: int) -> OwnerResolver:
         return self.setting.enricher.resolver(owners.pids_by_inode, uid == 0, uid, owners.hidden_uids)
 
+    def live(
+        self, scanner: IncrementalSocketScanner, primed: SocketOwners | None, scanned: list[SocketOwners], uid: int
+    ) -> LiveOwners:
+        """A live tick's owners, asked once given the live inodes: the primed scan's (it ran blind, beside the
+        command or dump: it is told what the listing held), else an incremental scan; each scan is put in
+        ``scanned``."""
+
+        def owners_of(live: set[int]) -> tuple[OwnerResolver, Collection[int] | None]:
+            if primed is not None:
+                scanner.note_listing(live)
+                owners = primed
+            else:
+                owners = scanner.scan(live)
+            scanned.append(owners)
+            return self.resolver(owners, uid), owners.changed
+
+        return owners_of
+
     def joined(self, parsed: ParseResult, owners: SocketOwners | None) -> Collected:
         """A parse made without owners, with the scan's attached (none when there was no scan)."""
         uid = os.geteuid()
@@ -279,15 +297,7 @@ class LiveCollector(TextCollector):
         """Read a live view's tick: only the lines that changed, then /proc for only the fds that may have."""
         uid = os.geteuid()
         scanned: list[SocketOwners] = []
-
-        def owners_of(live: set[int]) -> tuple[OwnerResolver, Collection[int] | None]:
-            if primed is not None:  # the scan ran blind, beside the command: tell it what the listing held
-                self._scanner.note_listing(live)
-                owners = primed
-            else:
-                owners = self._scanner.scan(live)
-            scanned.append(owners)
-            return self._owners.resolver(owners, uid), owners.changed
+        owners_of = self._owners.live(self._scanner, primed, scanned, uid)
 
         with paused_gc():
             result, changes = self._reader.read(text, owners_of)
@@ -345,15 +355,7 @@ class NetlinkCollector:
         cgroup_ids: dict[int, int] | None = {} if self._cgroups is not None else None
         uid = os.geteuid()
         scanned: list[SocketOwners] = []
-
-        def owners_of(live: set[int]) -> tuple[OwnerResolver, Collection[int] | None]:
-            if primed is not None:
-                self._scanner.note_listing(live)
-                owners = primed
-            else:
-                owners = self._scanner.scan(live)
-            scanned.append(owners)
-            return self._owners.resolver(owners, uid), owners.changed
+        owners_of = self._owners.live(self._scanner, primed, scanned, uid)
 
         placed = None
         if self._cgroups is not None and cgroup_ids is not None:
