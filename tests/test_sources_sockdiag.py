@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import socket
+import struct
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -179,3 +180,48 @@ async def test_the_viewers_ticks_find_new_sockets_and_their_owners() -> None:
     assert not [r for r in first.records if r.local_port == port and r.state.value == "LISTEN"]
     (found,) = [r for r in second.records if r.local_port == port and r.state.value == "LISTEN"]
     assert found.pid == os.getpid() and found.owner_status.value == "known"
+
+
+def without_attribute(received: sockdiag.Received, dropped: int) -> sockdiag.Received:
+    """The same dump as a kernel that never sends attribute ``dropped`` would have sent it (lengths made good)."""
+    header, attribute = struct.Struct("=IHHII"), struct.Struct("=HH")
+    out: sockdiag.Received = []
+    for proto, datagrams in received:
+        rewritten = []
+        for datagram in datagrams:
+            parts, offset = [], 0
+            while offset + header.size <= len(datagram):
+                length, kind, flags, sequence, pid = header.unpack_from(datagram, offset)
+                message = datagram[offset : offset + length]
+                if kind == sockdiag.SOCK_DIAG_BY_FAMILY:
+                    kept, at = [message[: sockdiag._ATTRIBUTES_AT]], sockdiag._ATTRIBUTES_AT
+                    while at + attribute.size <= len(message):
+                        size, number = attribute.unpack_from(message, at)
+                        padded = message[at : at + ((size + 3) & ~3)]
+                        if number != dropped:
+                            kept.append(padded)
+                        at += (size + 3) & ~3
+                    body = b"".join(kept)
+                    message = header.pack(len(body), kind, flags, sequence, pid) + body[header.size :]
+                parts.append(message + b"\0" * (-len(message) % 4))
+                offset += (length + 3) & ~3
+            rewritten.append(b"".join(parts))
+        out.append((proto, rewritten))
+    return out
+
+
+def test_a_kernel_without_the_cgroup_attribute_gives_no_cgroup_and_the_rest_alike() -> None:
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        received = sockdiag.receive(with_info=True)
+        stripped = without_attribute(received, sockdiag.INET_DIAG_CGROUP_ID)
+        port = listener.getsockname()[1]
+    (sent,) = [s for s in sockdiag.decode(received) if s.record.local_port == port]
+    if sent.cgroup_id is None:
+        pytest.skip("this kernel sends no cgroup id (before 5.7): the fallback is what it runs already")
+    (found,) = [s for s in sockdiag.decode(stripped) if s.record.local_port == port]
+    assert found.cgroup_id is None
+    assert [s.record for s in sockdiag.decode(stripped)] == [s.record for s in sockdiag.decode(received)]
+    ids: dict[int, int] = {}
+    assert sockdiag.records(stripped, cgroup_ids=ids) == sockdiag.records(received) and ids == {}
