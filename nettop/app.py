@@ -334,7 +334,8 @@ class NettopApp(App[None]):
         """Post the TCP connections the kernel destroys as they go (Linux, this namespace read over netlink), so
         that the event log says what even a connection that lived between two refreshes did."""
         wants = getattr(self.source, "wants", None)
-        if wants is None or wants.all_netns or not sys.platform.startswith("linux"):
+        reads_netlink = getattr(self.source, "name", None) == sockdiag.FORMAT  # auto's first, or --source netlink
+        if wants is None or wants.all_netns or not reads_netlink or not sys.platform.startswith("linux"):
             return
         from nettop.sources.destroyed import DestroyListener, DestroyUnavailable
 

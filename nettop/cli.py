@@ -585,6 +585,9 @@ def check_usage(args: argparse.Namespace, parser: argparse.ArgumentParser) -> No
     source = getattr(args, "source", "auto")
     if getattr(args, "input_format", "auto") != "auto" and getattr(args, "from_file", None) is None:
         parser.error("--input-format names the format of a --from-file capture: give --from-file too")
+    for flag in ("rates", "all_netns"):
+        if getattr(args, flag, False) and not sys.platform.startswith("linux"):
+            parser.error(f"--{flag.replace('_', '-')} reads Linux's socket table over netlink: not on {sys.platform}")
     if getattr(args, "rates", False) and (args.from_file is not None or source not in ("auto", "netlink")):
         parser.error("--rates reads the kernel's counts over netlink: it takes --source auto or netlink, live")
     if getattr(args, "all_netns", False):

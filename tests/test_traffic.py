@@ -264,3 +264,17 @@ def test_the_live_decoder_decodes_only_what_moved_and_rates_it_over_the_time_bet
         r.local_port in client_ends and r.remote_port in client_ends and r.state is State.ESTABLISHED
         for _, r in fifth.fresh
     )
+
+
+@pytest.mark.parametrize("flag", ["--rates", "--all-netns"])
+def test_the_netlink_flags_say_they_are_linux_s_elsewhere(
+    flag: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from nettop.cli import main
+
+    monkeypatch.setattr(sys, "platform", "darwin")
+    with pytest.raises(SystemExit) as stopped:
+        main(["list", flag])
+    assert stopped.value.code == 2 and f"{flag} reads Linux's socket table over netlink: not on darwin" in (
+        capsys.readouterr().err
+    )
