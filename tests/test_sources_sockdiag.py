@@ -182,8 +182,9 @@ async def test_the_viewers_ticks_find_new_sockets_and_their_owners() -> None:
     assert found.pid == os.getpid() and found.owner_status.value == "known"
 
 
-def without_attribute(received: sockdiag.Received, dropped: int) -> sockdiag.Received:
-    """The same dump as a kernel that never sends attribute ``dropped`` would have sent it (lengths made good)."""
+def without_attribute(received: sockdiag.Received, dropped: int, cut_to: int | None = None) -> sockdiag.Received:
+    """The same dump as a kernel that never sends attribute ``dropped`` would have sent it, or (``cut_to``) that
+    sends it only so long (an older kernel's shorter tcp_info), lengths made good."""
     header, attribute = struct.Struct("=IHHII"), struct.Struct("=HH")
     out: sockdiag.Received = []
     for proto, datagrams in received:
@@ -198,7 +199,11 @@ def without_attribute(received: sockdiag.Received, dropped: int) -> sockdiag.Rec
                     while at + attribute.size <= len(message):
                         size, number = attribute.unpack_from(message, at)
                         padded = message[at : at + ((size + 3) & ~3)]
-                        if number != dropped:
+                        if number == dropped and cut_to is not None:
+                            payload = message[at + attribute.size : at + min(size, attribute.size + cut_to)]
+                            padded = attribute.pack(attribute.size + len(payload), number) + payload
+                            padded += b"\0" * (-len(padded) % 4)
+                        if number != dropped or cut_to is not None:
                             kept.append(padded)
                         at += (size + 3) & ~3
                     body = b"".join(kept)
@@ -225,3 +230,27 @@ def test_a_kernel_without_the_cgroup_attribute_gives_no_cgroup_and_the_rest_alik
     assert [s.record for s in sockdiag.decode(stripped)] == [s.record for s in sockdiag.decode(received)]
     ids: dict[int, int] = {}
     assert sockdiag.records(stripped, cgroup_ids=ids) == sockdiag.records(received) and ids == {}
+
+
+@pytest.mark.parametrize(("cut_to", "has_bytes"), [(104, False), (160, True)])
+def test_an_older_kernel_s_shorter_tcp_info_is_read_by_its_length(cut_to: int, has_bytes: bool) -> None:
+    """tcp_info of Linux 3.x (104 bytes: no byte counts) and 4.x (160: bytes_acked and received, no bytes_sent):
+    the counts it has are read, the others are None, nothing past its end is read, and the live decoder copes."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        with socket.create_connection(listener.getsockname()) as client, listener.accept()[0] as server:
+            client.sendall(b"o" * 900)
+            server.recv(4096)
+            port = client.getsockname()[1]
+            full = sockdiag.receive(with_info=True)
+    short = without_attribute(full, sockdiag.INET_DIAG_INFO, cut_to)
+    sockdiag._INFO_SPAN[:] = [1 << 30, None]  # as at a process's start: nothing learned from a longer one
+    (record,) = [r for r in sockdiag.records(short, with_traffic=True) if r.local_port == port]
+    assert record.traffic is not None and record.traffic.rtt_us > 0
+    assert (record.traffic.bytes_out, record.traffic.bytes_in) == ((900, 0) if has_bytes else (None, None))
+    decoder = sockdiag.LiveDecoder()
+    for now in (1.0, 2.0):
+        got = decoder.read([(short, None, None)], True, now)
+        (fresh,) = [r for _, r in got.fresh if r.local_port == port]
+        assert fresh.traffic == record.traffic, "decoded again each read, with counts and no rates"

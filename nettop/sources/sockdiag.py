@@ -357,7 +357,8 @@ def _attributes(datagram: bytes, offset: int, end: int, details: bool) -> tuple[
         elif kind == INET_DIAG_CGROUP_ID and length >= _ATTRIBUTE.size + 8:
             cgroup_id = _U64.unpack_from(datagram, payload)[0]
         elif kind == INET_DIAG_INFO:
-            if offset + ((length + 3) & ~3) >= end:  # the last attribute, as the kernel sends it: remember its span
+            if offset + ((length + 3) & ~3) >= end and length - _ATTRIBUTE.size >= _COUNTS.size:
+                # The last attribute, and long enough for the one-unpack read: remember where it lies.
                 _INFO_SPAN[:] = [(length + 3) & ~3, (length, INET_DIAG_INFO)]
             if not details and length - _ATTRIBUTE.size >= _COUNTS.size:  # one unpack for a record's counts
                 rtt, retransmits, acked, received, sent, retransmitted = _COUNTS.unpack_from(datagram, payload)
@@ -420,7 +421,8 @@ class LiveDecoder:
     third of it: most sockets say the same thing tick after tick.
 
     Every socket is read every tick (the kernel sends them all), so a rate is the bytes since the last read over
-    the time since it; a socket with no such read has no rates yet.
+    the time since it; a socket with no such read has no rates yet. A kernel whose tcp_info lacks ``bytes_sent``
+    (before 4.19) has its sockets decoded at every tick, with counts and no rates.
     """
 
     def __init__(self) -> None:
