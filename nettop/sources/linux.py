@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterable
 from typing import TYPE_CHECKING
 
 from nettop.cgroups import place_name
@@ -139,7 +139,7 @@ class LiveDump:
 
     def read(
         self,
-        dumps: list[tuple[sockdiag.Received, dict[int, str] | None, str | None]],
+        dumps: Iterable[tuple[sockdiag.Datagrams, dict[int, str] | None, str | None]],
         with_traffic: bool,
         now: float,
         owners: LiveOwners,
@@ -332,7 +332,10 @@ class NetlinkCollector:
                 asyncio.to_thread(self._received, traffic), asyncio.to_thread(self._scanner.scan)
             )
             return await asyncio.to_thread(self._read_live, received, traffic, owners)
-        received = await asyncio.to_thread(self._received, traffic)
+        if self._wants.all_netns:
+            received = await asyncio.to_thread(self._received, traffic)
+        else:  # this namespace's dump, decoded as it comes in the same thread: never a whole dump in memory
+            received = ([(sockdiag.stream(traffic), None, None)], time.monotonic(), ())
         return await asyncio.to_thread(self._read_live, received, traffic, None)
 
     def _received(self, with_info: bool) -> Received:
@@ -430,7 +433,7 @@ class NetlinkCollector:
 Dumped = tuple[tuple[Connection, ...], dict[int, int] | None, tuple[str, ...]]
 #: A live tick's dumps (each with its namespace's interface names and label, None for this one's), when they were
 #: read (a monotonic clock), and notes.
-Received = tuple[list[tuple[sockdiag.Received, dict[int, str] | None, str | None]], float, tuple[str, ...]]
+Received = tuple[list[tuple[sockdiag.Datagrams, dict[int, str] | None, str | None]], float, tuple[str, ...]]
 
 
 def _dumped(

@@ -17,6 +17,7 @@ import errno
 import os
 import socket
 import struct
+from collections.abc import Iterable, Iterator
 from types import MethodType
 from typing import Any, NamedTuple
 
@@ -139,6 +140,8 @@ class SockDiagUnavailable(CommandError):
 
 #: One dump's datagrams as received, with the protocol asked for: what ``receive`` gathers and ``decode`` reads.
 Received = list[tuple[Proto, list[bytes]]]
+#: The same as they come (``stream``), or gathered: what the live decoder reads.
+Datagrams = Iterable[tuple[Proto, Iterable[bytes]]]
 
 
 def dump(with_info: bool = False, families: tuple[int, ...] = (socket.AF_INET, socket.AF_INET6)) -> list[DiagSocket]:
@@ -155,27 +158,37 @@ def receive(with_info: bool = False, families: tuple[int, ...] = (socket.AF_INET
 
     Raises ``SockDiagUnavailable``.
     """
+    return [(proto, list(datagrams)) for proto, datagrams in stream(with_info, families)]
+
+
+def stream(
+    with_info: bool = False, families: tuple[int, ...] = (socket.AF_INET, socket.AF_INET6)
+) -> Iterator[tuple[Proto, Iterator[bytes]]]:
+    """``receive``'s datagrams as they come, each dump's to be read whole before the next is asked for: a live
+    view decodes each datagram as it arrives, and never holds a whole dump (25 MB at 60,000 sockets with
+    tcp_info). Raises ``SockDiagUnavailable`` as it goes."""
     try:
         channel = socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC, NETLINK_SOCK_DIAG)
     except (OSError, AttributeError) as error:  # no AF_NETLINK (not Linux), or a seccomp filter
         raise SockDiagUnavailable(_reason(error)) from None
-    received: Received = []
-    try:
-        with channel:
+    with channel:
+        sequence = 0
+        try:
             channel.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, _RECEIVE_BUFFER)
-            sequence = 0
-            for proto, number in ((Proto.TCP, socket.IPPROTO_TCP), (Proto.UDP, socket.IPPROTO_UDP)):
-                ext = 1 << (INET_DIAG_INFO - 1) if with_info and proto is Proto.TCP else 0
-                for family in families:
-                    sequence += 1
-                    request = _HEADER.pack(
-                        _HEADER.size + _REQUEST.size, SOCK_DIAG_BY_FAMILY, NLM_F_REQUEST | NLM_F_DUMP, sequence, 0
-                    ) + _REQUEST.pack(family, number, ext, 0, ALL_STATES)
+        except OSError as error:
+            raise SockDiagUnavailable(_reason(error)) from None
+        for proto, number in ((Proto.TCP, socket.IPPROTO_TCP), (Proto.UDP, socket.IPPROTO_UDP)):
+            ext = 1 << (INET_DIAG_INFO - 1) if with_info and proto is Proto.TCP else 0
+            for family in families:
+                sequence += 1
+                request = _HEADER.pack(
+                    _HEADER.size + _REQUEST.size, SOCK_DIAG_BY_FAMILY, NLM_F_REQUEST | NLM_F_DUMP, sequence, 0
+                ) + _REQUEST.pack(family, number, ext, 0, ALL_STATES)
+                try:
                     channel.send(request)
-                    received.append((proto, _datagrams(channel)))
-    except OSError as error:
-        raise SockDiagUnavailable(_reason(error)) from None
-    return received
+                except OSError as error:
+                    raise SockDiagUnavailable(_reason(error)) from None
+                yield proto, _datagrams(channel)
 
 
 def decode(received: Received) -> list[DiagSocket]:
@@ -230,19 +243,21 @@ def _reason(error: BaseException) -> str:
 _DONE_SIZE = _HEADER.size + _ERRNO.size
 
 
-def _datagrams(channel: socket.socket) -> list[bytes]:
+def _datagrams(channel: socket.socket) -> Iterator[bytes]:
     """One dump's datagrams, up to the one that ends with ``NLMSG_DONE`` or holds an error. Only the first and the
     last message of each datagram are looked at here: the walk through all of them is ``decode``'s."""
-    datagrams = []
     while True:
-        datagram = channel.recv(_RECEIVE_BUFFER)
-        datagrams.append(datagram)
+        try:
+            datagram = channel.recv(_RECEIVE_BUFFER)
+        except OSError as error:
+            raise SockDiagUnavailable(_reason(error)) from None
+        yield datagram
         if len(datagram) < _HEADER.size or _HEADER.unpack_from(datagram)[1] == NLMSG_ERROR:
-            return datagrams
+            return
         if len(datagram) >= _DONE_SIZE:
             length, kind, _, _, _ = _HEADER.unpack_from(datagram, len(datagram) - _DONE_SIZE)
             if kind == NLMSG_DONE and length == _DONE_SIZE:
-                return datagrams
+                return
 
 
 #: ``inet_diag_msg`` after the ports: addresses, interface, cookie; expires, queues, uid, inode.
@@ -431,7 +446,7 @@ class LiveDecoder:
 
     def read(
         self,
-        dumps: list[tuple[Received, dict[int, str] | None, str | None]],
+        dumps: Iterable[tuple[Datagrams, dict[int, str] | None, str | None]],
         with_traffic: bool,
         now: float,
         cgroup_ids: dict[int, int] | None = None,
