@@ -407,10 +407,17 @@ def _interface_name(index: int) -> str | None:
 #: A socket's identity in the kernel's messages: its ``inet_diag_sockid`` (ports, addresses, interface and cookie,
 #: which is unique per socket until reboot), as bytes.
 SocketId = bytes
-#: What a live read compares from one tick to the next: the state, queues, uid and inode, and a TCP socket's
-#: counts (rtt, retransmissions, bytes); and whether its record must be made again even if these stay (its rates
-#: were not 0, or not known yet: the next read says 0).
-_Fingerprint = tuple[int, bytes, tuple[int, ...] | None, bool]
+#: What a live read compares from one tick to the next, as the message's own bytes (one object a socket, not a
+#: tuple of numbers: a third of the memory): the state, then queues, uid and inode, then for a TCP socket with counts
+#: tcp_info from ``tcpi_rtt`` to ``tcpi_bytes_retrans`` (idle, none of it moves). ``_AGAIN`` is appended when its
+#: record must be made again even if nothing moves (rates other than 0, or not known yet: the next read says 0);
+#: None for a socket whose tcp_info could not be found where it lies, made again at every read.
+_Fingerprint = bytes | None
+#: tcp_info's part in a fingerprint, from ``tcpi_rtt`` (68) to the end of ``tcpi_bytes_retrans`` (216).
+_COUNTED_FROM, _COUNTED_TO = 68, 216
+#: The counts ``_COUNTS`` reads, read back from a fingerprint: after its 17 bytes of state, queues, uid and inode.
+_FINGERPRINT_COUNTS = struct.Struct(f"=17x{_COUNTS.format[1:].removeprefix('68x')}")
+_AGAIN = b"!"
 
 
 #: TCP states whose messages hold no counts worth a look: TCP_TIME_WAIT, TCP_LISTEN, TCP_NEW_SYN_RECV.
@@ -484,11 +491,7 @@ class LiveDecoder:
         hosts: tuple[dict[bytes, str], dict[bytes, str]],
         context: tuple[dict[int, int] | None, dict[int, str | None], str | None],
     ) -> None:
-        unpack_header, unpack_attribute, unpack_counts = (
-            _HEADER.unpack_from,
-            _ATTRIBUTE.unpack_from,
-            _COUNTS.unpack_from,
-        )
+        unpack_header, unpack_attribute = _HEADER.unpack_from, _ATTRIBUTE.unpack_from
         take = previous.pop
         cgroup_ids, names, label = context
         size, offset = len(datagram), 0
@@ -500,24 +503,18 @@ class LiveDecoder:
             if kind == SOCK_DIAG_BY_FAMILY and length >= _ATTRIBUTES_AT:
                 body = offset + _BODY
                 identity = datagram[body + 4 : body + 52]
-                state = datagram[body + 1]
-                volatile = datagram[body + 56 : body + 72]  # queues, uid, inode: not the timers, which tick
-                counts = None
+                # The state, then queues, uid and inode: not the timers between them, which tick.
+                fingerprint: _Fingerprint = datagram[body + 1 : body + 2] + datagram[body + 56 : body + 72]
                 # A listener's tcp_info counts nothing, and a TIME-WAIT or request socket (no full socket) has none.
-                if traffic and state not in _NO_COUNTS:
+                if traffic and datagram[body + 1] not in _NO_COUNTS:
                     span, header = _INFO_SPAN
                     if end - span >= offset + _ATTRIBUTES_AT and unpack_attribute(datagram, end - span) == header:
-                        counts = unpack_counts(datagram, end - span + _ATTRIBUTE.size)
+                        at = end - span + _ATTRIBUTE.size
+                        fingerprint += datagram[at + _COUNTED_FROM : at + _COUNTED_TO]
                     else:
-                        counts = ()  # not where it lies in a kernel's messages: compared as moved, decoded whole
+                        fingerprint = None  # not where it lies in a kernel's messages: decoded whole every time
                 before = take(identity, None)
-                if (
-                    before is not None
-                    and before[0] == state
-                    and before[1] == volatile
-                    and before[2] == counts
-                    and (counts != () and not before[3])
-                ):
+                if before is not None and before == fingerprint:
                     known[identity] = before
                     kept.append(identity)
                 else:
@@ -525,12 +522,13 @@ class LiveDecoder:
                     _decode(datagram[offset:end], proto, decoded, False, hosts, traffic, cgroup_ids, names)
                     if decoded:
                         record = decoded[0]
-                        again = False
                         if record.traffic is not None:
                             record, again = _rated(record, before, elapsed)
+                            if again and fingerprint is not None:
+                                fingerprint += _AGAIN
                         if label is not None:
                             record = new_connection((*record[:21], label, *record[22:]))
-                        known[identity] = (state, volatile, counts, again)
+                        known[identity] = fingerprint
                         fresh.append((identity, record))
             elif kind == NLMSG_DONE:
                 return
@@ -545,9 +543,9 @@ def _rated(record: Connection, before: _Fingerprint | None, elapsed: float | Non
     """``record`` with its rates, from the counts its socket had at the last read (``before``); and whether the
     next read must make it again though nothing moves (rates other than 0, or not known yet, become 0 then)."""
     traffic = record.traffic
-    if traffic is None or before is None or elapsed is None or not before[2]:
+    if traffic is None or before is None or elapsed is None or len(before) < _FINGERPRINT_COUNTS.size:
         return record, True
-    _, _, acked, received, sent, retransmitted = before[2]
+    _, _, acked, received, sent, retransmitted = _FINGERPRINT_COUNTS.unpack_from(before)
     was_in, was_out = received, max(min(acked, sent - retransmitted), 0)
     bytes_in, bytes_out = traffic.bytes_in, traffic.bytes_out
     rate_in = None if bytes_in is None or bytes_in < was_in else round((bytes_in - was_in) / elapsed)
