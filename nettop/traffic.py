@@ -4,6 +4,10 @@ A socket is known by its inode between collections, never by its two ends: a clo
 back with the next one, and its counts would read as a burst, or as bytes flowing backwards. A socket without an
 inode (closed by its process, still sending its last bytes) has counts and no rates. Counts that went down belong
 to another socket that took the inode: it starts again, without rates.
+
+``nettop list --rates`` reads the counts twice, a second apart, through this meter. The live view does not: its
+decoder (``sockdiag.LiveDecoder``) rates the sockets whose counts moved, by their identity in the kernel's
+messages, as it reads them.
 """
 
 from __future__ import annotations
