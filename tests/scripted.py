@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from typing import Any
 
 from nettop.errors import NettopError
 from nettop.model import Connection, Owner, OwnerStatus, Proto, Snapshot, State
@@ -40,6 +41,15 @@ class ScriptedSource:
         if isinstance(item, NettopError):
             raise item
         return Snapshot(tuple(item), self.clock(), 0.012, self.source_name)
+
+
+async def first_snapshot(pilot: Any, app: Any) -> None:
+    """Wait (a second at most) until the viewer ``app`` shows its first snapshot, then let it settle."""
+    for _ in range(100):
+        if app.snapshot is not None:
+            break
+        await pilot.pause(0.01)
+    await pilot.pause()
 
 
 def conn(

@@ -14,6 +14,15 @@ from pathlib import Path
 #: The child's name: the kernel names a process after the file it executes (a symlink here), <= 15 bytes.
 PROBE_NAME = "nettop-probe"
 
+
+def exchange(sender: socket.socket, receiver: socket.socket, count: int) -> None:
+    """Send ``count`` bytes and read them all at the other end: the kernel's counts then hold them."""
+    sender.sendall(b"n" * count)
+    received = 0
+    while received < count:
+        received += len(receiver.recv(1 << 16))
+
+
 PROBE_SCRIPT = """
 import socket, sys
 s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

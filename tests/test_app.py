@@ -26,6 +26,7 @@ from nettop.sources import platform_source
 from nettop.view import CLOSED_LINGER_SECONDS
 from nettop.widgets.conn_table import ConnectionTable
 from tests.scripted import FakeClock, ScriptedSource, conn
+from tests.sockets import exchange
 
 BASE = [
     conn(22, name="sshd", pid=10, user="root"),
@@ -358,10 +359,7 @@ async def test_a_connection_between_two_refreshes_is_said_in_the_event_log() -> 
             listener.listen(1)
             port = listener.getsockname()[1]
             with socket.create_connection(("127.0.0.1", port)) as client, listener.accept()[0] as server:
-                client.sendall(b"z" * 2_500)
-                received = 0
-                while received < 2_500:
-                    received += len(server.recv(65536))
+                exchange(client, server, 2_500)
         log = app.query_one("#events", Log)
 
         def ended() -> list[str]:

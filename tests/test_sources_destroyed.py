@@ -24,7 +24,7 @@ from nettop.model import Proto, State
 from nettop.sources import destroyed
 from nettop.sources.destroyed import ClosedSocket, DestroyListener, closed_text, duration_text
 from tests import unprivileged
-from tests.sockets import ipv6_loopback_works
+from tests.sockets import exchange, ipv6_loopback_works
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="sock_diag is Linux's")
 
@@ -62,13 +62,6 @@ def orderly_close(connector: socket.socket, acceptor: socket.socket) -> None:
     assert connector.recv(1) == b""
     connector.close()
     acceptor.close()
-
-
-def exchange(sender: socket.socket, receiver: socket.socket, size: int) -> None:
-    sender.sendall(b"x" * size)
-    received = 0
-    while received < size:
-        received += len(receiver.recv(1 << 16))
 
 
 FAMILIES = [

@@ -342,7 +342,7 @@ async def test_the_viewer_shows_a_netns_column_with_all_netns() -> None:
     from nettop.app import NettopApp
     from nettop.sources.command import Wants
     from nettop.widgets.conn_table import ConnectionTable
-    from tests.scripted import FakeClock, ScriptedSource, conn
+    from tests.scripted import FakeClock, ScriptedSource, conn, first_snapshot
 
     clock = FakeClock()
     record = conn(8080)._replace(netns="web-ns")
@@ -350,11 +350,7 @@ async def test_the_viewer_shows_a_netns_column_with_all_netns() -> None:
     source.wants = Wants(all_netns=True)  # type: ignore[attr-defined]
     app = NettopApp(source, interval=60, clock=clock)
     async with app.run_test(size=(100, 20)) as pilot:
-        for _ in range(100):
-            if app.snapshot is not None:
-                break
-            await pilot.pause(0.01)
-        await pilot.pause()
+        await first_snapshot(pilot, app)
         table = app.query_one(ConnectionTable)
         assert table.render_line(0).text.split()[:2] == ["Proto▲", "Netns"]
         assert any("web-ns" in table.render_line(y).text for y in (1, 2))

@@ -16,7 +16,7 @@ import pytest
 from nettop.formats import ss
 from nettop.model import Connection
 from nettop.sources import sockdiag
-from tests.sockets import PROBE_NAME, open_loopback_sockets
+from tests.sockets import PROBE_NAME, exchange, open_loopback_sockets
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="sock_diag is Linux's")
 
@@ -95,14 +95,8 @@ def test_bytes_are_counted_per_connection() -> None:
         listener.bind(("127.0.0.1", 0))
         listener.listen(1)
         with socket.create_connection(listener.getsockname()) as client, listener.accept()[0] as server:
-            client.sendall(b"a" * 50_000)
-            received = 0
-            while received < 50_000:
-                received += len(server.recv(65536))
-            server.sendall(b"b" * 7_000)
-            received = 0
-            while received < 7_000:
-                received += len(client.recv(65536))
+            exchange(client, server, 50_000)
+            exchange(server, client, 7_000)
             port = client.getsockname()[1]
             ends = (client.getsockname(), listener.getsockname())
             (found,) = [

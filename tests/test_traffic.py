@@ -27,17 +27,10 @@ from nettop.view import COLUMNS_BY_KEY, TRAFFIC, visible_columns
 from nettop.widgets.conn_table import ConnectionTable
 from nettop.writers.csv import to_csv
 from nettop.writers.json import to_json
-from tests.scripted import FakeClock, ScriptedSource, conn
+from tests.scripted import FakeClock, ScriptedSource, conn, first_snapshot
+from tests.sockets import exchange
 
 linux_only = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="sock_diag is Linux's")
-
-
-def exchange(sender: socket.socket, receiver: socket.socket, count: int) -> None:
-    """Send ``count`` bytes and read them all at the other end: the kernel's counts then hold them."""
-    sender.sendall(b"n" * count)
-    received = 0
-    while received < count:
-        received += len(receiver.recv(1 << 16))
 
 
 @contextlib.contextmanager
@@ -200,11 +193,7 @@ async def test_the_viewer_asks_for_traffic_and_shows_rates_and_totals() -> None:
     source.wants = Wants()  # type: ignore[attr-defined]
     app = NettopApp(source, interval=60, clock=clock)
     async with app.run_test(size=(140, 30)) as pilot:
-        for _ in range(100):
-            if app.snapshot is not None:
-                break
-            await pilot.pause(0.01)
-        await pilot.pause()
+        await first_snapshot(pilot, app)
         assert source.wants.traffic  # type: ignore[attr-defined]
         table = app.query_one(ConnectionTable)
         header = table.render_line(0).text

@@ -20,6 +20,7 @@ from nettop.events import CHANGE, CLOSE, OPEN, Event
 from nettop.model import Proto, State
 from nettop.writers.json import record_to_dict
 from tests.scripted import conn
+from tests.sockets import exchange
 
 
 class Recorder:
@@ -330,14 +331,8 @@ def test_a_connection_between_two_collections_ends_with_its_counts() -> None:
             assert watch.stderr is not None and watch.stdout is not None
             assert "changes follow" in watch.stderr.readline()
             with socket.create_connection(("127.0.0.1", port)) as client, listener.accept()[0] as server:
-                client.sendall(b"q" * 1_500)
-                received = 0
-                while received < 1_500:
-                    received += len(server.recv(65536))
-                server.sendall(b"r" * 64_000)
-                received = 0
-                while received < 64_000:
-                    received += len(client.recv(65536))
+                exchange(client, server, 1_500)
+                exchange(server, client, 64_000)
                 client_port = port_of(client)
                 client.shutdown(socket.SHUT_WR)
                 server.recv(1)  # the client's FIN: each side closes after the other's, as an orderly close does

@@ -365,7 +365,7 @@ class NetlinkCollector:
             cgroups, ids = self._cgroups, cgroup_ids  # filled by the read, before any record is placed
 
             def placed(record: Connection) -> Connection:
-                return cgroups.placed((record,), ids)[0]
+                return cgroups.place(record, ids)
 
         with paused_gc():
             found, changes = self._live.read(dumps, traffic, read_at, owners_of, cgroup_ids, placed)
@@ -376,19 +376,14 @@ class NetlinkCollector:
         cgroup_ids: dict[int, int] | None = {} if self._cgroups is not None else None
         if not self._wants.all_netns:
             return _dumped(received, meter, cgroup_ids), cgroup_ids, ()
-        everything = netns.receive_all(with_info=meter is not None)
-        read_at = time.monotonic()
+        dumps, read_at, notes = self._received(meter is not None)
         records: list[Connection] = []
         with paused_gc():  # a new record a socket: see _parsed
-            for namespace, dump in everything.dumps:
-                found = sockdiag.records(dump.received, meter is not None, cgroup_ids, dump.interfaces)
-                if not namespace.own:  # a record names its namespace when it is not nettop's own
-                    label = self._netns_label(namespace)
-                    found = [new_connection((*record[:21], label, *record[22:])) for record in found]
-                records += found
+            for received, interfaces, label in dumps:
+                records += sockdiag.records(received, meter is not None, cgroup_ids, interfaces, label)
             if meter is not None:
                 records = meter.rated(records, read_at)
-        return tuple(records), cgroup_ids, everything.notes
+        return tuple(records), cgroup_ids, notes
 
     def _netns_label(self, namespace: netns.Namespace) -> str:
         """The namespace's ``ip netns`` name, else its container's (or pod's) name, else ``net:[inode]``; kept
@@ -463,23 +458,21 @@ class SocketCgroups:
         self._placements: dict[int, Placement | None] = {}
 
     def placed(self, records: tuple[Connection, ...], cgroup_ids: dict[int, int]) -> tuple[Connection, ...]:
+        return tuple(self.place(record, cgroup_ids) for record in records)
+
+    def place(self, record: Connection, cgroup_ids: dict[int, int]) -> Connection:
+        """``record`` placed by its socket's cgroup when no owner of it is known; else as it is."""
+        cgroup_id = cgroup_ids.get(record.inode) if not record.owners and record.inode is not None else None
+        if cgroup_id is None:
+            return record
         found = self._placements
-        out = list(records)
-        for at, record in enumerate(out):
-            if record.owners or record.inode is None:
-                continue
-            cgroup_id = cgroup_ids.get(record.inode)
-            if cgroup_id is None:
-                continue
-            if cgroup_id not in found:
-                if len(found) >= 4096:
-                    found.clear()
-                path = self._paths.path(cgroup_id)
-                found[cgroup_id] = self._enricher.placement_at(path) if path is not None else None
-            placement = found[cgroup_id]
-            if placement is not None:
-                out[at] = record._replace(placement=placement)
-        return tuple(out)
+        if cgroup_id not in found:
+            if len(found) >= 4096:
+                found.clear()
+            path = self._paths.path(cgroup_id)
+            found[cgroup_id] = self._enricher.placement_at(path) if path is not None else None
+        placement = found[cgroup_id]
+        return record if placement is None else record._replace(placement=placement)
 
 
 def _parsed(parse: Parse, text: str) -> ParseResult:

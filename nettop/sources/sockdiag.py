@@ -204,14 +204,15 @@ def records(
     with_traffic: bool = False,
     cgroup_ids: dict[int, int] | None = None,
     interfaces: dict[int, str] | None = None,
+    netns: str | None = None,
 ) -> list[Connection]:
     """``decode``'s records alone, read faster: a socket's attributes are read only for what a record holds
     (v6only, sent for IPv6 listeners; and with ``with_traffic`` a connected TCP socket's ``tcp_info``, when the
     dump asked for it, as the record's ``Traffic``, rates not yet known). ``cgroup_ids`` is given each socket's
-    cgroup id by inode, where the kernel sends one. ``interfaces``: the device names of another network
-    namespace's dump, by index (an index this namespace does not know is written as its number)."""
+    cgroup id by inode, where the kernel sends one. ``interfaces`` and ``netns``: another network namespace's
+    device names by index (an index this namespace does not know is written as its number), and its label."""
     found: list[Connection] = []
-    _decode_all(received, found, False, with_traffic, cgroup_ids, interfaces)
+    _decode_all(received, found, False, with_traffic, cgroup_ids, interfaces, netns)
     return found
 
 
@@ -222,13 +223,15 @@ def _decode_all(
     with_traffic: bool,
     cgroup_ids: dict[int, int] | None = None,
     interfaces: dict[int, str] | None = None,
+    netns: str | None = None,
 ) -> None:
     hosts: tuple[dict[bytes, str], dict[bytes, str]] = ({}, {})
-    names: dict[int, str | None] = _INTERFACES if interfaces is None else {0: None, **interfaces}
+    names = _interface_names(interfaces)
     try:
         for proto, datagrams in received:
             for datagram in datagrams:
-                _decode(datagram, proto, out, details, hosts, with_traffic and proto is Proto.TCP, cgroup_ids, names)
+                traffic = with_traffic and proto is Proto.TCP
+                _decode(datagram, proto, out, details, hosts, traffic, cgroup_ids, names, netns)
     except OSError as error:
         raise SockDiagUnavailable(_reason(error)) from None
 
@@ -278,16 +281,16 @@ def _decode(  # the hot loop, one record a socket: kept whole, like the text par
     with_traffic: bool,
     cgroup_ids: dict[int, int] | None,
     interfaces: dict[int, str | None],
+    netns: str | None = None,
 ) -> None:
     """Append the sockets of one datagram to ``out``: records, or ``DiagSocket``s with ``details``; with
-    ``with_traffic``, a connected socket's record has its ``Traffic``. Raises OSError for an error message or one
-    that overruns the datagram.
+    ``with_traffic``, a connected socket's record has its ``Traffic``; each record names ``netns``. Raises OSError
+    for an error message or one that overruns the datagram.
 
     Per socket: two ``unpack_from`` calls, host text from a per-dump cache (a server's sockets share a few
     addresses) and the fast record constructor; the attributes are walked only when needed.
     """
     unpack_header, unpack_message, unpack_ports = _HEADER.unpack_from, _MESSAGE.unpack_from, _PORTS.unpack_from
-    unpack_attribute, unpack_counts, new_traffic = _ATTRIBUTE.unpack_from, _COUNTS.unpack_from, _new_traffic
     new, states = new_connection, _TCP_STATE_LIST
     udp = proto is Proto.UDP
     not_reported, source = OwnerStatus.NOT_REPORTED, FORMAT
@@ -318,21 +321,7 @@ def _decode(  # the hot loop, one record a socket: kept whole, like the text par
             # A listener moves no data: its tcp_info is all zeros, and its record has no Traffic.
             counted = with_traffic and state_number != 10
             end = offset + length
-            if (
-                counted
-                and not details
-                and cgroup_ids is None
-                and not (six and state_number in _V6_LISTENING)
-                and end - _INFO_SPAN[0] >= offset + _ATTRIBUTES_AT
-                and unpack_attribute(datagram, end - _INFO_SPAN[0]) == _INFO_SPAN[1]
-            ):
-                # tcp_info is the last attribute, and as long as the last one's: read it there, without the walk
-                # through the four before it (a third of a socket's decode).
-                rtt, retransmits, acked, received, sent, retransmitted = unpack_counts(
-                    datagram, end - _INFO_SPAN[0] + _ATTRIBUTE.size
-                )
-                info = new_traffic((received, max(min(acked, sent - retransmitted), 0), rtt, retransmits, None, None))
-            elif details or counted or (cgroup_ids is not None and inode) or (six and state_number in _V6_LISTENING):
+            if details or counted or (cgroup_ids is not None and inode) or (six and state_number in _V6_LISTENING):
                 v6only, cgroup_id, info = _attributes(datagram, offset + _ATTRIBUTES_AT, end, details)
                 if cgroup_id and inode and cgroup_ids is not None:
                     cgroup_ids[inode] = cgroup_id
@@ -344,7 +333,7 @@ def _decode(  # the hot loop, one record a socket: kept whole, like the text par
             record = new(
                 (proto, 6 if six else 4, local_ip, sport, remote_ip, remote_port, state, (), not_reported, interface,
                  rqueue, wqueue, inode or None, uid if inode else None, v6only, False, source, "", None, None,
-                 info if counted else None, None, None)
+                 info if counted else None, netns, None)
             )  # fmt: skip
             out.append(DiagSocket(record, cgroup_id, info) if details else record)
         elif kind == NLMSG_DONE:
@@ -387,6 +376,11 @@ def _attributes(datagram: bytes, offset: int, end: int, details: bool) -> tuple[
 
 
 _INTERFACES: dict[int, str | None] = {0: None}
+
+
+def _interface_names(interfaces: dict[int, str] | None) -> dict[int, str | None]:
+    """The names a decode looks bound devices up in: this namespace's cache, or another namespace's own table."""
+    return _INTERFACES if interfaces is None else {0: None, **interfaces}
 
 
 def _interface_name(index: int) -> str | None:
@@ -467,7 +461,7 @@ class LiveDecoder:
         hosts: tuple[dict[bytes, str], dict[bytes, str]] = ({}, {})
         try:
             for received, interfaces, label in dumps:
-                names: dict[int, str | None] = _INTERFACES if interfaces is None else {0: None, **interfaces}
+                names = _interface_names(interfaces)
                 for proto, datagrams in received:
                     traffic = with_traffic and proto is Proto.TCP
                     for datagram in datagrams:
@@ -519,15 +513,13 @@ class LiveDecoder:
                     kept.append(identity)
                 else:
                     decoded: list[Connection] = []
-                    _decode(datagram[offset:end], proto, decoded, False, hosts, traffic, cgroup_ids, names)
+                    _decode(datagram[offset:end], proto, decoded, False, hosts, traffic, cgroup_ids, names, label)
                     if decoded:
                         record = decoded[0]
                         if record.traffic is not None:
                             record, again = _rated(record, before, elapsed)
                             if again and fingerprint is not None:
                                 fingerprint += _AGAIN
-                        if label is not None:
-                            record = new_connection((*record[:21], label, *record[22:]))
                         known[identity] = fingerprint
                         fresh.append((identity, record))
             elif kind == NLMSG_DONE:
