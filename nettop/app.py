@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import itertools
 import os
+import signal
 import sys
 import time
 from collections.abc import Callable, Iterable
@@ -34,7 +35,7 @@ from nettop.errors import NettopError
 from nettop.events import ended_event, events_of
 from nettop.gcpause import paused_gc
 from nettop.model import Connection, Snapshot
-from nettop.owners.kill import KillRefused, terminate_owner
+from nettop.owners.kill import KillRefused, signal_owner
 from nettop.policy.overlay import PolicyState, judge
 from nettop.policy.rules import Policy
 from nettop.query import Predicate, Query, all_of, parse_query
@@ -44,6 +45,7 @@ from nettop.screens.confirm import ConfirmScreen
 from nettop.screens.details import DetailsScreen
 from nettop.screens.export import ExportScreen
 from nettop.screens.help import HelpScreen
+from nettop.screens.kill import KillScreen, connections_of
 from nettop.snapshots import Counts, RowKey, SnapshotDiff, SnapshotStep, SnapshotTracker, diff, socket_key
 from nettop.sources import Source, sockdiag
 from nettop.text import safe
@@ -701,13 +703,13 @@ class NettopApp(App[None]):
             return
         owner = row.record.owners[0]
 
-        def answered(yes: bool | None) -> None:
-            if not yes:
+        def answered(chosen: signal.Signals | None) -> None:
+            if chosen is None:
                 return
             try:
-                self.notify(safe(terminate_owner(owner)), markup=False)
+                self.notify(safe(signal_owner(owner, chosen)), markup=False)
             except KillRefused as refusal:
                 self.notify(safe(str(refusal)), severity="error", markup=False)
 
-        question = Text(f"Terminate pid {owner.pid} ({safe(owner.name or '?')})?")
-        self.push_screen(ConfirmScreen(question), answered)
+        held = connections_of(owner.pid, self.model.current, self.query_one(ConnectionTable).cursor_key)
+        self.push_screen(KillScreen(owner, held), answered)

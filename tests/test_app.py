@@ -18,9 +18,9 @@ from nettop.app import NettopApp, SnapshotReady, _followed
 from nettop.errors import CommandFailed
 from nettop.model import Connection, Owner, OwnerStatus, Proto, Snapshot, State
 from nettop.policy.overlay import PolicyState
-from nettop.screens.confirm import ConfirmScreen
 from nettop.screens.details import DetailsScreen
 from nettop.screens.help import HelpScreen
+from nettop.screens.kill import KillScreen
 from nettop.snapshots import SnapshotTracker
 from nettop.sources import platform_source
 from nettop.view import CLOSED_LINGER_SECONDS
@@ -291,10 +291,10 @@ async def test_kill_asks_then_terminates_the_real_owner() -> None:
         async with app.run_test(size=(120, 30)) as pilot:
             await settle(pilot, app, source, 1)
             await pilot.press("k")
-            assert isinstance(app.screen, ConfirmScreen)
-            await pilot.press("n")
-            assert child.poll() is None, "no means no"
-            await pilot.press("k", "y")
+            assert isinstance(app.screen, KillScreen)
+            await pilot.press("escape")
+            assert not isinstance(app.screen, KillScreen) and child.poll() is None, "Esc sends nothing"
+            await pilot.press("k", "enter")  # TERM, the default
             await pilot.pause()
             assert child.wait(timeout=10) == -15
     finally:
@@ -311,7 +311,7 @@ async def test_kill_refuses_a_reused_pid() -> None:
         app, source, _ = make([[record]])
         async with app.run_test(size=(120, 30)) as pilot:
             await settle(pilot, app, source, 1)
-            await pilot.press("k", "y")
+            await pilot.press("k", "enter")
             await pilot.pause()
             assert child.poll() is None
             assert any("now belongs to another process" in n.message for n in app._notifications)
@@ -605,7 +605,7 @@ async def test_a_missing_listener_is_neither_exported_nor_offered_to_kill(tmp_pa
         table = app.query_one(ConnectionTable)
         table.move_cursor_to(next(k for k in app.model.missing))
         await pilot.press("k")
-        assert not isinstance(app.screen, ConfirmScreen)
+        assert not isinstance(app.screen, KillScreen)
         assert any("No owner to terminate" in n.message for n in app._notifications)
         await pilot.press("x")
         app.screen.query_one("#export-path").value = str(target)

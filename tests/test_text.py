@@ -74,10 +74,10 @@ def test_json_safe_bytes_escapes_del_and_c1_and_keeps_the_values() -> None:
 
 def test_an_owner_named_without_its_pid_is_shown_and_never_signalled() -> None:
     from nettop.model import Owner
-    from nettop.owners.kill import KillRefused, terminate_owner
+    from nettop.owners.kill import KillRefused, signal_owner
     from nettop.text import owners_text
 
     named = Owner(None, "sshd")
     assert owners_text([named, Owner(7, None)]) == "?/sshd,7/?"
     with pytest.raises(KillRefused, match="sshd: its pid is unknown"):
-        terminate_owner(named)
+        signal_owner(named)

@@ -27,8 +27,8 @@ from textual.widgets import Static
 
 from nettop.app import NettopApp
 from nettop.errors import CommandFailed
-from nettop.screens.confirm import ConfirmScreen
 from nettop.screens.details import DetailsScreen
+from nettop.screens.kill import KillScreen
 from nettop.sources import TextSource, platform_source
 from nettop.widgets.conn_table import ConnectionTable
 from tests.scripted import FakeClock, ScriptedSource, conn
@@ -210,10 +210,11 @@ async def test_the_viewer_shows_hostile_names_as_text(hostile: list[Hostile]) ->
             assert unsafe(details) == [] and "\\x1b[2J [red]evil a[/]b \\u202eexe \\x9b31m \\xff\\xfe" in details
             await pilot.press("escape")
             await pilot.press("k")
-            assert isinstance(app.screen, ConfirmScreen)
-            question = screen_text(app.screen.query_one("#confirm-question", Static))
+            assert isinstance(app.screen, KillScreen)
+            question = screen_text(app.screen.query_one("#kill-owner", Static))
             assert unsafe(question) == [] and f"pid {table.entry(index)[1].record.pid}" in question
-            await pilot.press("n")
+            assert "\\x1b[2J [red]evil a[/]b \\u202eexe \\x9b31m \\xff\\xfe" in question, "the command line, as text"
+            await pilot.press("escape")
         assert app.is_running  # nothing above crashed it
 
 
