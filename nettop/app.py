@@ -405,6 +405,16 @@ class NettopApp(App[None]):
             change = diff(self.model.current, message.index)
         self.model.apply(message.index, change, self._clock(), missing)
         self.shown_number = message.number
+        self._refresh_details()
+
+    def _refresh_details(self) -> None:
+        """An open details screen follows its connection (a missing listener's is not a socket: it holds still)."""
+        for screen in self.screen_stack:
+            if isinstance(screen, DetailsScreen):
+                row = self.model.rows.get(screen.key)
+                if row is None or not row.missing:
+                    closed_at = row.closed_at if row is not None else None
+                    screen.refresh_from(self.model.current, closed_at, self._clock())
 
     def _follow_traffic(self, snapshot: Snapshot) -> None:
         """Ask the source for traffic while a traffic column fits the screen (a resize is taken at the next tick),
@@ -567,13 +577,12 @@ class NettopApp(App[None]):
             self.sort_column, self.sort_reverse = message.column_key, False
 
     def on_connection_table_selected(self, message: ConnectionTable.Selected) -> None:
-        record = self.model.latest(message.key)
+        record, row = self.model.latest(message.key), self.model.rows.get(message.key)
         if record is None:
             return
-        pids = {owner.pid for owner in record.owners if owner.pid is not None}
-        others = [r for k, r in self.model.current.items() if k != message.key and any(o.pid in pids for o in r.owners)]
-        name = self.resolver.name(record.remote_ip) if self.show_names else None
-        self.push_screen(DetailsScreen(record, others, name))
+        closed_at = row.closed_at if row is not None else None
+        name_of = self.resolver.name if self.show_names else None
+        self.push_screen(DetailsScreen(message.key, record, self.model.current, closed_at, name_of))
 
     def on_filter_bar_changed(self, message: FilterBar.Changed) -> None:
         self.query_filter = message.query
