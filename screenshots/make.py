@@ -36,6 +36,7 @@ SHOTS = [
     ("events.svg", (120, 35), ["e", "refresh"]),
     ("policy.svg", (120, 35), ["policy"]),
     ("traffic.svg", (150, 35), ["traffic", "sort:rx"]),
+    ("kill.svg", (120, 35), [*["down"] * 8, "k"]),  # an nginx worker with five connections
 ]
 
 

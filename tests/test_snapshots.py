@@ -64,6 +64,11 @@ def test_details(snap_compare) -> None:  # type: ignore[no-untyped-def]
     assert snap_compare(demo_app(), terminal_size=(120, 35), run_before=first_snapshot, press=keys)
 
 
+def test_kill_dialog(snap_compare) -> None:  # type: ignore[no-untyped-def]
+    keys = [*["down"] * 8, "k"]  # an nginx worker with five connections
+    assert snap_compare(demo_app(), terminal_size=(120, 35), run_before=first_snapshot, press=keys)
+
+
 def test_help(snap_compare) -> None:  # type: ignore[no-untyped-def]
     assert snap_compare(demo_app(), terminal_size=(100, 40), run_before=first_snapshot, press=["question_mark"])
 
