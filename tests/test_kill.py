@@ -96,7 +96,9 @@ def test_an_exited_owner_is_said_to_have_exited() -> None:
 async def test_the_dialog_names_the_owner_and_the_connections_that_close_with_it() -> None:
     hostile = ("/usr/bin/worker", "[red]evil[/]", "\x1b[2J", *(f"--option-{n}" for n in range(40)), "--port=8000")
     owner = Owner(5996, "worker", "alice", hostile, 1_700_000_000.0)
-    mine = [conn(8000)._replace(owners=(owner,)), *(conn(8000, 50000 + n)._replace(owners=(owner,)) for n in range(4))]
+    worker = Owner(5997, "worker", "alice", ("worker",), 1_700_000_001.0)
+    mine = [conn(8000)._replace(owners=(owner, worker))]  # a listener it shares with a forked worker
+    mine += [conn(8000, 50000 + n)._replace(owners=(owner,)) for n in range(4)]
     others = [conn(22, name="sshd", pid=10)]
     app, source, _ = make([[*others, *mine]])
     async with app.run_test(size=(100, 30)) as pilot:
@@ -114,7 +116,7 @@ async def test_the_dialog_names_the_owner_and_the_connections_that_close_with_it
         assert "5 connections close with it:" in lines
         shown = lines[lines.index("5 connections close with it:") + 1 :]
         assert shown[0] == "  tcp4 127.0.0.1:8000 → 127.0.0.1:50002 ESTABLISHED", "the selected one first"
-        assert shown[3] == "  … and 2 more"
+        assert shown[3:5] == ["  … and 2 more", "  (sockets it shares with 1 other process stay open)"]
         assert ":22 " not in text, "another process's socket is not listed"
         command = text[text.index("command ") : text.index("\n\n")]
         assert command.startswith("command /usr/bin/worker [red]evil[/] \\x1b[2J --option-0"), "text, never markup"

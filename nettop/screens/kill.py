@@ -82,14 +82,12 @@ def describe_owner(owner: Owner, connections: list[Connection]) -> Text:
     lines = [
         Text.assemble(("Send a signal to ", "bold"), (f"pid {owner.pid} ({safe_or(owner.name, '?')})", "bold")),
         Text(f"user {safe_or(owner.user, '?')}   started {started}"),
-        Text.assemble("command ", (command, "italic"), overflow="fold"),
+        Text.assemble("command ", (command, "italic")),
         Text(),
     ]
     plural = "s" if len(connections) != 1 else ""
     lines.append(Text.assemble((f"{len(connections)} connection{plural}", "bold"), " close with it:"))
-    lines += [
-        Text(f"  {connection_line(r)}", overflow="ellipsis", no_wrap=True) for r in connections[:CONNECTIONS_SHOWN]
-    ]
+    lines += [Text(f"  {connection_line(r)}") for r in connections[:CONNECTIONS_SHOWN]]
     if len(connections) > CONNECTIONS_SHOWN:
         lines.append(Text(f"  … and {len(connections) - CONNECTIONS_SHOWN} more"))
     shared = {o.pid for r in connections for o in r.owners if o.pid != owner.pid}
