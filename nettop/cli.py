@@ -13,7 +13,7 @@ import os
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, TypeAlias
 
 from nettop import __version__, shutdown, writers
@@ -234,7 +234,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_netns_option(parser)
     _command(parser, run_viewer)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for add in (_add_list, _add_watch, _add_diff, _add_check, _add_policy):
+    for add in (_add_list, _add_watch, _add_diff, _add_check, _add_policy, _add_exporter):
         add(commands)
     return parser
 
@@ -332,6 +332,26 @@ def _add_policy(commands: Subcommands) -> None:
     )
     add_source_options(init)
     _command(init, run_policy_init, one_shot=True)
+
+
+def _add_exporter(commands: Subcommands) -> None:
+    exporting = commands.add_parser(
+        "exporter",
+        help="serve the sockets as Prometheus metrics (/metrics)",
+        description="Serve Prometheus metrics of this machine's sockets over HTTP: sockets by protocol, family and "
+        "state, one series per listener, connections per program, and with --policy each assertion's result. Each "
+        "scrape collects afresh. There is no authentication: it listens on loopback unless told otherwise.",
+    )
+    exporting.add_argument(
+        "--listen",
+        default="127.0.0.1:9717",
+        metavar="HOST:PORT",
+        help="the address to serve on (default 127.0.0.1:9717; [::1]:9717 for IPv6)",
+    )
+    exporting.add_argument("--policy", metavar="POLICY", help="also export each assertion of this policy's check")
+    add_source_options(exporting)
+    add_netns_option(exporting)
+    _command(exporting, run_exporter)
 
 
 def query_from_args(args: argparse.Namespace) -> Query:
@@ -444,6 +464,12 @@ def run_list(call: Invocation) -> int:
     write = writers.writer("records", args.format)  # imported while the listing runs (orjson for JSON)
     snapshot = collect_once(args, started)
     records = filter_records(snapshot.records, query_from_args(args))
+    if args.format == "prometheus":  # the collection's own metrics come too, from the snapshot
+        from nettop.metrics import Collection, exposition
+
+        write_out(exposition(Collection(replace(snapshot, records=tuple(records)))))
+        report(snapshot)
+        return EXIT_OK
     if args.resolve:
         from nettop.resolve import resolve_once
 
@@ -549,6 +575,47 @@ def run_policy_init(call: Invocation) -> int:
     snapshot = collect_once(args, started)
     write_out(policy_from_listeners(snapshot.records))
     report(snapshot)
+    return EXIT_OK
+
+
+def run_exporter(call: Invocation) -> int:
+    args, parser = call.args, call.parser
+    import threading
+
+    from nettop.exporter import ScrapeCollector, listen_address, serve
+
+    try:
+        host, port = listen_address(args.listen)
+    except ValueError as error:
+        parser.error(f"--listen: {error}")
+    policy = None
+    if args.policy is not None:
+        from nettop.policy.rules import PolicyError, load_policy
+
+        try:
+            policy = load_policy(args.policy)
+        except PolicyError as error:
+            say(f"nettop: --policy: {error}")
+            return EXIT_USAGE
+    collector = ScrapeCollector(source_from(args), policy)
+    try:
+        server = serve(collector, host, port)
+    except OSError as error:
+        collector.close()
+        say(f"nettop: cannot serve on {args.listen}: {error.strerror or error}")
+        return EXIT_FAILED
+    shown = f"[{host}]" if ":" in host else host
+    say(
+        f"nettop exporter: serving http://{shown}:{port}/metrics (no authentication: whoever reaches this address "
+        "sees every socket's owner; keep it on loopback, or behind a firewall or an SSH tunnel)"
+    )
+    try:
+        threading.Event().wait()  # until a signal: Ctrl+C, or SIGTERM from a service manager
+    except (KeyboardInterrupt, shutdown.Terminated):
+        pass
+    finally:
+        server.shutdown()
+        collector.close()
     return EXIT_OK
 
 

@@ -45,6 +45,8 @@ WRITERS: tuple[Writer, ...] = (
     Writer("records", "json", "nettop.writers.json:write_records", ".json", "nettop.writers.json:write_file"),
     Writer("records", "csv", "nettop.writers.csv:to_csv", ".csv"),
     Writer("records", "tsv", "nettop.writers.csv:to_tsv", ".tsv"),
+    # For node_exporter's textfile collector; ``nettop list`` writes the collection's metrics too.
+    Writer("records", "prometheus", "nettop.metrics:write_records"),
     Writer("events", "ndjson", "nettop.writers.events:ndjson_line"),
     Writer("events", "text", "nettop.writers.events:text_line"),
     Writer("diff", "text", "nettop.writers.events:diff_text"),
