@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from nettop.query import Flag, Query, Term
     from nettop.sources import CommandSource, TextSource
     from nettop.sources.destroyed import DestroyListener
+    from nettop.sources.remote import RemoteSource
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 #: How many unparsed lines to print before summing up the rest.
@@ -118,6 +119,21 @@ def add_source_options(parser: argparse.ArgumentParser) -> None:
         metavar="NAME",
         help="with --from-file: the format of the capture, when detection cannot tell (default auto; one of "
         f"{', '.join(registry.BY_NAME)})",
+    )
+    parser.add_argument(
+        "--host",
+        action="append",
+        default=[],
+        metavar="[USER@]HOST",
+        help="read the sockets of HOST over the system's ssh (its config, agent and known_hosts apply; nothing is "
+        "installed there)",
+    )
+    parser.add_argument("--ssh-config", metavar="FILE", help="with --host: the ssh config file to use (ssh -F)")
+    parser.add_argument(
+        "--remote-reader",
+        choices=["auto", "python", "ss"],
+        default="auto",
+        help="with --host: how a host is read: nettop's collector sent to its python3, else ss (auto), or only one",
     )
     parser.add_argument(
         "--timeout",
@@ -361,9 +377,16 @@ def query_from_args(args: argparse.Namespace) -> Query:
     return query_from({flag.dest: getattr(args, flag.dest) for _, flag in flagged_terms()})
 
 
-def source_from(args: argparse.Namespace) -> CommandSource | TextSource:
+def source_from(args: argparse.Namespace) -> CommandSource | TextSource | RemoteSource:
     from nettop.sources import TextSource, platform_source
 
+    if getattr(args, "host", None):
+        from nettop.remote.ssh import SshOptions
+        from nettop.sources.remote import RemoteSource
+
+        if len(args.host) > 1:
+            raise NettopError("several --host at once are not supported yet: give one")
+        return RemoteSource(args.host[0], SshOptions(args.ssh_config), args.timeout, args.remote_reader)
     if args.from_file is None:
         source = platform_source(args.source, timeout=args.timeout)
         if getattr(args, "rates", False):
@@ -415,7 +438,7 @@ def early_source(argv: Sequence[str]) -> str | None:
         if option in ("-h", "--help", "--"):
             return None
         # argparse takes any unambiguous prefix of an option: --fr, --from, --so, --sour...
-        if len(option) >= 4 and "--from-file".startswith(option):
+        if len(option) >= 4 and ("--from-file".startswith(option) or "--host".startswith(option)):
             return None
         if len(option) >= 4 and "--source".startswith(option):
             source = value if equals else (rest[at + 1] if at + 1 < len(rest) else "")
@@ -433,6 +456,7 @@ def listing_source(args: argparse.Namespace) -> str | None:
         sys.platform.startswith("linux")
         and args.command in ("list", "policy")
         and args.from_file is None
+        and not getattr(args, "host", None)
         and args.source in EARLY_SOURCES
     ):
         return str(args.source)
@@ -665,10 +689,34 @@ def check_usage(args: argparse.Namespace, parser: argparse.ArgumentParser) -> No
 
         if not has_sys_admin():
             parser.error(str(AllNetnsNeedsRoot()))
-    if source != "auto" and getattr(args, "from_file", None) is None:
+    hosts = getattr(args, "host", [])
+    if hosts:
+        _check_hosts(args, parser)
+    if not hosts:
+        if getattr(args, "ssh_config", None) is not None:
+            parser.error("--ssh-config names the ssh config for --host: give --host too")
+        if getattr(args, "remote_reader", "auto") != "auto":
+            parser.error("--remote-reader says how --host is read: give --host too")
+    if source != "auto" and getattr(args, "from_file", None) is None and not hosts:
         names = tuple(registry.commands(sys.platform))
         if names and source not in names:
             parser.error(f"--source {source} is not available on {sys.platform}: choose auto, {', '.join(names)}")
+
+
+def _check_hosts(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
+    from nettop.remote.ssh import HostError, hosts_from
+
+    try:
+        args.host = hosts_from(args.host)
+    except HostError as error:
+        parser.error(f"--host: {error}")
+    if args.from_file is not None:
+        parser.error("--host reads live hosts: it does not take --from-file")
+    for flag in ("rates", "all_netns"):
+        if getattr(args, flag, False):
+            parser.error(f"--{flag.replace('_', '-')} reads this machine's kernel over netlink: not with --host")
+    if getattr(args, "source", "auto") != "auto":
+        parser.error("--host reads each host with what it has (nettop's collector, else ss): it takes --source auto")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,0 +1,220 @@
+"""A remote host as a source (``--host``), reached with the system's ``ssh`` (``nettop.remote.ssh``).
+
+Where the host has Python 3, a session sends it nettop's collector (``nettop.remote.collector``, nothing installed)
+and keeps it running: each refresh is a line asked and a line of changes answered, over one connection. Where it
+has none, each refresh runs ``ss -tunaep`` there and parses the text here. A session that fails (the host went
+away, an answer cut) is dropped and the next refresh starts a new one, from a full answer. Each refresh has a
+deadline: a host that hangs fails its refresh, on its own (``sources.hosts`` keeps the other hosts going).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import tempfile
+import time
+from importlib import resources
+from typing import IO, Any
+
+from nettop.errors import NettopError
+from nettop.formats import ss
+from nettop.model import Snapshot
+from nettop.remote.ssh import SshOptions, remote_command
+from nettop.remote.state import ProtocolError, RemoteTables
+from nettop.text import cut, skipped_text
+
+#: What the remote Python runs: read the collector's length, then the collector, and run it (``-u``: unbuffered).
+BOOTSTRAP = "import sys;exec(sys.stdin.read(int(sys.stdin.readline())))"
+#: The fallback where the host has no Python 3.
+SS_ARGV = ("ss", "-tunaep")
+#: The shell's status for a command it did not find, and ssh's for a failure of its own.
+NOT_FOUND, SSH_FAILED = 127, 255
+#: How a host is read (``--remote-reader``): the collector where it runs (else ss), the collector only, ss only.
+READERS = ("auto", "python", "ss")
+#: An answer is one line; the first of a busy host's is megabytes.
+MAX_ANSWER = 256 * 2**20
+
+
+class RemoteError(NettopError):
+    """A refresh of a remote host that failed: unreachable, refused, timed out, or an answer that made no sense."""
+
+
+class NoPython(Exception):
+    """The collector could not run on the host: no ``python3`` there, or one that fails (a shim of a version
+    manager with no version behind it, a Python older than 3.6)."""
+
+
+def _collector() -> str:
+    return resources.files("nettop.remote").joinpath("collector.py").read_text(encoding="utf-8")
+
+
+def _said(stderr: IO[bytes]) -> str:
+    """The last thing ssh (or the remote command) said on stderr: the reason, as ssh puts it."""
+    stderr.seek(0)
+    lines = [line.strip() for line in stderr.read().decode("utf-8", "replace").splitlines() if line.strip()]
+    return cut(lines[-1], 300) if lines else ""
+
+
+class CollectorSession:
+    """One running collector on one host: ``ask`` for the next answer."""
+
+    def __init__(self, ssh: SshOptions, host: str) -> None:
+        self._ssh, self._host = ssh, host
+        self._process: asyncio.subprocess.Process | None = None
+        # A file, not a pipe: a master connection that ssh leaves behind (ControlPersist) keeps its stderr open.
+        self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 - open for the session, closed by close()
+        self.received = 0
+        self.sent = 0
+        #: Whether the collector ever answered: a session that ends before it did had no Python to run it.
+        self.answered = False
+
+    async def start(self) -> None:
+        argv = self._ssh.argv(self._host, remote_command("exec", "python3", "-u", "-c", BOOTSTRAP))
+        self._process = await asyncio.create_subprocess_exec(
+            *argv, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=self._stderr,
+            limit=MAX_ANSWER, start_new_session=True,
+        )  # fmt: skip
+        code = _collector()
+        self._write(f"{len(code)}\n{code}".encode())
+
+    def _write(self, data: bytes) -> None:
+        assert self._process is not None and self._process.stdin is not None
+        self._process.stdin.write(data)
+        self.sent += len(data)
+
+    async def ask(self) -> Any:
+        """The collector's next answer, parsed; RemoteError or NoPython when the session ended instead."""
+        process = self._process
+        assert process is not None and process.stdout is not None
+        self._write(b"tick\n")
+        try:
+            line = await process.stdout.readline()
+        except (ValueError, asyncio.LimitOverrunError):
+            raise RemoteError(f"{self._host}: an answer larger than {MAX_ANSWER >> 20} MB") from None
+        self.received += len(line)
+        if not line.endswith(b"\n"):  # the session ended: say why
+            status = await process.wait()
+            reason = _said(self._stderr)
+            # ssh says its own failures with 255; another status is the remote command's: python3 did not run.
+            if status != SSH_FAILED and not self.answered:
+                raise NoPython(reason or f"python3 ended with status {status}")
+            raise RemoteError(f"{self._host}: " + (reason or f"the session ended (status {status})"))
+        self.answered = True
+        try:
+            return json.loads(line)
+        except ValueError as error:
+            raise RemoteError(f"{self._host}: an answer that is not JSON: {error}") from None
+
+    async def close(self) -> None:
+        process = self._process
+        self._process = None
+        if process is not None and process.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                process.kill()
+            await process.wait()
+        self._stderr.close()
+
+
+class RemoteSource:
+    """The sockets of one host, refreshed over ssh (see the module's text)."""
+
+    def __init__(self, host: str, ssh: SshOptions, timeout: float = 10.0, reader: str = "auto") -> None:
+        self.host = host
+        self.name = f"ssh:{host}"
+        self._ssh = ssh
+        self._timeout = timeout
+        self._session: CollectorSession | None = None
+        self._tables = RemoteTables()
+        #: False once the host is found to have no python3 (or ``reader`` says ss): ``ss`` is run at each refresh.
+        self.with_python = reader != "ss"
+        self._reader = reader
+        self._python_missing: str | None = None
+        #: Bytes sent and received by the last refresh (the benchmark's figure).
+        self.last_sent = self.last_received = 0
+
+    async def collect(self) -> Snapshot:
+        started, clock = time.time(), time.perf_counter()
+        if self.with_python:
+            try:
+                return await self._from_collector(started, clock)
+            except NoPython as error:
+                if self._reader == "python":
+                    raise RemoteError(f"{self.host}: nettop's collector did not run: {error}") from None
+                self.with_python, self._python_missing = False, str(error)
+        return await self._from_ss(started, clock)
+
+    async def _from_collector(self, started: float, clock: float) -> Snapshot:
+        if self._session is None:
+            self._session, self._tables = CollectorSession(self._ssh, self.host), RemoteTables()
+            await self._session.start()
+        session = self._session
+        sent, received = session.sent, session.received
+        try:
+            # The first answer's deadline counts the connection too: a host that hangs fails within the timeout.
+            answer = await asyncio.wait_for(session.ask(), self._timeout)
+            self._tables.apply(answer)
+        except (TimeoutError, RemoteError, ProtocolError, NoPython, OSError) as error:
+            self._session = None
+            await session.close()
+            if isinstance(error, NoPython):
+                raise
+            if isinstance(error, TimeoutError):
+                raise RemoteError(f"{self.host}: no answer in {self._timeout:g} s") from None
+            if isinstance(error, ProtocolError):
+                raise RemoteError(f"{self.host}: {error}") from None
+            raise RemoteError(str(error) if isinstance(error, RemoteError) else f"{self.host}: {error}") from None
+        self.last_sent, self.last_received = session.sent - sent, session.received - received
+        records, issues = self._tables.records(self.name)
+        notes = []
+        if self._tables.hidden:
+            notes.append(f"{self.host}: {self._tables.hidden} processes hide their sockets' owners (not root there)")
+        return Snapshot(records, self._tables.taken_at or started, time.perf_counter() - clock,
+                        f"{self.name} (proc-net)", issues, tuple(notes))  # fmt: skip
+
+    async def _from_ss(self, started: float, clock: float) -> Snapshot:
+        argv = self._ssh.argv(self.host, remote_command(*SS_ARGV))
+        with tempfile.TemporaryFile() as stderr:
+            process = await asyncio.create_subprocess_exec(
+                *argv, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=stderr,
+                start_new_session=True,
+            )  # fmt: skip
+            try:
+                out, _ = await asyncio.wait_for(process.communicate(), self._timeout)
+            except TimeoutError:
+                process.kill()
+                await process.wait()
+                raise RemoteError(f"{self.host}: no answer in {self._timeout:g} s") from None
+            if process.returncode != 0:
+                reason = _said(stderr)
+                if process.returncode == NOT_FOUND:
+                    reason = f"neither python3 nor ss is there ({reason})"
+                raise RemoteError(f"{self.host}: {reason or f'ss failed (status {process.returncode})'}")
+        self.last_sent, self.last_received = 0, len(out)
+        result = ss.parse(out.decode("utf-8", "replace"), source=self.name)
+        notes = []
+        if self._python_missing is not None:
+            notes.append(f"{self.host}: no python3 to run nettop's collector ({self._python_missing}): ss is run "
+                         "at each refresh")  # fmt: skip
+        if result.skipped:
+            notes.append(skipped_text(result.skipped))
+        return Snapshot(result.records, started, time.perf_counter() - clock, f"{self.name} (ss)", result.issues,
+                        tuple(notes))  # fmt: skip
+
+    async def close(self) -> None:
+        """End the collector's session and the host's master connection."""
+        if self._session is not None:
+            session, self._session = self._session, None
+            await session.close()
+        await self._ssh.stop(self.host)
+
+    def collect_blocking(self) -> Snapshot:
+        """One snapshot, then everything closed: ``nettop list --host``."""
+
+        async def once() -> Snapshot:
+            try:
+                return await self.collect()
+            finally:
+                await self.close()
+
+        return asyncio.run(once())

@@ -1,0 +1,183 @@
+"""Remote hosts over ssh (``--host``): nettop's collector against this machine's kernel, then ``nettop list --host``
+through a real sshd on 127.0.0.1 (tests/sshd.py): with Python there, without it (ss), hung, and misnamed."""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import psutil
+import pytest
+
+from nettop.model import OwnerStatus, State
+from nettop.remote.state import RemoteTables
+from nettop.sources.remote import BOOTSTRAP, _collector
+from tests import sshd
+from tests.sockets import PROBE_NAME, start_probe, stop_probe
+
+NETTOP = [sys.executable, "-m", "nettop"]
+needs_sshd = pytest.mark.skipif(sshd.available() is not None, reason=str(sshd.available()))
+
+
+class LocalCollector:
+    """nettop's collector run here, as ssh would run it there: the same bootstrap, over pipes."""
+
+    def __init__(self) -> None:
+        self.child = subprocess.Popen([sys.executable, "-u", "-c", BOOTSTRAP], stdin=subprocess.PIPE,
+                                      stdout=subprocess.PIPE)  # fmt: skip
+        code = _collector()
+        self._send(f"{len(code)}\n{code}".encode())
+
+    def _send(self, data: bytes) -> None:
+        assert self.child.stdin is not None
+        self.child.stdin.write(data)
+        self.child.stdin.flush()
+
+    def ask(self) -> bytes:
+        self._send(b"tick\n")
+        assert self.child.stdout is not None
+        return self.child.stdout.readline()
+
+    def close(self) -> None:
+        assert self.child.stdin is not None
+        self.child.stdin.close()
+        self.child.wait(timeout=10)
+
+
+def test_the_collector_reads_this_kernel_and_then_sends_only_changes() -> None:
+    collector, tables = LocalCollector(), RemoteTables()
+    listener = socket.socket()
+    try:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(8)
+        port = listener.getsockname()[1]
+        first = collector.ask()
+        tables.apply(json.loads(first))
+        records, issues = tables.records("ssh:here")
+        assert issues == ()
+        (ours,) = [r for r in records if r.local_port == port and r.state is State.LISTEN]
+        assert ours.inode == os.fstat(listener.fileno()).st_ino
+        assert ours.owner_status is OwnerStatus.KNOWN
+        assert [o.pid for o in ours.owners] == [os.getpid()]
+        assert ours.owners[0].name == psutil.Process().name()
+        assert ours.owners[0].cmdline == tuple(psutil.Process().cmdline())
+        assert ours.uid == os.geteuid()
+        # A connection opened now: the next answer holds it, and little else.
+        client = socket.create_connection(("127.0.0.1", port))
+        accepted, _ = listener.accept()
+        second = collector.ask()
+        tables.apply(json.loads(second))
+        records, _ = tables.records("ssh:here")
+        ends = {(r.local_port, r.remote_port, r.state) for r in records}
+        assert (client.getsockname()[1], port, State.ESTABLISHED) in ends
+        assert (port, client.getsockname()[1], State.ESTABLISHED) in ends
+        assert len(second) < len(first)
+        third = collector.ask()  # nothing of ours moved
+        assert json.loads(third)["tables"]["tcp"]["add"] == [] or len(third) < len(second) * 4
+        client.close()
+        accepted.close()
+    finally:
+        listener.close()
+        collector.close()
+
+
+@pytest.fixture
+def probe(tmp_path: Path) -> Iterator[int]:
+    child, port = start_probe(tmp_path)
+    try:
+        yield port
+    finally:
+        stop_probe(child)
+
+
+def listing(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*NETTOP, "list", "--format", "json", *args], capture_output=True, text=True,
+                          timeout=timeout)  # fmt: skip
+
+
+def ours(done: subprocess.CompletedProcess[str], port: int) -> dict[str, Any]:
+    assert done.returncode == 0, done.stderr
+    (found,) = [r for r in json.loads(done.stdout) if r["local_port"] == port and r["state"] == "LISTEN"]
+    return dict(found)
+
+
+@needs_sshd
+def test_list_a_host_over_ssh_with_the_collector(probe: int, tmp_path: Path) -> None:
+    with sshd.ssh_server(tmp_path / "ssh") as server:
+        done = listing("--host", server.alias, "--ssh-config", str(server.config))
+    found = ours(done, probe)
+    assert found["source"] == f"ssh:{server.alias}"
+    assert found["local_ip"] == "127.0.0.1" and found["proto"] == "tcp"
+    if os.geteuid() == 0:  # root there (this machine) sees every owner
+        assert found["program"] == PROBE_NAME and found["owner_status"] == "known"
+    # The same sockets as the kernel says here, since "there" is this machine.
+    listed = {r["local_port"] for r in json.loads(done.stdout) if r["state"] == "LISTEN" and r["proto"] == "tcp"}
+    truth = {c.laddr.port for c in psutil.net_connections("tcp") if c.status == psutil.CONN_LISTEN}
+    assert probe in listed and listed >= truth - {server.port} and server.port in listed
+
+
+@needs_sshd
+def test_a_host_without_python_is_read_with_ss(probe: int, tmp_path: Path) -> None:
+    bare = tmp_path / "bin"  # what the host's PATH holds: a shell's basics and ss, no python3
+    bare.mkdir()
+    for tool in ("ss", "sh", "bash"):
+        (bare / tool).symlink_to(subprocess.run(["sh", "-c", f"command -v {tool}"], capture_output=True,
+                                                text=True, check=True).stdout.strip())  # fmt: skip
+    with sshd.ssh_server(tmp_path / "ssh", environment={"PATH": str(bare)}) as server:
+        done = listing("--host", server.alias, "--ssh-config", str(server.config))
+    found = ours(done, probe)
+    assert found["source"] == f"ssh:{server.alias}"
+    assert "no python3 to run nettop's collector" in done.stderr and "ss is run at each refresh" in done.stderr
+    if os.geteuid() == 0:
+        assert found["program"] == PROBE_NAME
+
+
+@needs_sshd
+@pytest.mark.parametrize("reader", ["ss", "python"])
+def test_the_reader_can_be_chosen(probe: int, tmp_path: Path, reader: str) -> None:
+    with sshd.ssh_server(tmp_path / "ssh") as server:
+        done = listing("--host", server.alias, "--ssh-config", str(server.config), "--remote-reader", reader)
+    found = ours(done, probe)
+    assert "no python3" not in done.stderr
+    # The collector names the owner's user (the probe is this user's own child); ss -p names no user.
+    assert found["user"] == (getpass.getuser() if reader == "python" else None)
+
+
+def test_a_hung_host_fails_at_the_timeout(tmp_path: Path) -> None:
+    silent = socket.socket()  # accepts connections and never says a word: a hung sshd
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)
+    config = tmp_path / "ssh_config"
+    config.write_text(f"Host hung\n  HostName 127.0.0.1\n  Port {silent.getsockname()[1]}\n")
+    try:
+        started = time.monotonic()
+        done = listing("--host", "hung", "--ssh-config", str(config), "--timeout", "2")
+        took = time.monotonic() - started
+    finally:
+        silent.close()
+    assert done.returncode == 1
+    assert "hung: no answer in 2 s" in done.stderr and "Traceback" not in done.stderr
+    assert took < 30, "the timeout, not ssh's own patience, ends it"
+
+
+def test_a_host_that_does_not_resolve_is_said() -> None:
+    done = listing("--host", "no-such-host.invalid")
+    assert done.returncode == 1
+    assert "no-such-host.invalid" in done.stderr and "Could not resolve hostname" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize("host", ["-oProxyCommand=touch {marker}", "a b", "web1,-x", "evil\x1b[2J"])
+def test_a_host_that_could_be_read_as_an_option_is_refused(host: str, tmp_path: Path) -> None:
+    marker = tmp_path / "marker"
+    done = listing(f"--host={host.format(marker=marker)}")
+    assert done.returncode == 2 and "--host" in done.stderr
+    assert not marker.exists()
