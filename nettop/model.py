@@ -104,6 +104,8 @@ class ConnKey(NamedTuple):
     remote_ip: str | None
     remote_port: int | None
     interface: str | None
+    #: The remote host (``--host``), None for this machine: two hosts' sockets may share every other field.
+    host: str | None = None
 
 
 class Connection(NamedTuple):
@@ -144,11 +146,13 @@ class Connection(NamedTuple):
     #: Where the socket's creator ran, from the socket's own cgroup (sock_diag's cgroup id), for a socket whose
     #: owners are not known: another user's, to a user who is not root. See ``runs_in``.
     placement: Placement | None = None
+    #: The host a remote listing read it on (``--host``: as the user named it); None for this machine.
+    host: str | None = None
 
     @property
     def key(self) -> ConnKey:
         # Sliced off the record, less ConnKey's Python-level __new__: baselines and policies key every row.
-        return _new_key((*self[:6], self.interface))
+        return _new_key((*self[:6], self.interface, self.host))
 
     @property
     def pid(self) -> int | None:
@@ -178,7 +182,7 @@ class Connection(NamedTuple):
 
 _new_key: Callable[[tuple[Any, ...]], ConnKey] = MethodType(tuple.__new__, ConnKey)
 
-#: ``new_connection(fields)``: a Connection from a tuple of all 23 of its fields, in order, without
+#: ``new_connection(fields)``: a Connection from a tuple of all 24 of its fields, in order, without
 #: NamedTuple's Python-level ``__new__`` (which checks and defaults, a third of a record's cost: 0.11 µs against
 #: 0.27 µs for ``Connection(*fields)``). For the hot loops that build a record per line; anything else calls
 #: ``Connection(...)`` by keyword. It replaces ``tuple.__new__(Connection, (...))`` written out at each site, at

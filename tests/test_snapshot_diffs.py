@@ -150,8 +150,8 @@ def test_the_fast_constructor_and_the_key_are_the_record_and_its_ends() -> None:
     from nettop.model import ConnKey, OwnerStatus, new_connection
 
     fields = (Proto.TCP, 6, "::1", 80, "::1", 5000, State.ESTABLISHED, (), OwnerStatus.KNOWN, "lo", 0, 0, 7, 0,
-              None, False, "ss", "raw", "dsf", None, None, None, None)  # fmt: skip
+              None, False, "ss", "raw", "dsf", None, None, None, None, "web1")  # fmt: skip
     record = new_connection(fields)
     assert type(record) is Connection and record == Connection(*fields) and len(record) == len(Connection._fields)
-    assert type(record.key) is ConnKey and record.key == (Proto.TCP, 6, "::1", 80, "::1", 5000, "lo")
-    assert row_key(record, 7)[:7] == record.key
+    assert type(record.key) is ConnKey and record.key == (Proto.TCP, 6, "::1", 80, "::1", 5000, "lo", "web1")
+    assert row_key(record, 7)[:8] == record.key

@@ -472,6 +472,7 @@ class _Reader:
                 None,  # traffic
                 None,  # netns
                 None,  # placement
+                None,  # host
             ),
         )
 

@@ -551,6 +551,7 @@ def _parse_rows(  # noqa: C901 - the hot loop, long on purpose
                     None,  # traffic
                     None,  # netns
                     None,  # placement
+                    None,  # host
                 ),
             )
         )

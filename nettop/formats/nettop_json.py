@@ -118,6 +118,7 @@ def record_from_dict(row: Any) -> Connection:
         _traffic(get("traffic")),
         _text_or_null(get("netns"), "netns"),
         placement,
+        _text_or_null(get("host"), "host"),
     )
 
 

@@ -480,6 +480,7 @@ def parse_rows(  # noqa: C901 - the hot loop over every line: long on purpose (b
                 None,  # traffic
                 None,  # netns
                 None,  # placement
+                None,  # host
             ),
         )
         append((index, record) if numbered else record)

@@ -351,6 +351,7 @@ class _Reader:
                 None,  # traffic
                 None,  # netns
                 None,  # placement
+                None,  # host
             ),
         )
 

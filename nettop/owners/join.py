@@ -24,13 +24,13 @@ def join_by_inode(records: Iterable[Connection], owners_for: OwnerResolver) -> t
     for record in records:
         (proto, family, local_ip, local_port, remote_ip, remote_port, state, owners, status, interface,
          recv_q, send_q, inode, uid, v6only, truncated, source, raw, local_service,
-         remote_service, traffic, netns, placement) = record  # fmt: skip
+         remote_service, traffic, netns, placement, host) = record  # fmt: skip
         if not owners:
             owners, status = owners_for(inode, state, uid)
             record = new(
                 (proto, family, local_ip, local_port, remote_ip, remote_port, state, owners, status, interface,
                  recv_q, send_q, inode, uid, v6only, truncated, source, raw, local_service,
-                 remote_service, traffic, netns, placement),
+                 remote_service, traffic, netns, placement, host),
             )  # fmt: skip
         append(record)
     return tuple(out)

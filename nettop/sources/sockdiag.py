@@ -333,7 +333,7 @@ def _decode(  # the hot loop, one record a socket: kept whole, like the text par
             record = new(
                 (proto, 6 if six else 4, local_ip, sport, remote_ip, remote_port, state, (), not_reported, interface,
                  rqueue, wqueue, inode or None, uid if inode else None, v6only, False, source, "", None, None,
-                 info if counted else None, netns, None)
+                 info if counted else None, netns, None, None)
             )  # fmt: skip
             out.append(DiagSocket(record, cgroup_id, info) if details else record)
         elif kind == NLMSG_DONE:

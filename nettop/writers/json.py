@@ -57,6 +57,7 @@ FIELDS = (
     "netns",
     "exposure",
     "remote_name",
+    "host",
 )
 #: A TCP connection's ``traffic`` object (null without one: UDP, or a source that does not read it).
 TRAFFIC_FIELDS = ("bytes_in", "bytes_out", "rate_in", "rate_out", "rtt_us", "retransmits")
@@ -97,7 +98,7 @@ def record_to_dict(
     are the peers' host names ``--resolve`` found (``remote_name``, null without)."""
     (proto, family, local_ip, local_port, remote_ip, remote_port, state, owners, owner_status,
      interface, recv_q, send_q, inode, uid, v6only, truncated, source, _raw, local_service,
-     remote_service, traffic, netns, placement) = record  # fmt: skip
+     remote_service, traffic, netns, placement, host) = record  # fmt: skip
     if owner_cache is None:
         pid, program, user, owner_list, place = _owner_fields(owners)
     else:
@@ -137,6 +138,7 @@ def record_to_dict(
         "netns": netns,
         "exposure": exposure(record),
         "remote_name": names.get(remote_ip) if names and remote_ip is not None else None,
+        "host": host,
     }
 
 
