@@ -512,7 +512,8 @@ class NettopApp(App[None]):
             clock_format = "%Y-%m-%d %H:%M:%S" if self.read_only else "%H:%M:%S"
             taken = time.strftime(clock_format, time.localtime(self.snapshot.taken_at))
             # The source's name holds a --from-file path: text, not markup, and made safe.
-            parts.append(Content(f"{safe(self.snapshot.source)} {taken} in {self.snapshot.duration * 1000:.0f}ms"))
+            took = "" if self.read_only else f" in {self.snapshot.duration * 1000:.0f}ms"
+            parts.append(Content(f"{safe(self.snapshot.source)} {taken}{took}"))
         pace = Content("read-only") if self.read_only else Content(f"every {self.interval:g}s")
         parts += [pace, Content(protos), Content(states)]
         self.query_one("#summary", TextLine).show(Content(" │ ").join(p for p in parts if p))

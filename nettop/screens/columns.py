@@ -17,9 +17,9 @@ from textual.widgets.selection_list import Selection
 
 from nettop.view import COLUMNS, NETNS, TRAFFIC, Column
 
-HINT = "Space or click toggles a column; Esc or c closes. S saves the choice with the other settings."
+HINT = "Space toggles · Esc closes · S saves it with the other settings"
 #: What a column needs to be shown, beyond being chosen.
-NEEDS = {TRAFFIC: "traffic counts: Linux, netlink source", NETNS: "--all-netns"}
+NEEDS = {TRAFFIC: "traffic (netlink)", NETNS: "--all-netns"}
 
 
 def column_label(column: Column) -> Text:

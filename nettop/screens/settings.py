@@ -46,7 +46,7 @@ def settings_text(start: Loaded, now: Settings) -> Text:
         text.append(NO_CONFIG)
     else:
         text.append(f"Config file: {safe(str(start.path))}")
-    text.append("\nThe quick toggles (l t 4 6), pause and the baseline are not settings: they last one session.")
+    text.append("\nThe quick toggles (l t 4 6), pause and baseline last one session.")
     return text
 
 

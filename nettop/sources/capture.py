@@ -31,7 +31,8 @@ class CaptureSource:
     @classmethod
     def read(cls, text: str, path: str, format: str = "auto") -> CaptureSource:
         """Parse the capture of ``path`` ('-' for stdin) now; raises ``NettopError`` when it cannot be read."""
-        name = "stdin" if path == "-" else path
+        # The file's name without its folders: the summary line has 80 columns for all it says.
+        name = "stdin" if path == "-" else os.path.basename(path)
         snapshot = TextSource(text, name, format).collect_blocking()
         return cls(replace(snapshot, taken_at=taken_at(path), source=f"{CAPTURE} {snapshot.source}"))
 
