@@ -406,3 +406,31 @@ def test_an_unreadable_capture_is_refused_before_the_viewer(tmp_path: Path) -> N
     path.write_text("Netid State Local Address:Port\ntcp LISTEN nonsense\n")
     with pytest.raises(NettopError):
         cli.viewer_source(cli.build_parser().parse_args(["--from-file", str(path)]))
+
+
+# --- what it looks like ----------------------------------------------------------------------------
+
+
+def test_the_settings_screen_looks_right(snap_compare, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    """The screenshot's scene (screenshots/make.py): a file that sets the interval and hides TIME_WAIT, the sort
+    changed with s. After a deliberate change: pytest tests/test_config.py --snapshot-update."""
+    from screenshots.make import DEMO_SETTINGS
+    from tests.demo_data import demo_records
+
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    clock = FakeClock()
+    source = ScriptedSource([demo_records()], clock)
+    start = DEMO_SETTINGS.settings
+    app = NettopApp(source, start.interval, start.start_filter, clock=clock, settings=DEMO_SETTINGS)
+
+    async def first(pilot) -> None:  # type: ignore[no-untyped-def]
+        while source.collected < 1:
+            await pilot.pause(0.01)
+        await pilot.pause()
+
+    try:
+        assert snap_compare(app, terminal_size=(100, 30), run_before=first, press=["s", "S"])
+    finally:
+        monkeypatch.undo()
+        time.tzset()
