@@ -167,6 +167,13 @@ def test_without_flags_the_default_path_is_read(tmp_path: Path, monkeypatch: pyt
     assert loaded.path == tmp_path / "nettop" / "config.toml" and loaded.settings.sort == "state"
 
 
+def test_the_readme_example_is_a_good_file(tmp_path: Path) -> None:
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    example = readme.split("```toml\n", 1)[1].split("```", 1)[0]
+    loaded = config.load(write(tmp_path, example), THEMES)
+    assert loaded.problems == () and set(loaded.origins.values()) == {"file"}
+
+
 # --- saving --------------------------------------------------------------------------------------
 
 
@@ -323,6 +330,20 @@ async def test_the_column_chooser_hides_and_shows_columns() -> None:
         assert table.shown_column_keys() == before
         await pilot.press("escape")
         assert not isinstance(app.screen, ColumnsScreen)
+
+
+async def test_the_palette_offers_the_column_chooser_and_the_settings() -> None:
+    app, source = viewer(config.Loaded(None))
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settle(pilot, app, source, 1)
+        commands = {command.title: command for command in app.get_system_commands(app.screen)}
+        await commands["Columns"].callback()  # what the palette runs
+        await pilot.pause()
+        assert isinstance(app.screen, ColumnsScreen)
+        await pilot.press("escape")
+        await commands["Settings"].callback()
+        await pilot.pause()
+        assert isinstance(app.screen, SettingsScreen)
 
 
 async def test_the_last_column_cannot_be_hidden() -> None:
