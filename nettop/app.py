@@ -788,6 +788,9 @@ class NettopApp(App[None]):
             reason = error.strerror or type(error).__name__
             self.notify(safe(f"settings not saved: {path}: {reason}"), severity="error", markup=False)
             return
+        except config.SaveRefused as refusal:
+            self.notify(safe(f"settings not saved: {refusal}"), severity="error", markup=False)
+            return
         self.settings = self.settings.saved(settings, keys)
         if not quiet:
             self.notify(safe(f"settings saved to {path}"), markup=False)

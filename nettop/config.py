@@ -313,15 +313,24 @@ def fresh_text(values: Mapping[str, TomlValue | None]) -> str:
     return HEADER + "".join(f"{key} = {toml_value(value)}\n" for key, value in values.items() if value is not None)
 
 
+class SaveRefused(ValueError):
+    """The file there is not one nettop can edit (not TOML, not text): it is left as it is for its owner to fix."""
+
+
 def save(path: Path, values: Mapping[str, TomlValue | None]) -> None:
     """Set ``values`` in the file at ``path``, keeping its other lines; written whole to a temporary file that
-    then replaces it, so that a crash or a full disk never leaves half a file. Raises OSError."""
+    then replaces it, so that a crash or a full disk never leaves half a file. Raises OSError, or SaveRefused
+    for a file that is not valid TOML: rewriting it would lose what its owner meant to write."""
     try:
         old = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         old = ""
     except UnicodeDecodeError:
-        old = ""  # not text: it is replaced, as it could not have been read either
+        raise SaveRefused(f"{path} is not UTF-8 text: fix or remove it first") from None
+    try:
+        tomllib.loads(old)
+    except tomllib.TOMLDecodeError as error:
+        raise SaveRefused(f"{path} is not valid TOML ({error}): fix or remove it first") from None
     text = updated_text(old, values)
     if not _says(text, values):  # a key set in a form the line editor does not know: write the file anew
         text = fresh_text({**_known(old), **values})

@@ -204,6 +204,24 @@ def test_a_key_the_line_editor_cannot_edit_is_written_anew_keeping_the_settings(
     assert table == {"columns": ["proto", "local"], "sort": "pid"}
 
 
+def test_a_broken_file_is_never_overwritten(tmp_path: Path) -> None:
+    path = write(tmp_path, "interval = = 3\n# my notes\n")
+    with pytest.raises(config.SaveRefused, match=r"is not valid TOML \(.*line 1.*\): fix or remove it first"):
+        config.save(path, {"theme": "nord"})
+    assert path.read_text() == "interval = = 3\n# my notes\n"
+
+
+async def test_a_theme_chosen_over_a_broken_file_says_it_is_not_saved(tmp_path: Path) -> None:
+    path = write(tmp_path, "interval = = 3\n")
+    app, source = viewer(config.load(path, THEMES))
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settle(pilot, app, source, 1)
+        app.theme = "nord"
+        await pilot.pause()
+        assert any(n.message.startswith(f"settings not saved: {path} is not valid TOML") for n in app._notifications)
+    assert path.read_text() == "interval = = 3\n"
+
+
 def test_saving_creates_the_folder(tmp_path: Path) -> None:
     path = tmp_path / "deep" / "er" / "config.toml"
     config.save(path, {"interval": 4.0})
