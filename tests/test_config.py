@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import io
 import os
+import sys
 import time
 import tomllib
 from pathlib import Path
@@ -172,6 +174,32 @@ def test_the_readme_example_is_a_good_file(tmp_path: Path) -> None:
     example = readme.split("```toml\n", 1)[1].split("```", 1)[0]
     loaded = config.load(write(tmp_path, example), THEMES)
     assert loaded.problems == () and set(loaded.origins.values()) == {"file"}
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_the_command_line_starts_the_viewer_with_the_file_and_the_flags(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    started: list[NettopApp] = []
+    monkeypatch.setattr(NettopApp, "run", lambda self: started.append(self))
+    monkeypatch.setattr(sys, "stdout", Terminal())
+    path = write(tmp_path, GOOD + "interval = 0.1\n")  # a second interval: the first one stays
+    capture = capture_file(tmp_path)
+    assert cli.main(["--config", str(path), "--filter", "port:443", "--from-file", str(capture)]) == 0
+    (app,) = started
+    assert app.settings.path == path and app.settings.origins["filter"] == "flag"
+    assert (app.interval, app.sort_column, app.query_filter.text) == (2.0, "proto", "port:443"), "TOML broken"
+    assert "not valid TOML" in capsys.readouterr().err
+    write(tmp_path, GOOD)
+    assert cli.main(["--config", str(path), "--filter", "port:443", "--from-file", str(capture)]) == 0
+    app = started[1]
+    assert (app.sort_column, app.sort_reverse, app.columns) == ("lport", True, app.settings.settings.columns)
+    assert app.interval == 5.0 and app.query_filter.text == "port:443 -state:time_wait -state:close_wait"
+    assert app.read_only and app.settings.origins["interval"] == "file" and app.settings.origins["filter"] == "flag"
 
 
 # --- saving --------------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from textual.widgets.selection_list import Selection
 
 from nettop.view import COLUMNS, NETNS, TRAFFIC, Column
 
-HINT = "Space toggles · Esc closes · S saves it with the other settings"
+HINT = "Space toggles · Esc closes · to keep the choice: S, then s"
 #: What a column needs to be shown, beyond being chosen.
 NEEDS = {TRAFFIC: "traffic (netlink)", NETNS: "--all-netns"}
 
