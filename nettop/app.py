@@ -46,7 +46,7 @@ from nettop.screens.confirm import ConfirmScreen
 from nettop.screens.details import DetailsScreen
 from nettop.screens.export import ExportScreen
 from nettop.screens.help import HelpScreen
-from nettop.screens.settings import SettingsScreen
+from nettop.screens.settings import SettingsScreen, save_settings
 from nettop.snapshots import Counts, RowKey, SnapshotDiff, SnapshotStep, SnapshotTracker, diff, socket_key
 from nettop.sources import Source, sockdiag
 from nettop.text import safe
@@ -777,20 +777,8 @@ class NettopApp(App[None]):
             self.save_settings(self.current_settings(), ("theme",), quiet=True)
 
     def save_settings(self, settings: config.Settings, keys: Iterable[str], quiet: bool = False) -> None:
-        path = self.settings.path
-        if path is None:
-            return
-        values = config.file_values(settings)
-        keys = tuple(keys)
-        try:
-            config.save(path, {key: values[key] for key in keys})
-        except OSError as error:
-            reason = error.strerror or type(error).__name__
-            self.notify(safe(f"settings not saved: {path}: {reason}"), severity="error", markup=False)
-            return
-        except config.SaveRefused as refusal:
-            self.notify(safe(f"settings not saved: {refusal}"), severity="error", markup=False)
-            return
-        self.settings = self.settings.saved(settings, keys)
-        if not quiet:
-            self.notify(safe(f"settings saved to {path}"), markup=False)
+        saved, said = save_settings(self.settings, settings, tuple(keys))
+        if saved is not None:
+            self.settings = saved
+        if saved is None or not quiet:
+            self.notify(safe(said), severity="information" if saved else "error", markup=False)

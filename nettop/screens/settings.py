@@ -10,7 +10,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
-from nettop.config import KEYS, Loaded, Settings, file_values, toml_value
+from nettop.config import KEYS, Loaded, SaveRefused, Settings, file_values, save, toml_value
 from nettop.text import safe
 
 TITLE = "Settings"
@@ -28,6 +28,22 @@ def settings_rows(start: Loaded, now: Settings) -> list[tuple[str, str, str]]:
         shown = "all" if value is None else toml_value(value)
         rows.append((key, shown, CHANGED if value != before[key] else start.origins[key]))
     return rows
+
+
+def save_settings(start: Loaded, now: Settings, keys: tuple[str, ...]) -> tuple[Loaded | None, str]:
+    """Save ``keys`` of ``now`` in the config file: the settings from then on (None when not saved), and what
+    to tell the user."""
+    path = start.path
+    if path is None:
+        return None, "--no-config: settings are not saved"
+    values = file_values(now)
+    try:
+        save(path, {key: values[key] for key in keys})
+    except OSError as error:
+        return None, f"settings not saved: {path}: {error.strerror or type(error).__name__}"
+    except SaveRefused as refusal:
+        return None, f"settings not saved: {refusal}"
+    return start.saved(now, keys), f"settings saved to {path}"
 
 
 def settings_text(start: Loaded, now: Settings) -> Text:
