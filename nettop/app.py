@@ -31,6 +31,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Log, Static
 from textual.worker import get_current_worker
 
+from nettop import config
 from nettop.errors import NettopError
 from nettop.events import ended_event, events_of
 from nettop.gcpause import paused_gc
@@ -41,11 +42,13 @@ from nettop.policy.rules import Policy
 from nettop.query import Predicate, Query, all_of, parse_query
 from nettop.resolve import Resolver
 from nettop.savefile import write_export
+from nettop.screens.columns import ColumnsScreen
 from nettop.screens.confirm import ConfirmScreen
 from nettop.screens.details import DetailsScreen
 from nettop.screens.export import ExportScreen
 from nettop.screens.help import HelpScreen
 from nettop.screens.kill import KillScreen, connections_of
+from nettop.screens.settings import SettingsScreen, save_settings
 from nettop.snapshots import Counts, RowKey, SnapshotDiff, SnapshotStep, SnapshotTracker, diff, socket_key
 from nettop.sources import Source, sockdiag
 from nettop.text import safe
@@ -209,6 +212,9 @@ class NettopApp(App[None]):
                 id="export"),
         Binding("n", "toggle_names", "Names", tooltip="peers by host name (reverse DNS, looked up in the background; "
                 "n again for numbers)", id="names"),
+        Binding("c", "columns", "Columns", show=False, tooltip="choose the columns shown", id="columns"),
+        Binding("S", "settings", "Settings", key_display="S", show=False,
+                tooltip="settings: where each comes from; save them to the config file", id="settings"),
     ]  # fmt: skip
 
     #: Seconds between collections.
@@ -222,6 +228,8 @@ class NettopApp(App[None]):
     quick: reactive[Query] = reactive(Query())
     #: ``n``, ``--resolve``: the Remote address column shows peers' host names once looked up.
     show_names: reactive[bool] = reactive(False)
+    #: The columns the user wants shown (``c``, the config file); the screen's width may still hide some.
+    columns: reactive[frozenset[str]] = reactive(frozenset(COLUMN_KEYS))
 
     def __init__(
         self,
@@ -232,8 +240,18 @@ class NettopApp(App[None]):
         policy: Policy | None = None,
         names: bool = False,
         resolver: Resolver | None = None,
+        settings: config.Loaded | None = None,
     ) -> None:
         super().__init__()
+        #: The settings as the viewer started with them, and where each came from (the config file, a flag);
+        #: ``settings.path`` None: nothing is saved (``--no-config``, tests). Interval and filter come as given.
+        self.settings = settings if settings is not None else config.Loaded(None)
+        start = self.settings.settings
+        self.set_reactive(NettopApp.sort_column, start.sort)
+        self.set_reactive(NettopApp.sort_reverse, start.sort_reverse)
+        self.set_reactive(NettopApp.columns, start.columns)
+        #: A saved capture (``--from-file``): read once, nothing to kill.
+        self.read_only: bool = getattr(source, "read_only", False)
         #: Made when names are first shown (``resolver``), or given (tests inject a scripted lookup).
         self._resolver = resolver
         if resolver is not None:
@@ -280,6 +298,11 @@ class NettopApp(App[None]):
         if not self.query_filter.is_empty:
             bar.show_query(self.query_filter)
         self.query_one(ConnectionTable).focus()
+        self.watch_columns()
+        self.theme = self.settings.settings.theme
+        self.watch(self, "theme", self._theme_chosen, init=False)  # from now on, a theme is the user's choice
+        for problem in self.settings.problems:
+            self.notify(safe(problem), title="config", severity="warning", timeout=15, markup=False)
         wants = getattr(self.source, "wants", None)
         if wants is not None:  # the first snapshot already has traffic where its columns fit
             wants.traffic = self.size.width >= TRAFFIC_MIN_SCREEN
@@ -324,6 +347,8 @@ class NettopApp(App[None]):
             # Said with this very snapshot: the next one may be a long interval away.
             self.slow = elapsed > self.interval
             self.post_message(message)
+            if self.read_only and isinstance(message, SnapshotReady):
+                return  # a capture does not change: one reading is all there is
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), max(self.interval - elapsed, 0.05))
@@ -495,10 +520,14 @@ class NettopApp(App[None]):
             colour = "$text-success" if v.passed == v.tested else "$text-error"
             parts.append(Content.styled(f"policy {v.passed}/{v.tested} pass", colour))
         if self.snapshot is not None:
-            taken = time.strftime("%H:%M:%S", time.localtime(self.snapshot.taken_at))
+            # A capture may be days old: its date too.
+            clock_format = "%Y-%m-%d %H:%M:%S" if self.read_only else "%H:%M:%S"
+            taken = time.strftime(clock_format, time.localtime(self.snapshot.taken_at))
             # The source's name holds a --from-file path: text, not markup, and made safe.
-            parts.append(Content(f"{safe(self.snapshot.source)} {taken} in {self.snapshot.duration * 1000:.0f}ms"))
-        parts += [Content(f"every {self.interval:g}s"), Content(protos), Content(states)]
+            took = "" if self.read_only else f" in {self.snapshot.duration * 1000:.0f}ms"
+            parts.append(Content(f"{safe(self.snapshot.source)} {taken}{took}"))
+        pace = Content("read-only") if self.read_only else Content(f"every {self.interval:g}s")
+        parts += [pace, Content(protos), Content(states)]
         self.query_one("#summary", TextLine).show(Content(" │ ").join(p for p in parts if p))
 
     def collecting_for(self) -> float | None:
@@ -613,6 +642,12 @@ class NettopApp(App[None]):
             self.show_rows()
         self.update_status()
 
+    def watch_columns(self) -> None:
+        if self.is_mounted:
+            table = self.query_one(ConnectionTable)
+            table.hidden_columns = frozenset(COLUMN_KEYS) - self.columns
+            table.refresh()
+
     def watch_interval(self) -> None:
         self._wake.set()
         if self.is_mounted:
@@ -706,6 +741,9 @@ class NettopApp(App[None]):
         self.notify(safe(f"exported {len(records)} connections to {written}"), markup=False)
 
     def action_kill(self) -> None:
+        if self.read_only:
+            self.notify("A saved capture: nothing to kill.", severity="warning", markup=False)
+            return
         row = self.query_one(ConnectionTable).cursor_record_row
         if row is None or row.missing or not row.record.owners or row.record.owners[0].pid is None:
             self.notify("No owner to terminate for this connection.", severity="warning", markup=False)
@@ -722,3 +760,36 @@ class NettopApp(App[None]):
 
         held = connections_of(owner.pid, self.model.current, self.query_one(ConnectionTable).cursor_key)
         self.push_screen(KillScreen(owner, held), answered)
+
+    # --- settings -------------------------------------------------------------------------------
+
+    def current_settings(self) -> config.Settings:
+        """The settings as the viewer has them now (the hidden states' terms are kept apart from the filter)."""
+        hide = self.settings.settings.hide_states
+        return config.Settings(self.theme, self.interval, self.sort_column, self.sort_reverse, self.columns,
+                               config.filter_without_hidden(self.query_filter.text, hide), hide)  # fmt: skip
+
+    def action_settings(self) -> None:
+        def answered(save: bool | None) -> None:
+            if save:
+                self.save_settings(self.current_settings(), config.KEYS)
+
+        self.push_screen(SettingsScreen(self.settings, self.current_settings()), answered)
+
+    def action_columns(self) -> None:
+        self.push_screen(ColumnsScreen(self.columns))
+
+    def on_columns_screen_chosen(self, message: ColumnsScreen.Chosen) -> None:
+        self.columns = message.columns
+
+    def _theme_chosen(self) -> None:
+        """A theme chosen from the palette stays: saved alone, the file's other lines untouched."""
+        if self.settings.path is not None:
+            self.save_settings(self.current_settings(), ("theme",), quiet=True)
+
+    def save_settings(self, settings: config.Settings, keys: Iterable[str], quiet: bool = False) -> None:
+        saved, said = save_settings(self.settings, settings, tuple(keys))
+        if saved is not None:
+            self.settings = saved
+        if saved is None or not quiet:
+            self.notify(safe(said), severity="information" if saved else "error", markup=False)

@@ -14,6 +14,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import TYPE_CHECKING, TypeAlias
 
 from nettop import __version__, shutdown, writers
@@ -23,7 +24,8 @@ from nettop.runner import DEFAULT_TIMEOUT
 from nettop.sources.oneshot import EarlyListing
 
 if TYPE_CHECKING:
-    from nettop.model import Snapshot
+    from nettop.config import Loaded
+    from nettop.model import Snapshot, Source
     from nettop.query import Flag, Query, Term
     from nettop.sources import CommandSource, TextSource
     from nettop.sources.destroyed import DestroyListener
@@ -186,6 +188,22 @@ def add_filter_options(parser: argparse.ArgumentParser) -> None:
         )
 
 
+def add_config_options(parser: argparse.ArgumentParser) -> None:
+    """The viewer's config file (``nettop.config``). The viewer's --interval and --filter then default to None:
+    a flag given wins over the file, and only a given one."""
+    chosen = parser.add_mutually_exclusive_group()
+    chosen.add_argument(
+        "--config",
+        metavar="PATH",
+        help="read and save the viewer's settings in PATH (default $XDG_CONFIG_HOME/nettop/config.toml, that is "
+        "~/.config/nettop/config.toml)",
+    )
+    chosen.add_argument(
+        "--no-config", action="store_true", help="start with the default settings: read no config file, save none"
+    )
+    parser.set_defaults(interval=None, filter=None)
+
+
 def _term_value(term: Term, flag: Flag) -> Callable[[str], str]:
     """An argparse type: the flag's text, refused (exit 2) with the term's own message when the term refuses it."""
 
@@ -248,6 +266,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_source_options(parser)
     add_netns_option(parser)
+    add_config_options(parser)
     _command(parser, run_viewer)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     for add in (_add_list, _add_watch, _add_diff, _add_check, _add_policy, _add_exporter):
@@ -647,10 +666,11 @@ def run_viewer(call: Invocation) -> int:
     args, parser = call.args, call.parser
     from nettop.query import QueryError, parse_query
 
-    try:
-        query = parse_query(args.filter)  # the one parse of --filter: the viewer takes the query
-    except QueryError as error:
-        parser.error(f"--filter: {error.message} (at character {error.position + 1})")
+    if args.filter is not None:
+        try:
+            parse_query(args.filter)  # a wrong --filter is bad usage, refused before the file is read
+        except QueryError as error:
+            parser.error(f"--filter: {error.message} (at character {error.position + 1})")
     policy = None
     if args.policy is not None:
         from nettop.policy.rules import PolicyError, load_policy
@@ -663,12 +683,48 @@ def run_viewer(call: Invocation) -> int:
     if sys.stdout is None or not sys.stdout.isatty():
         say("nettop: the viewer needs a terminal; for scripts use `nettop list`")
         return EXIT_USAGE
+    source = viewer_source(args)
+    loaded = viewer_settings(args)
+    start = loaded.settings
     from nettop.app import NettopApp  # Textual loads only here
 
-    app = NettopApp(source_from(args), interval=args.interval, filter_text=query, policy=policy, names=args.resolve)
+    app = NettopApp(
+        source,
+        interval=start.interval,
+        filter_text=parse_query(start.start_filter),  # checked: the flag above, the file's as it was read
+        policy=policy,
+        names=args.resolve,
+        settings=loaded,
+    )
     app.run()
     # Textual shows a crash's traceback and sets the return code; a crash must not look like a clean quit.
     return EXIT_FAILED if app.return_code else EXIT_OK
+
+
+def viewer_source(args: argparse.Namespace) -> Source:
+    """The live source, or a capture read once now (``nettop.sources.capture``): an unreadable one is refused
+    before the screen is taken, with the reason (exit 1)."""
+    if args.from_file is None:
+        return source_from(args)
+    from nettop.inputs import CAPTURE_LIMIT, read_input
+    from nettop.sources.capture import CaptureSource
+
+    data = read_input(args.from_file, CAPTURE_LIMIT, "capture")
+    return CaptureSource.read(data.decode("utf-8", "replace"), args.from_file, args.input_format)
+
+
+def viewer_settings(args: argparse.Namespace) -> Loaded:
+    """The config file's settings (none with --no-config), each problem with it said on stderr (the viewer says
+    them again once it is up), then the flags given over them."""
+    from textual.theme import BUILTIN_THEMES
+
+    from nettop import config
+
+    path = None if args.no_config else (Path(args.config).expanduser() if args.config else config.default_path())
+    loaded = config.load(path, BUILTIN_THEMES)
+    for problem in loaded.problems:
+        say(f"nettop: {problem}")
+    return loaded.with_flags(args.interval, args.filter)
 
 
 def check_usage(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:

@@ -19,6 +19,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
+from nettop import config  # noqa: E402
 from nettop.app import NettopApp  # noqa: E402
 from nettop.model import Proto, State, Traffic  # noqa: E402
 from nettop.policy.rules import parse_policy  # noqa: E402
@@ -37,6 +38,7 @@ SHOTS = [
     ("policy.svg", (120, 35), ["policy"]),
     ("traffic.svg", (150, 35), ["traffic", "sort:rx"]),
     ("kill.svg", (120, 35), [*["down"] * 8, "k"]),  # an nginx worker with five connections
+    ("settings.svg", (100, 30), ["config", "s", "S"]),
 ]
 
 
@@ -68,6 +70,14 @@ port = 6379
 """
 
 
+#: For settings.svg: a config file that sets the interval and hides TIME_WAIT (the sort is then changed by s).
+DEMO_SETTINGS = config.Loaded(
+    Path("/home/alice/.config/nettop/config.toml"),
+    config.Settings(interval=60.0, hide_states=("time_wait",)),
+    {**dict.fromkeys(config.KEYS, "default"), "interval": "file", "hide_states": "file"},
+)
+
+
 def with_traffic(records: list) -> list:  # type: ignore[type-arg]
     """The demo as the netlink source reads it: each TCP connection with bytes, rates and a round-trip time."""
     out = []
@@ -86,8 +96,10 @@ async def shoot(name: str, size: tuple[int, int], keys: list[str], folder: Path 
     source = ScriptedSource([with_traffic(s) for s in script] if traffic else script, clock,
                             "netlink" if traffic else "scripted")  # fmt: skip
     policy = parse_policy(DEMO_POLICY, "policy.toml") if "policy" in keys else None
-    keys = [key for key in keys if key not in ("policy", "traffic")]
-    app = NettopApp(source, interval=60, clock=clock, policy=policy)
+    settings = DEMO_SETTINGS if "config" in keys else None
+    keys = [key for key in keys if key not in ("policy", "traffic", "config")]
+    start = settings.settings.start_filter if settings is not None else ""
+    app = NettopApp(source, interval=60, filter_text=start, clock=clock, policy=policy, settings=settings)
     async with app.run_test(size=size) as pilot:
         while source.collected < 1:
             await pilot.pause(0.01)

@@ -61,6 +61,7 @@ def test_json_from_file_follows_the_schema(corpus: Path) -> None:
         "netns": None,
         "exposure": "loopback",
         "remote_name": None,
+        "host": None,
     }
 
 

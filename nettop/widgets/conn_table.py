@@ -86,13 +86,19 @@ class ConnectionTable(ScrollView, can_focus=True):
         # What every line needs and only CSS or a resize changes: resolving styles walks the DOM
         # (~150 µs a call), so a repaint of 50 lines would spend most of its time there.
         self._styles: dict[str, Style] = {}
-        self._layout: tuple[tuple[int, frozenset[str]], list[Column], list[int]] = ((-1, frozenset()), [], [])
+        self._layout: tuple[tuple[int, frozenset[str], frozenset[str]], list[Column], list[int]] = (
+            (-1, frozenset(), frozenset()),
+            [],
+            [],
+        )
         #: What the rows carry beyond the sockets (``view.TRAFFIC``, ``view.NETNS``): the columns that show it are
         #: shown where they fit.
         self.available: frozenset[str] = frozenset()
         #: How the Remote address column names a peer (reverse DNS, ``n``); None shows numbers. Asked for every
         #: visible row of every repaint, so it must answer at once (``nettop.resolve.Resolver.name``).
         self.names: Callable[[str | None], str | None] | None = None
+        #: The columns the user chose not to see (``c``, the config file): never shown, whatever the width.
+        self.hidden_columns: frozenset[str] = frozenset()
 
     # --- data -------------------------------------------------------------------------------
 
@@ -162,9 +168,10 @@ class ConnectionTable(ScrollView, can_focus=True):
         return style
 
     def _columns(self, width: int) -> tuple[list[Column], list[int]]:
-        if self._layout[0] != (width, self.available):
-            columns = visible_columns(width, self.available)
-            self._layout = ((width, self.available), columns, column_widths(columns, width))
+        shape = (width, self.available, self.hidden_columns)
+        if self._layout[0] != shape:
+            columns = [c for c in visible_columns(width, self.available) if c.key not in self.hidden_columns]
+            self._layout = (shape, columns, column_widths(columns, width))
         return self._layout[1], self._layout[2]
 
     def shown_column_keys(self) -> list[str]:
