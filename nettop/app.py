@@ -27,7 +27,7 @@ from textual.css.query import NoMatches
 from textual.message import Message
 from textual.reactive import reactive
 from textual.screen import Screen
-from textual.widgets import Footer, Log, Static
+from textual.widgets import Footer, Static
 from textual.worker import get_current_worker
 
 from nettop.errors import NettopError
@@ -49,6 +49,7 @@ from nettop.sources import Source, sockdiag
 from nettop.text import safe
 from nettop.view import COLUMN_KEYS, NETNS, NEW_HIGHLIGHT_SECONDS, TRAFFIC, TRAFFIC_MIN_SCREEN, RowsModel
 from nettop.widgets.conn_table import ConnectionTable
+from nettop.widgets.event_log import EventLog
 from nettop.widgets.filter_bar import FilterBar
 from nettop.writers.events import event_text
 
@@ -266,13 +267,13 @@ class NettopApp(App[None]):
     def compose(self) -> ComposeResult:
         yield TextLine(Content("nettop: collecting…"), id="summary", fixed_height=True)
         yield ConnectionTable(self.model, clock=self._clock, id="table")
-        yield Log(id="events", max_lines=EVENT_LOG_LINES)
+        yield EventLog(id="events", max_lines=EVENT_LOG_LINES)
         yield FilterBar(id="filter-bar")
         yield TextLine(Content(), id="status", fixed_height=False)
         yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one("#events", Log).display = False
+        self.query_one("#events", EventLog).display = False
         bar = self.query_one(FilterBar)
         bar.display = not self.query_filter.is_empty
         if not self.query_filter.is_empty:
@@ -430,7 +431,7 @@ class NettopApp(App[None]):
         # A thread's message may arrive as the app closes, its widgets gone.
         if lines and self.is_running:
             with contextlib.suppress(NoMatches):
-                self.query_one("#events", Log).write_lines(lines)
+                self.query_one("#events", EventLog).write_lines(lines)
 
     def on_collection_failed(self, message: CollectionFailed) -> None:
         self.error = message.error
@@ -650,7 +651,7 @@ class NettopApp(App[None]):
         self.show_names = not self.show_names
 
     def action_toggle_events(self) -> None:
-        log = self.query_one("#events", Log)
+        log = self.query_one("#events", EventLog)
         log.display = not log.display
 
     def action_baseline(self) -> None:
