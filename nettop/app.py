@@ -30,6 +30,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 from textual.worker import get_current_worker
 
+from nettop import pace
 from nettop.errors import NettopError
 from nettop.events import ended_event, events_of
 from nettop.gcpause import paused_gc
@@ -62,7 +63,8 @@ SLOW_COLLECTION_NOTICE = 2.0
 
 RecordIndex = dict[RowKey, Connection]
 #: Help for key pairs, one line each on the help screen.
-FAMILY, PACE = "IPv4 only / IPv6 only (press again for both)", "refresh slower / faster (0.5 s to 60 s)"
+FAMILY = "IPv4 only / IPv6 only (press again for both)"
+PACE = f"refresh slower / faster (steps of {', '.join(f'{step:g}' for step in pace.STEPS)} s)"
 #: ``t`` cycles the quick toggles' ``proto:`` term through these values (None: no such term).
 PROTO_CYCLE = (None, "tcp", "udp")
 #: The event log keeps this many lines, and shows at most this many events of one refresh.
@@ -642,10 +644,10 @@ class NettopApp(App[None]):
         self.paused = not self.paused
 
     def action_slower(self) -> None:
-        self.interval = min(self.interval * 2, MAX_INTERVAL)
+        self.interval = pace.slower(self.interval)
 
     def action_faster(self) -> None:
-        self.interval = max(self.interval / 2, MIN_INTERVAL)
+        self.interval = pace.faster(self.interval)
 
     def action_toggle_names(self) -> None:
         self.show_names = not self.show_names

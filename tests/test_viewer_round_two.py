@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
 from textual.widgets import Log
 
 from nettop.app import EVENT_LOG_LINES, NettopApp
-from tests.scripted import FakeClock, ScriptedSource, conn
+from nettop.cli import main
+from tests.scripted import FakeClock, ScriptedSource
 from tests.test_app import BASE, settle
 
 
@@ -35,3 +37,43 @@ async def test_a_full_event_log_still_shows_the_newest_line() -> None:
         screen = "\n".join(screen_lines(app))
         assert "event number 1499" in screen, screen
         assert "event number 1399" not in screen, "the log shows the newest lines, not those of when it filled"
+
+
+async def test_plus_and_minus_walk_a_ladder_that_comes_back() -> None:
+    app, source, _ = make([BASE])
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settle(pilot, app, source, 1)
+        assert app.interval == 60
+        went = []
+        for _ in range(9):
+            await pilot.press("minus")
+            went.append(app.interval)
+        assert went == [30, 15, 10, 5, 3, 2, 1, 0.5, 0.5]
+        went = []
+        for _ in range(9):
+            await pilot.press("plus")
+            went.append(app.interval)
+        assert went == [1, 2, 3, 5, 10, 15, 30, 60, 60]
+        await pilot.press("minus", "minus", "minus", "minus", "minus", "minus")
+        assert app.interval == 2 and "every 2s" in str(app.query_one("#summary").render())
+
+
+@pytest.mark.parametrize(("start", "up", "down"), [(2.5, 3, 2), (0.7, 1, 0.5), (45, 60, 30), (60, 60, 30)])
+async def test_an_interval_off_the_ladder_moves_to_the_next_step(start: float, up: float, down: float) -> None:
+    app, source, _ = make([BASE])
+    app.set_reactive(NettopApp.interval, start)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settle(pilot, app, source, 1)
+        await pilot.press("plus")
+        assert app.interval == up
+        app.interval = start
+        await pilot.press("minus")
+        assert app.interval == down
+
+
+@pytest.mark.parametrize("interval", ["0.1", "100", "nan"])
+def test_an_interval_off_the_viewers_range_is_a_usage_error(interval: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as stop:
+        main(["--interval", interval])
+    assert stop.value.code == 2
+    assert f"argument --interval: '{interval}': give from 0.5 to 60 seconds" in capsys.readouterr().err
