@@ -34,6 +34,7 @@ from nettop import pace
 from nettop.errors import NettopError
 from nettop.events import ended_event, events_of
 from nettop.gcpause import paused_gc
+from nettop.keys import FUNCTION_KEYS, aliases, quit_on_ctrl_c
 from nettop.model import Connection, Snapshot
 from nettop.owners.kill import KillRefused, terminate_owner
 from nettop.policy.overlay import PolicyState, judge
@@ -211,6 +212,7 @@ class NettopApp(App[None]):
         Binding("n", "toggle_names", "Names", tooltip="peers by host name (reverse DNS, looked up in the background; "
                 "n again for numbers)", id="names"),
     ]  # fmt: skip
+    BINDINGS += [quit_on_ctrl_c(BINDINGS), *aliases(BINDINGS, FUNCTION_KEYS)]
 
     #: Seconds between collections.
     interval: reactive[float] = reactive(2.0)
@@ -293,8 +295,10 @@ class NettopApp(App[None]):
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
+        actions = {"quit"}  # each action once: its other keys (F-keys) would repeat it
         for binding in self.BINDINGS:
-            if isinstance(binding, Binding) and binding.action != "quit":
+            if isinstance(binding, Binding) and binding.action not in actions:
+                actions.add(binding.action)
                 key = binding.key_display or binding.key
                 yield SystemCommand(binding.description, f"key: {key}", partial(self.run_action, binding.action))
 

@@ -7,6 +7,8 @@ from textual.widgets import Log
 
 from nettop.app import EVENT_LOG_LINES, NettopApp
 from nettop.cli import main
+from nettop.screens.confirm import ConfirmScreen
+from nettop.screens.help import HelpScreen
 from tests.scripted import FakeClock, ScriptedSource
 from tests.test_app import BASE, settle
 
@@ -77,3 +79,35 @@ def test_an_interval_off_the_viewers_range_is_a_usage_error(interval: str, capsy
         main(["--interval", interval])
     assert stop.value.code == 2
     assert f"argument --interval: '{interval}': give from 0.5 to 60 seconds" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("in_filter", [False, True])
+async def test_ctrl_c_quits_even_in_the_filter(in_filter: bool) -> None:
+    app, source, _ = make([BASE])
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot, app, source, 1)
+        if in_filter:
+            await pilot.press("slash", "n", "g")
+            assert app.focused is app.query_one("#filter-input")
+        await pilot.press("ctrl+c")
+        await pilot.pause()
+        assert not app.is_running
+
+
+async def test_htops_function_keys() -> None:
+    app, source, _ = make([BASE])
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot, app, source, 1)
+        await pilot.press("f1")
+        assert isinstance(app.screen, HelpScreen)
+        await pilot.press("escape", "f6")
+        assert app.sort_column == "local"
+        await pilot.press("f3")
+        assert app.focused is app.query_one("#filter-input")
+        await pilot.press("escape", "f4")
+        assert app.focused is app.query_one("#filter-input")
+        await pilot.press("escape", "f9")
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("n", "f10")
+        await pilot.pause()
+        assert not app.is_running
