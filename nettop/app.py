@@ -586,7 +586,7 @@ class NettopApp(App[None]):
 
     def on_filter_bar_closed(self) -> None:
         bar = self.query_one(FilterBar)
-        bar.display = not self.query_filter.is_empty
+        bar.display = not self.query_filter.is_empty or bar.invalid  # a typo stays in sight with what holds instead
         self.query_one(ConnectionTable).focus()
 
     # --- reactives ------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from nettop.cli import main
 from nettop.screens.confirm import ConfirmScreen
 from nettop.screens.help import HelpScreen
 from tests.scripted import FakeClock, ScriptedSource
-from tests.test_app import BASE, settle
+from tests.test_app import BASE, settle, shown
 
 
 def make(script, **kwargs) -> tuple[NettopApp, ScriptedSource, FakeClock]:  # type: ignore[no-untyped-def]
@@ -111,3 +111,45 @@ async def test_htops_function_keys() -> None:
         await pilot.press("n", "f10")
         await pilot.pause()
         assert not app.is_running
+
+
+async def type_text(pilot, text: str) -> None:  # type: ignore[no-untyped-def]
+    await pilot.press(*("space" if char == " " else char for char in text))
+
+
+async def test_a_long_filter_error_goes_below_what_was_typed_at_80_columns() -> None:
+    app, source, _ = make([BASE])
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot, app, source, 1)
+        await pilot.press("slash")
+        await type_text(pilot, "port:443 -stat:x")  # unknown term: the message lists every term there is
+        await pilot.pause()
+        lines = screen_lines(app)
+        (row,) = [i for i, line in enumerate(lines) if "Filter:" in line]
+        assert "Filter: port:443 -stat:x " in lines[row], "what was typed stays whole"
+        assert lines[row + 1].strip().startswith("✗ unknown filter 'stat'")
+        assert lines[row + 1].rstrip().endswith("· in effect: port:443")
+        assert app.query_one("#filter-bar").size.height == 3, "the message wraps to a second line at most"
+        await pilot.press("backspace", "backspace", "backspace", "backspace", "backspace", "backspace", "backspace")
+        await pilot.pause()
+        lines = screen_lines(app)
+        assert not any("✗" in line for line in lines), "valid again: the bar is one line"
+        assert app.query_one("#filter-bar").size.height == 1
+
+
+async def test_a_half_typed_term_is_not_left_applied_and_the_filter_in_effect_is_said() -> None:
+    app, source, _ = make([BASE])
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot, app, source, 1)
+        await pilot.press("slash")
+        await type_text(pilot, "port")
+        assert app.query_filter.text == "port" and shown(app) == [], "free text as it is typed, like htop's"
+        await type_text(pilot, ":abc")
+        assert app.query_filter.is_empty and len(shown(app)) == len(BASE), "not a search for the word 'port'"
+        assert "· in effect: none" in "\n".join(screen_lines(app))
+        await pilot.press("ctrl+a")
+        await type_text(pilot, "prog:nginx ")
+        assert app.query_filter.text.strip() == "prog:nginx" and len(shown(app)) == 2
+        assert "· in effect: prog:nginx" in "\n".join(screen_lines(app))
+        await pilot.press("enter")
+        assert app.query_one("#filter-bar").display, "closed while invalid: still said"
