@@ -30,7 +30,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 from textual.worker import get_current_worker
 
-from nettop import pace
+from nettop import pace, summary
 from nettop.errors import NettopError
 from nettop.events import ended_event, events_of
 from nettop.gcpause import paused_gc
@@ -110,6 +110,12 @@ class TextLine(Static):
         super().__init__(text, id=id)
         self._text = text
         self._fixed_height = fixed_height
+
+    class Resized(Message):
+        """The line's width changed (after the layout: the table's columns are those of the new width)."""
+
+    def on_resize(self) -> None:
+        self.post_message(self.Resized())
 
     def show(self, text: Content) -> None:
         # Content's == compares the text alone; a change of style alone (a policy turning red) repaints too.
@@ -263,6 +269,8 @@ class NettopApp(App[None]):
         self.slow = False
         #: When the collection under way started (``time.monotonic``), None between collections.
         self.collecting_since: float | None = None
+        #: The rows on screen and the closed ones among them, as the top line last counted them.
+        self._rows_shown = (0, 0)
         self._wake = asyncio.Event()
         self.set_reactive(NettopApp.interval, interval)
 
@@ -448,6 +456,8 @@ class NettopApp(App[None]):
             return
         if self.collecting_for() is not None:
             self.update_status()  # the count of seconds goes on while a command hangs
+        if self.snapshot is not None:
+            self.update_summary()  # the data's age, once it is old
         now = self._clock()
         if self.model.expire(now):
             self.show_rows()
@@ -477,24 +487,34 @@ class NettopApp(App[None]):
         self.update_summary(table.row_count - closing - self.model.shown_missing, closing)
         self.update_status()
 
-    def update_summary(self, shown: int, closing: int = 0) -> None:
-        """Counts first, then when and how the data was read: what must fit at 80 columns comes first."""
+    def update_summary(self, shown: int | None = None, closing: int | None = None) -> None:
+        """Counts first, then what is shown and when and how the data was read: parts that do not fit the width
+        are left out whole, the least important first (``nettop.summary``). Without counts (a tick, a resize): the last."""
+        if shown is not None:
+            self._rows_shown = (shown, closing or 0)
+        shown, closing = self._rows_shown
         c = self.counts
-        states = " ".join(f"{state}:{n}" for state, n in sorted(c.by_state.items(), key=lambda kv: (-kv[1], kv[0]))[:5])
-        protos = " ".join(f"{proto}:{n}" for proto, n in sorted(c.by_proto.items()))
         closed = f" +{closing} closed" if closing else ""
-        parts = [Content.assemble((str(shown), "bold"), f"/{c.total} shown{closed}")]
-        parts.append(Content(f"listen {c.listeners}"))
+        parts: list[summary.Part] = [[Content.assemble((str(shown), "bold"), f"/{c.total} shown{closed}")]]
         if self.verdict is not None:
             v = self.verdict
             colour = "$text-success" if v.passed == v.tested else "$text-error"
-            parts.append(Content.styled(f"policy {v.passed}/{v.tested} pass", colour))
+            parts.append([Content.styled(f"policy {v.passed}/{v.tested} pass", colour)])
+        # The quick toggles (l t 4 6, and any added later) and a sort by a column off screen show nowhere else.
+        parts.append([Content.styled(self.quick.text, "bold $text-accent")])
+        if self.sort_column not in self.query_one(ConnectionTable).shown_column_keys():
+            parts.append([summary.sort_part(self.sort_column, self.sort_reverse)])
         if self.snapshot is not None:
-            taken = time.strftime("%H:%M:%S", time.localtime(self.snapshot.taken_at))
+            snapshot = self.snapshot
+            taken = time.strftime("%H:%M:%S", time.localtime(snapshot.taken_at))
             # The source's name holds a --from-file path: text, not markup, and made safe.
-            parts.append(Content(f"{safe(self.snapshot.source)} {taken} in {self.snapshot.duration * 1000:.0f}ms"))
-        parts += [Content(f"every {self.interval:g}s"), Content(protos), Content(states)]
-        self.query_one("#summary", TextLine).show(Content(" │ ").join(p for p in parts if p))
+            age = self._clock() - snapshot.taken_at
+            parts.append(summary.data_part(safe(snapshot.source), taken, snapshot.duration, age, self.interval))
+        protos = " ".join(f"{proto}:{n}" for proto, n in sorted(c.by_proto.items()))
+        parts += [summary.listening_part(c), [Content(f"every {self.interval:g}s")], summary.states_part(c)]
+        parts.append([Content(protos)])
+        line = self.query_one("#summary", TextLine)
+        line.show(summary.fit(parts, self.size.width - line.styles.gutter.width, summary.SUMMARY_SEPARATOR))
 
     def collecting_for(self) -> float | None:
         """Seconds the collection under way has taken, once that is long enough to say; else None."""
@@ -513,7 +533,7 @@ class NettopApp(App[None]):
             notes.append(Content.assemble(("PAUSED", "bold"), " (space to resume)"))
         if self.baseline is not None:
             since = time.strftime("%H:%M:%S", time.localtime(self.baseline_at))
-            notes.append(Content.assemble(("BASELINE", "bold"), f" {since}: only what changed since (b clears)"))
+            notes.append(Content.assemble(("BASELINE", "bold"), f" {since}: changes only (b clears)"))
         if self.error is not None:
             since = ""
             if self.snapshot is not None:
@@ -524,7 +544,7 @@ class NettopApp(App[None]):
         if collecting is not None:
             notes.append(Content(f"collecting for {collecting:.0f} s"))
         elif self.slow:
-            notes.append(Content(f"collection is slow: it takes longer than the {self.interval:g}s interval"))
+            notes.append(Content(f"collection is slow: over the {self.interval:g}s interval"))
         if self.snapshot is not None:
             if self.snapshot.issues:
                 notes.append(Content(f"{len(self.snapshot.issues)} unreadable lines skipped"))
@@ -535,7 +555,10 @@ class NettopApp(App[None]):
                     notes.append(Content(f"{sockets}: not root (sudo nettop shows them)"))
                 else:  # a process the kernel's ptrace rules hide (a sandbox's init, an undumpable one)
                     notes.append(Content(f"{sockets}: hidden even from root"))
-        status.show(Content("  ·  ").join(notes))
+        # The notes most worth saying first: those that do not fit are left out whole, so the line never wraps
+        # (but for an error too long alone: it may take a second line).
+        width = self.size.width - status.styles.gutter.width
+        status.show(summary.fit([[note] for note in notes], width, summary.STATUS_SEPARATOR))
 
     # --- host names -----------------------------------------------------------------------------
 
@@ -558,6 +581,12 @@ class NettopApp(App[None]):
             table = self.query_one(ConnectionTable)
             table.names = self.resolver.name if self.show_names else None
             table.refresh()
+
+    def on_text_line_resized(self) -> None:
+        """Fit the top and status lines to the new width (and say a sort by a column the table no longer shows)."""
+        if self.snapshot is not None:
+            self.update_summary()
+            self.update_status()
 
     def on_unmount(self) -> None:
         if self._resolver is not None:

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import pytest
+from textual.content import Content
 from textual.widgets import Log
 
 from nettop.app import EVENT_LOG_LINES, NettopApp
 from nettop.cli import main
+from nettop.model import OwnerStatus
 from nettop.screens.confirm import ConfirmScreen
 from nettop.screens.help import HelpScreen
-from tests.scripted import FakeClock, ScriptedSource
-from tests.test_app import BASE, settle, shown
+from nettop.summary import fit
+from nettop.widgets.conn_table import ConnectionTable
+from tests.scripted import FakeClock, ScriptedSource, conn
+from tests.test_app import BASE, HangingSource, settle, shown
 
 
 def make(script, **kwargs) -> tuple[NettopApp, ScriptedSource, FakeClock]:  # type: ignore[no-untyped-def]
@@ -153,3 +157,105 @@ async def test_a_half_typed_term_is_not_left_applied_and_the_filter_in_effect_is
         assert "· in effect: prog:nginx" in "\n".join(screen_lines(app))
         await pilot.press("enter")
         assert app.query_one("#filter-bar").display, "closed while invalid: still said"
+
+
+def summary_text(app: NettopApp) -> str:
+    return app.query_one("#summary").render().plain  # type: ignore[union-attr]
+
+
+def status_text(app: NettopApp) -> str:
+    return app.query_one("#status").render().plain  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("width", [80, 200])
+async def test_the_top_line_leaves_out_whole_parts_and_says_the_toggles(width: int) -> None:
+    app, source, _ = make([BASE])
+    async with app.run_test(size=(width, 24)) as pilot:
+        await settle(pilot, app, source, 1)
+        await pilot.press("l", "t")
+        line = summary_text(app)
+        assert len(line) <= width - 2 and not line.rstrip().endswith("│"), "whole parts, no dangling separator"
+        parts = line.split(" │ ")
+        assert parts[:2] == ["3/5 shown", "is:listening proto:tcp"], "the toggles, after the count"
+        assert "08:00:00" in parts[2]
+        if width == 200:  # everything, each part in its long form
+            assert parts[2:] == [
+                "scripted 08:00:00 in 12ms",
+                "4 listening (3 tcp, 1 udp)",
+                "every 60s",
+                "LISTEN:3 ESTABLISHED:1 UNCONNECTED:1",
+                "tcp:4 udp:1",
+            ]
+        else:  # the least important left out, others in short forms: still no bare "listen" beside "LISTEN:"
+            assert parts[2:] == ["08:00:00", "4 listening (3 tcp, 1 udp)"]
+
+
+async def test_a_sort_by_a_column_off_screen_is_said_in_the_top_line() -> None:
+    app, source, _ = make([BASE])
+    async with app.run_test(size=(200, 24)) as pilot:
+        await settle(pilot, app, source, 1)
+        app.sort_column, app.sort_reverse = "user", True
+        await pilot.pause()
+        assert "sort:" not in summary_text(app), "the header says it"
+        await pilot.resize_terminal(80, 24)
+        await pilot.pause()
+        await pilot.pause()
+        assert "user" not in app.query_one(ConnectionTable).shown_column_keys()
+        assert summary_text(app).split(" │ ")[1] == "sort: User ▼"
+        app.sort_column = "rport"
+        await pilot.press("r")
+        assert "sort:" not in summary_text(app), "the remote port is on screen again"
+
+
+async def test_the_status_line_leaves_out_notes_rather_than_wrap_at_80_columns(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("nettop.app.os.geteuid", lambda: 1000)
+    hidden = conn(631, pid=None)._replace(owner_status=OwnerStatus.NOT_PERMITTED)
+    app, source, _ = make([[*BASE, hidden]])
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot, app, source, 1)
+        assert "1 socket without owner: not root (sudo nettop shows them)" in status_text(app)
+        await pilot.press("b", "space")
+        status = status_text(app)
+        assert status.startswith("PAUSED") and "BASELINE 08:00:00" in status, status
+        assert "without owner" not in status, "the least important note goes"
+        assert app.query_one("#status").size.height == 1
+        await pilot.resize_terminal(200, 24)
+        await pilot.pause()
+        await pilot.pause()
+        assert "1 socket without owner" in status_text(app), "room again: said again"
+
+
+async def test_a_hung_collection_marks_the_data_old_in_the_top_line_at_80_columns(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("nettop.app.SLOW_COLLECTION_NOTICE", 0.2)
+    clock = FakeClock()
+    source = HangingSource([BASE], clock)
+    app = NettopApp(source, interval=60, clock=clock)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot, app, source, 2)  # the second collection hangs
+        assert summary_text(app).split(" │ ")[1] == "08:00:00", "fresh: the time alone"
+        clock.now += 130  # more than two intervals
+        for _ in range(100):  # the once-a-second tick says it: wait for it, not for a time
+            if "ago" in summary_text(app) and "collecting for" in status_text(app):
+                break
+            await pilot.pause(0.05)
+        assert summary_text(app).split(" │ ")[1] == "scripted 08:00:00 (2 min ago)"
+        assert status_text(app).startswith("collecting for ")
+        source.release.set()
+        for _ in range(100):
+            if "STALE" in status_text(app):
+                break
+            await pilot.pause(0.05)
+        assert status_text(app).startswith("STALE since 08:00:00: ") and "killed after the timeout" in status_text(app)
+        assert "(2 min ago)" in summary_text(app), "still the old rows"
+
+
+def test_fit_leaves_out_whole_parts_then_lengthens_what_is_kept() -> None:
+    parts = [[Content("12/40 shown")], [Content("a long form of it"), Content("short")], [Content("x" * 30)], []]
+    assert fit(parts, 80, " │ ").plain == f"12/40 shown │ a long form of it │ {'x' * 30}"
+    assert fit(parts, 40, " │ ").plain == "12/40 shown │ a long form of it", "the part that does not fit goes whole"
+    assert fit(parts, 30, " │ ").plain == "12/40 shown │ short"
+    assert fit(parts, 5, " │ ").plain == "12/40 shown", "the first stays, for the line to crop"
