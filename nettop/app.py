@@ -489,7 +489,8 @@ class NettopApp(App[None]):
 
     def update_summary(self, shown: int | None = None, closing: int | None = None) -> None:
         """Counts first, then what is shown and when and how the data was read: parts that do not fit the width
-        are left out whole, the least important first (``nettop.summary``). Without counts (a tick, a resize): the last."""
+        are left out whole, the least important first (``nettop.summary``). Called without counts (each tick, a
+        resize), the last ones."""
         if shown is not None:
             self._rows_shown = (shown, closing or 0)
         shown, closing = self._rows_shown
