@@ -457,7 +457,8 @@ class NettopApp(App[None]):
         if self.collecting_for() is not None:
             self.update_status()  # the count of seconds goes on while a command hangs
         if self.snapshot is not None:
-            self.update_summary()  # the data's age, once it is old
+            with contextlib.suppress(NoMatches):  # a tick may come as the app closes, its widgets gone
+                self.update_summary()  # the data's age, once it is old
         now = self._clock()
         if self.model.expire(now):
             self.show_rows()
