@@ -28,13 +28,14 @@ from textual.css.query import NoMatches
 from textual.message import Message
 from textual.reactive import reactive
 from textual.screen import Screen
-from textual.widgets import Footer, Log, Static
+from textual.widgets import Footer, Static
 from textual.worker import get_current_worker
 
-from nettop import config
+from nettop import config, pace, summary
 from nettop.errors import NettopError
 from nettop.events import ended_event, events_of
 from nettop.gcpause import paused_gc
+from nettop.keys import FUNCTION_KEYS, aliases, quit_on_ctrl_c
 from nettop.model import Connection, Snapshot
 from nettop.owners.kill import KillRefused, signal_owner
 from nettop.policy.overlay import PolicyState, judge
@@ -54,6 +55,7 @@ from nettop.sources import Source, sockdiag
 from nettop.text import safe
 from nettop.view import COLUMN_KEYS, NETNS, NEW_HIGHLIGHT_SECONDS, TRAFFIC, TRAFFIC_MIN_SCREEN, RowsModel
 from nettop.widgets.conn_table import ConnectionTable
+from nettop.widgets.event_log import EventLog
 from nettop.widgets.filter_bar import FilterBar
 from nettop.writers.events import event_text
 
@@ -66,7 +68,8 @@ SLOW_COLLECTION_NOTICE = 2.0
 
 RecordIndex = dict[RowKey, Connection]
 #: Help for key pairs, one line each on the help screen.
-FAMILY, PACE = "IPv4 only / IPv6 only (press again for both)", "refresh slower / faster (0.5 s to 60 s)"
+FAMILY = "IPv4 only / IPv6 only (press again for both)"
+PACE = f"refresh slower / faster (steps of {', '.join(f'{step:g}' for step in pace.STEPS)} s)"
 #: ``t`` cycles the quick toggles' ``proto:`` term through these values (None: no such term).
 PROTO_CYCLE = (None, "tcp", "udp")
 #: The event log keeps this many lines, and shows at most this many events of one refresh.
@@ -111,6 +114,12 @@ class TextLine(Static):
         super().__init__(text, id=id)
         self._text = text
         self._fixed_height = fixed_height
+
+    class Resized(Message):
+        """The line's width changed (after the layout: the table's columns are those of the new width)."""
+
+    def on_resize(self) -> None:
+        self.post_message(self.Resized())
 
     def show(self, text: Content) -> None:
         # Content's == compares the text alone; a change of style alone (a policy turning red) repaints too.
@@ -216,6 +225,7 @@ class NettopApp(App[None]):
         Binding("S", "settings", "Settings", key_display="S", show=False,
                 tooltip="settings: where each comes from; save them to the config file", id="settings"),
     ]  # fmt: skip
+    BINDINGS += [quit_on_ctrl_c(BINDINGS), *aliases(BINDINGS, FUNCTION_KEYS)]
 
     #: Seconds between collections.
     interval: reactive[float] = reactive(2.0)
@@ -278,6 +288,8 @@ class NettopApp(App[None]):
         self.slow = False
         #: When the collection under way started (``time.monotonic``), None between collections.
         self.collecting_since: float | None = None
+        #: The rows on screen and the closed ones among them, as the top line last counted them.
+        self._rows_shown = (0, 0)
         self._wake = asyncio.Event()
         self.set_reactive(NettopApp.interval, interval)
 
@@ -286,13 +298,13 @@ class NettopApp(App[None]):
     def compose(self) -> ComposeResult:
         yield TextLine(Content("nettop: collecting…"), id="summary", fixed_height=True)
         yield ConnectionTable(self.model, clock=self._clock, id="table")
-        yield Log(id="events", max_lines=EVENT_LOG_LINES)
+        yield EventLog(id="events", max_lines=EVENT_LOG_LINES)
         yield FilterBar(id="filter-bar")
         yield TextLine(Content(), id="status", fixed_height=False)
         yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one("#events", Log).display = False
+        self.query_one("#events", EventLog).display = False
         bar = self.query_one(FilterBar)
         bar.display = not self.query_filter.is_empty
         if not self.query_filter.is_empty:
@@ -315,8 +327,10 @@ class NettopApp(App[None]):
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
+        actions = {"quit"}  # each action once: its other keys (F-keys) would repeat it
         for binding in self.BINDINGS:
-            if isinstance(binding, Binding) and binding.action != "quit":
+            if isinstance(binding, Binding) and binding.action not in actions:
+                actions.add(binding.action)
                 key = binding.key_display or binding.key
                 yield SystemCommand(binding.description, f"key: {key}", partial(self.run_action, binding.action))
 
@@ -467,7 +481,7 @@ class NettopApp(App[None]):
         # A thread's message may arrive as the app closes, its widgets gone.
         if lines and self.is_running:
             with contextlib.suppress(NoMatches):
-                self.query_one("#events", Log).write_lines(lines)
+                self.query_one("#events", EventLog).write_lines(lines)
 
     def on_collection_failed(self, message: CollectionFailed) -> None:
         self.error = message.error
@@ -478,6 +492,9 @@ class NettopApp(App[None]):
             return
         if self.collecting_for() is not None:
             self.update_status()  # the count of seconds goes on while a command hangs
+        if self.snapshot is not None:
+            with contextlib.suppress(NoMatches):  # a tick may come as the app closes, its widgets gone
+                self.update_summary()  # the data's age, once it is old
         now = self._clock()
         if self.model.expire(now):
             self.show_rows()
@@ -507,28 +524,40 @@ class NettopApp(App[None]):
         self.update_summary(table.row_count - closing - self.model.shown_missing, closing)
         self.update_status()
 
-    def update_summary(self, shown: int, closing: int = 0) -> None:
-        """Counts first, then when and how the data was read: what must fit at 80 columns comes first."""
+    def update_summary(self, shown: int | None = None, closing: int | None = None) -> None:
+        """Counts first, then what is shown and when and how the data was read: parts that do not fit the width
+        are left out whole, the least important first (``nettop.summary``). Called without counts (each tick, a
+        resize), the last ones."""
+        if shown is not None:
+            self._rows_shown = (shown, closing or 0)
+        shown, closing = self._rows_shown
         c = self.counts
-        states = " ".join(f"{state}:{n}" for state, n in sorted(c.by_state.items(), key=lambda kv: (-kv[1], kv[0]))[:5])
-        protos = " ".join(f"{proto}:{n}" for proto, n in sorted(c.by_proto.items()))
         closed = f" +{closing} closed" if closing else ""
-        parts = [Content.assemble((str(shown), "bold"), f"/{c.total} shown{closed}")]
-        parts.append(Content(f"listen {c.listeners}"))
+        parts: list[summary.Part] = [[Content.assemble((str(shown), "bold"), f"/{c.total} shown{closed}")]]
         if self.verdict is not None:
             v = self.verdict
             colour = "$text-success" if v.passed == v.tested else "$text-error"
-            parts.append(Content.styled(f"policy {v.passed}/{v.tested} pass", colour))
+            parts.append([Content.styled(f"policy {v.passed}/{v.tested} pass", colour)])
+        # The quick toggles (l t 4 6, and any added later) and a sort by a column off screen show nowhere else.
+        parts.append([Content.styled(self.quick.text, "bold $text-accent")])
+        if self.sort_column not in self.query_one(ConnectionTable).shown_column_keys():
+            parts.append([summary.sort_part(self.sort_column, self.sort_reverse)])
         if self.snapshot is not None:
-            # A capture may be days old: its date too.
-            clock_format = "%Y-%m-%d %H:%M:%S" if self.read_only else "%H:%M:%S"
-            taken = time.strftime(clock_format, time.localtime(self.snapshot.taken_at))
-            # The source's name holds a --from-file path: text, not markup, and made safe.
-            took = "" if self.read_only else f" in {self.snapshot.duration * 1000:.0f}ms"
-            parts.append(Content(f"{safe(self.snapshot.source)} {taken}{took}"))
-        pace = Content("read-only") if self.read_only else Content(f"every {self.interval:g}s")
-        parts += [pace, Content(protos), Content(states)]
-        self.query_one("#summary", TextLine).show(Content(" │ ").join(p for p in parts if p))
+            snapshot = self.snapshot
+            if self.read_only:  # a capture: when it was taken (it may be days old), never "stale"
+                taken = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(snapshot.taken_at))
+                parts.append([Content(f"{safe(snapshot.source)} {taken}"), Content(taken)])
+            else:
+                taken = time.strftime("%H:%M:%S", time.localtime(snapshot.taken_at))
+                # The source's name holds a --from-file path: text, not markup, and made safe.
+                age = self._clock() - snapshot.taken_at
+                parts.append(summary.data_part(safe(snapshot.source), taken, snapshot.duration, age, self.interval))
+        protos = " ".join(f"{proto}:{n}" for proto, n in sorted(c.by_proto.items()))
+        pace_part = Content("read-only") if self.read_only else Content(f"every {self.interval:g}s")
+        parts += [summary.listening_part(c), [pace_part], summary.states_part(c)]
+        parts.append([Content(protos)])
+        line = self.query_one("#summary", TextLine)
+        line.show(summary.fit(parts, self.size.width - line.styles.gutter.width, summary.SUMMARY_SEPARATOR))
 
     def collecting_for(self) -> float | None:
         """Seconds the collection under way has taken, once that is long enough to say; else None."""
@@ -547,7 +576,7 @@ class NettopApp(App[None]):
             notes.append(Content.assemble(("PAUSED", "bold"), " (space to resume)"))
         if self.baseline is not None:
             since = time.strftime("%H:%M:%S", time.localtime(self.baseline_at))
-            notes.append(Content.assemble(("BASELINE", "bold"), f" {since}: only what changed since (b clears)"))
+            notes.append(Content.assemble(("BASELINE", "bold"), f" {since}: changes only (b clears)"))
         if self.error is not None:
             since = ""
             if self.snapshot is not None:
@@ -558,7 +587,7 @@ class NettopApp(App[None]):
         if collecting is not None:
             notes.append(Content(f"collecting for {collecting:.0f} s"))
         elif self.slow:
-            notes.append(Content(f"collection is slow: it takes longer than the {self.interval:g}s interval"))
+            notes.append(Content(f"collection is slow: over the {self.interval:g}s interval"))
         if self.snapshot is not None:
             if self.snapshot.issues:
                 notes.append(Content(f"{len(self.snapshot.issues)} unreadable lines skipped"))
@@ -569,7 +598,10 @@ class NettopApp(App[None]):
                     notes.append(Content(f"{sockets}: not root (sudo nettop shows them)"))
                 else:  # a process the kernel's ptrace rules hide (a sandbox's init, an undumpable one)
                     notes.append(Content(f"{sockets}: hidden even from root"))
-        status.show(Content("  ·  ").join(notes))
+        # The notes most worth saying first: those that do not fit are left out whole, so the line never wraps
+        # (but for an error too long alone: it may take a second line).
+        width = self.size.width - status.styles.gutter.width
+        status.show(summary.fit([[note] for note in notes], width, summary.STATUS_SEPARATOR))
 
     # --- host names -----------------------------------------------------------------------------
 
@@ -592,6 +624,12 @@ class NettopApp(App[None]):
             table = self.query_one(ConnectionTable)
             table.names = self.resolver.name if self.show_names else None
             table.refresh()
+
+    def on_text_line_resized(self) -> None:
+        """Fit the top and status lines to the new width (and say a sort by a column the table no longer shows)."""
+        if self.snapshot is not None:
+            self.update_summary()
+            self.update_status()
 
     def on_unmount(self) -> None:
         if self._resolver is not None:
@@ -619,7 +657,7 @@ class NettopApp(App[None]):
 
     def on_filter_bar_closed(self) -> None:
         bar = self.query_one(FilterBar)
-        bar.display = not self.query_filter.is_empty
+        bar.display = not self.query_filter.is_empty or bar.invalid  # a typo stays in sight with what holds instead
         self.query_one(ConnectionTable).focus()
 
     # --- reactives ------------------------------------------------------------------------------
@@ -687,16 +725,16 @@ class NettopApp(App[None]):
         self.paused = not self.paused
 
     def action_slower(self) -> None:
-        self.interval = min(self.interval * 2, MAX_INTERVAL)
+        self.interval = pace.slower(self.interval)
 
     def action_faster(self) -> None:
-        self.interval = max(self.interval / 2, MIN_INTERVAL)
+        self.interval = pace.faster(self.interval)
 
     def action_toggle_names(self) -> None:
         self.show_names = not self.show_names
 
     def action_toggle_events(self) -> None:
-        log = self.query_one("#events", Log)
+        log = self.query_one("#events", EventLog)
         log.display = not log.display
 
     def action_baseline(self) -> None:

@@ -274,6 +274,9 @@ async def test_help_screen() -> None:
         for binding in [*NettopApp.BINDINGS, *ConnectionTable.BINDINGS]:
             assert binding.tooltip in text  # type: ignore[union-attr]
         assert "cmd:gunicorn" in text and "iface:lo" in text and "^p" in text
+        # htop's function keys and Ctrl+C, each on the line of the key it stands for.
+        for keys in (r"q \^c F10 +quit", r"\? F1 +this help", r"/ F3 F4 +filter", r"s F6 +sort", r"k F9 +terminate"):
+            assert re.search(keys, text), keys
         for key in ("escape", "q", "question_mark"):  # each closes it, and the viewer goes on
             await pilot.press(key)
             assert not isinstance(app.screen, HelpScreen) and app.is_running

@@ -20,23 +20,18 @@ from nettop import query
 TITLE = "nettop: live network connections"
 FILTER_HEADING = 'Filter: all terms must hold; -term negates one; quotes keep spaces: prog:"my app"'
 #: The keys' column; a longer key (the cursor keys, together) takes the room it needs on its line.
-KEY_WIDTH = 6
+KEY_WIDTH = 8
 ROWS_NOTE = "Rows: new connections are highlighted for a few seconds; closed ones stay dimmed, then go."
 
 
 def key_lines(bindings: Iterable[BindingType], key_display: Callable[[Binding], str]) -> list[tuple[str, str]]:
-    """(keys as shown, what they do) for every binding with a description, in order; bindings in a row that do
-    the same (the same tooltip: the cursor keys, 4 and 6) share a line."""
-    lines: list[tuple[str, str]] = []
+    """(keys as shown, what they do) for every binding with a description, in order; bindings that do the same
+    (the same tooltip: the cursor keys, 4 and 6, a letter and its function key) share the first one's line."""
+    keys_of: dict[str, list[str]] = {}  # what they do -> keys, in the order first seen
     for binding in bindings:
-        if not (isinstance(binding, Binding) and binding.description):
-            continue
-        key, does = key_display(binding), binding.tooltip or binding.description
-        if lines and lines[-1][1] == does:
-            lines[-1] = (f"{lines[-1][0]} {key}", does)
-        else:
-            lines.append((key, does))
-    return lines
+        if isinstance(binding, Binding) and binding.description:
+            keys_of.setdefault(binding.tooltip or binding.description, []).append(key_display(binding))
+    return [(" ".join(keys), does) for does, keys in keys_of.items()]
 
 
 def term_lines() -> list[tuple[str, str]]:
