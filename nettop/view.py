@@ -117,13 +117,18 @@ STATE_RANK: dict[State, str] = {
 def state_order(record: Connection) -> str:
     """Listeners first (TCP LISTEN, bound UDP), then established, opening, closing, TIME_WAIT; then by protocol
     (the row's tail then orders by port). A policy's missing listener (state UNKNOWN) sorts with the listeners."""
-    state = record.state
+    return _state_key(record.state, record.proto, record.family, record.remote_ip is None)
+
+
+@lru_cache(maxsize=256)
+def _state_key(state: State, proto: Proto, family: int, peerless: bool) -> str:
+    # Cached: a sort key is made for every row of a re-sort, and these few inputs have few values.
     rank = STATE_RANK[state]
-    if state is State.UNCONNECTED and record.remote_ip is not None:
+    if state is State.UNCONNECTED and not peerless:
         rank = "1"  # a connected UDP socket talks to one peer: with the established
-    elif state is State.UNKNOWN and record.remote_ip is None:
+    elif state is State.UNKNOWN and peerless:
         rank = "0"
-    return rank + record.proto + str(record.family)
+    return rank + proto + str(family)
 
 
 @lru_cache(maxsize=4096)
@@ -398,6 +403,9 @@ def _sizes(row: Row) -> tuple[int, ...]:
     return sizes
 
 
+_TRAFFIC_ONLY = ("traffic",)
+
+
 def _resized(before: Connection, after: Connection) -> bool:
     """Whether a change of record may change its measured cells: only owners and where they run do (a row's ends,
     and so its addresses, never change). Most changes are counters and states, and cost no measuring."""
@@ -501,7 +509,8 @@ class RowsModel:
                 row.place is None or sort_key(after) + row.tail == row.place
             ):
                 before, row.record = row.record, after
-                if _resized(before, after):
+                # Bytes flowing (every busy row, every tick) change no measured cell: not even compared.
+                if changed.fields != _TRAFFIC_ONLY and _resized(before, after):
                     row.sizes = None  # measured again when next shown
                     if row.place is not None:
                         self._measure(row)
