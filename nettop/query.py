@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from nettop.exposure import EXPOSURES, exposure
 from nettop.formats.common import parse_state
-from nettop.model import MAX_PID, MAX_PORT, MAX_UID, Connection, Proto, State, unmapped
+from nettop.model import MAX_PID, MAX_PORT, MAX_UID, Connection, OwnerStatus, Proto, State, unmapped
 
 if TYPE_CHECKING:
     from nettop.cgroups import Placement
@@ -564,6 +564,8 @@ def _is_address(text: str) -> bool:
 def _haystack(record: Connection) -> str:
     """Every column's text, lower-cased, as the table shows it (ports both as numbers and names)."""
     owners = " ".join(f"{'' if o.pid is None else o.pid} {o.name or ''} {o.user or ''}" for o in record.owners)
+    if not owners and record.owner_status is OwnerStatus.NOT_PERMITTED:
+        owners = "(hidden)"  # what the table's Program column says of it
     return (
         f"{record.proto.value}{record.family} {record.local_ip}%{record.interface or ''} {record.local_port} "
         f"{record.remote_ip or '*'} {record.remote_port} {record.state.value} {owners}"

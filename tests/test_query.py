@@ -285,3 +285,11 @@ def test_the_closing_toggle_survives_the_listening_toggle() -> None:
     assert [r for r in ALL if toggles.matches(r)] == [SSH, DNS, DEV6]
     toggles = toggles.replaced("is", None).toggled("is", "closing", negated=True)
     assert toggles.is_empty
+
+
+def test_free_text_finds_hidden_owners_as_the_table_names_them() -> None:
+    from nettop.model import OwnerStatus
+
+    hidden = conn(6000, 41000, pid=None)._replace(owner_status=OwnerStatus.NOT_PERMITTED)
+    assert parse_query("hidden").matches(hidden)
+    assert not parse_query("hidden").matches(WAIT), "a socket no process holds is not hidden"
