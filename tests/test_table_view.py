@@ -245,3 +245,17 @@ async def test_clicks_sort_by_a_header_reverse_on_a_second_and_move_the_cursor_t
         await pilot.pause()
         assert table.cursor_row == 1
         assert isinstance(app.screen, DetailsScreen), "a double click opens the row's details"
+
+
+def test_the_measured_widths_are_the_cells_widths() -> None:
+    from nettop.view import MEASURED, Row, _sizes
+    from tests.demo_data import demo_records
+
+    records = [
+        *demo_records(),
+        hidden(6000, 0),
+        conn(8443, local_ip=LONG_V6, family=6)._replace(interface="eth0", netns="web-ns"),
+        conn(1, 2, pid=None, state=State.TIME_WAIT),
+    ]
+    for record in records:
+        assert _sizes(Row(record, 0.0, "")) == tuple(len(column.cell(record)) for column in MEASURED), record
