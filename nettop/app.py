@@ -204,6 +204,8 @@ class NettopApp(App[None]):
         Binding("r", "reverse_sort", "Reverse", tooltip="reverse the sort", id="reverse"),
         Binding("l", "toggle_listening", "Listening", tooltip="listening sockets only (is:listening)",
                 id="listening"),
+        Binding("w", "toggle_closing", "Closing", tooltip="hide / show TIME_WAIT and other closing states "
+                "(-is:closing)", id="closing"),
         Binding("t", "cycle_proto", "TCP/UDP", tooltip="cycle TCP / UDP / both (proto:)", id="proto"),
         Binding("4", "family(4)", "IPv4", show=False, tooltip=FAMILY, id="ipv4"),
         Binding("6", "family(6)", "IPv6", show=False, tooltip=FAMILY, id="ipv6"),
@@ -232,7 +234,7 @@ class NettopApp(App[None]):
     #: When paused, nothing is collected and the screen holds still.
     paused: reactive[bool] = reactive(False)
     #: The column the table is sorted by, and whether the order is reversed.
-    sort_column: reactive[str] = reactive("proto")
+    sort_column: reactive[str] = reactive("state")
     sort_reverse: reactive[bool] = reactive(False)
     #: The quick toggles (l, t, 4, 6) as terms of the filter language: ``is:listening proto:tcp fam:4``.
     quick: reactive[Query] = reactive(Query())
@@ -713,6 +715,9 @@ class NettopApp(App[None]):
 
     def action_toggle_listening(self) -> None:
         self.quick = self.quick.replaced("is", None if self.quick.value_of("is") else "listening")
+
+    def action_toggle_closing(self) -> None:
+        self.quick = self.quick.toggled("is", "closing", negated=True)
 
     def action_cycle_proto(self) -> None:
         index = PROTO_CYCLE.index(self.quick.value_of("proto"))

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from nettop.exposure import EXPOSURES, exposure
 from nettop.formats.common import parse_state
-from nettop.model import MAX_PID, MAX_PORT, MAX_UID, Connection, Proto, State, unmapped
+from nettop.model import MAX_PID, MAX_PORT, MAX_UID, Connection, OwnerStatus, Proto, State, unmapped
 
 if TYPE_CHECKING:
     from nettop.cgroups import Placement
@@ -142,9 +142,16 @@ class Query:
         return next((c.value for c in self.terms if c.key == key and not c.negated), None)
 
     def replaced(self, key: str, value: str | None) -> Query:
-        """This query with its ``key:`` clauses replaced by ``key:value`` (or dropped, for None)."""
-        kept = [clause for clause in self.terms if clause.key != key]
+        """This query with its (not negated) ``key:`` clauses replaced by ``key:value`` (or dropped, for None).
+        Negated ones stay: ``l`` sets ``is:listening`` and must not undo ``w``'s ``-is:closing``."""
+        kept = [clause for clause in self.terms if clause.key != key or clause.negated]
         return Query.of([*kept, term(key, value)] if value is not None else kept)
+
+    def toggled(self, key: str, value: str, negated: bool = False) -> Query:
+        """This query without its ``key:value`` clause (negated or not, as asked) if it has one, else with it."""
+        clause = term(key, value, negated)
+        kept = [c for c in self.terms if (c.key, c.value, c.negated) != (key, value, negated)]
+        return Query.of(kept if len(kept) < len(self.terms) else [*kept, clause])
 
 
 def all_of(predicates: Iterable[Predicate | None]) -> Predicate | None:
@@ -323,10 +330,18 @@ def _family(value: str) -> int:
     return family
 
 
+#: What ``is:closing`` selects: a connection on its way out, the kernel's or the peer's side (``w`` hides them).
+CLOSING_STATES = frozenset(
+    {State.FIN_WAIT1, State.FIN_WAIT2, State.CLOSE_WAIT, State.CLOSING, State.LAST_ACK, State.TIME_WAIT, State.CLOSE}
+)
+_KINDS = {"listening": "listening", "listener": "listening", "closing": "closing"}
+
+
 def _kind(value: str) -> str:
-    if value.lower() not in ("listening", "listener"):
-        raise ValueError(f"{value!r} is not a kind of socket (listening)")
-    return "listening"
+    kind = _KINDS.get(value.lower())
+    if kind is None:
+        raise ValueError(f"{value!r} is not a kind of socket (listening, closing)")
+    return kind
 
 
 def _exposure(value: str) -> str:
@@ -335,7 +350,9 @@ def _exposure(value: str) -> str:
     return value.lower()
 
 
-def _listening(_: str) -> Predicate:
+def _of_kind(kind: str) -> Predicate:
+    if kind == "closing":
+        return lambda r: r.state in CLOSING_STATES
     return lambda r: r.is_listener
 
 
@@ -427,7 +444,9 @@ TERMS: tuple[Term, ...] = (
          flag=Flag("state", "only this state (repeat for several)", repeat=True)),
     Term("proto", _protos, _proto, "the protocol, and family: tcp, udp, tcp6, udp4", "proto:udp",
          flag=Flag("proto", "only this protocol (tcp, udp; tcp6 and udp4 say the family too)")),
-    Term("is", _kind, _listening, "listening sockets: TCP in LISTEN, UDP bound without a peer", "is:listening",
+    Term("is", _kind, _of_kind,
+         "is:listening: TCP in LISTEN, UDP bound without a peer; is:closing: FIN_WAIT1/2, CLOSE_WAIT, CLOSING, "
+         "LAST_ACK, TIME_WAIT, CLOSE", "is:listening",
          flag=Flag("listening", switches=(("--listening", True, "only listening sockets (TCP LISTEN, bound UDP)"),),
                    to_text=lambda on: "listening")),
     Term("pid", _numbers(MAX_PID, "a pid"), _pids, "any owner's pid (1234,5678 for several)", "pid:1234",
@@ -545,6 +564,8 @@ def _is_address(text: str) -> bool:
 def _haystack(record: Connection) -> str:
     """Every column's text, lower-cased, as the table shows it (ports both as numbers and names)."""
     owners = " ".join(f"{'' if o.pid is None else o.pid} {o.name or ''} {o.user or ''}" for o in record.owners)
+    if not owners and record.owner_status is OwnerStatus.NOT_PERMITTED:
+        owners = "(hidden)"  # what the table's Program column says of it
     return (
         f"{record.proto.value}{record.family} {record.local_ip}%{record.interface or ''} {record.local_port} "
         f"{record.remote_ip or '*'} {record.remote_port} {record.state.value} {owners}"

@@ -9,6 +9,7 @@ from __future__ import annotations
 import bisect
 import ipaddress
 import itertools
+import pwd
 import socket
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -16,7 +17,7 @@ from functools import lru_cache
 
 from nettop.cgroups import Placement, place_name
 from nettop.exposure import exposure
-from nettop.model import Connection, Proto, State, Traffic
+from nettop.model import Connection, OwnerStatus, Proto, State, Traffic
 from nettop.snapshots import RowKey, SnapshotDiff
 from nettop.text import address_text, bytes_text, port_text, rtt_text
 
@@ -54,12 +55,80 @@ def service_name(port: int | None, proto: str) -> str:
         return NAMES.get(port, "")
 
 
+#: What the Program column says of a socket whose owner another user's process is, hidden from a user who is not
+#: root: not blank, which would look like a TIME_WAIT row that no process holds.
+HIDDEN_OWNER = "(hidden)"
+
+
+def owner_hidden(record: Connection) -> bool:
+    """The socket has an owner that nettop may not see (``OwnerStatus.NOT_PERMITTED``)."""
+    return not record.owners and record.owner_status is OwnerStatus.NOT_PERMITTED
+
+
 def owner_pids(record: Connection) -> str:
+    if not record.owners:
+        return "?" if record.owner_status is OwnerStatus.NOT_PERMITTED else ""
     return ",".join("?" if owner.pid is None else str(owner.pid) for owner in record.owners)
 
 
 def owner_names(record: Connection) -> str:
+    if not record.owners:
+        return HIDDEN_OWNER if record.owner_status is OwnerStatus.NOT_PERMITTED else ""
     return ",".join(owner.name or "?" for owner in record.owners)
+
+
+@lru_cache(maxsize=1024)
+def user_name(uid: int) -> str:
+    """The name of ``uid`` (the password database, read once per uid), or the number when it has none."""
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except (KeyError, OverflowError):
+        return str(uid)
+
+
+def owner_user(record: Connection) -> str:
+    """The owner's user, else the user that made the socket (its uid, which sock_diag and ``ss -e`` give even for
+    another user's socket: the kernel tells that much without root)."""
+    user = record.user
+    if user:
+        return user
+    return user_name(record.uid) if not record.owners and record.uid is not None else ""
+
+
+#: The default order, by the State column: what serves first, then what talks, then what is on its way out
+#: (a curl loop's TIME_WAIT would otherwise fill the first screen).
+STATE_RANK: dict[State, str] = {
+    State.LISTEN: "0",
+    State.UNCONNECTED: "0",
+    State.ESTABLISHED: "1",
+    State.SYN_SENT: "2",
+    State.SYN_RECV: "2",
+    State.FIN_WAIT1: "3",
+    State.FIN_WAIT2: "3",
+    State.CLOSE_WAIT: "3",
+    State.CLOSING: "3",
+    State.LAST_ACK: "3",
+    State.TIME_WAIT: "4",
+    State.CLOSE: "5",
+    State.UNKNOWN: "6",
+}
+
+
+def state_order(record: Connection) -> str:
+    """Listeners first (TCP LISTEN, bound UDP), then established, opening, closing, TIME_WAIT; then by protocol
+    (the row's tail then orders by port). A policy's missing listener (state UNKNOWN) sorts with the listeners."""
+    return _state_key(record.state, record.proto, record.family, record.remote_ip is None)
+
+
+@lru_cache(maxsize=256)
+def _state_key(state: State, proto: Proto, family: int, peerless: bool) -> str:
+    # Cached: a sort key is made for every row of a re-sort, and these few inputs have few values.
+    rank = STATE_RANK[state]
+    if state is State.UNCONNECTED and not peerless:
+        rank = "1"  # a connected UDP socket talks to one peer: with the established
+    elif state is State.UNKNOWN and peerless:
+        rank = "0"
+    return rank + proto + str(family)
 
 
 @lru_cache(maxsize=4096)
@@ -98,6 +167,12 @@ class Column:
     #: What the rows must carry for the column to be shown (``TRAFFIC``, ``NETNS``), "" for always: a column of
     #: dashes would take the room of one that says something.
     needs: str = ""
+    #: Where a cell too long for the column is cut: ``END``, ``MIDDLE`` (addresses, names: both ends say
+    #: something) or ``COMMAND`` (the program's directory goes first, its name and arguments stay).
+    elide: str = "end"
+
+
+END, MIDDLE, COMMAND = "end", "middle", "command"
 
 
 def _exposure(record: Connection) -> str:
@@ -163,15 +238,26 @@ COLUMNS: tuple[Column, ...] = (
     # Sort keys use enum members as the strings they are: ``.value`` is a property, slow over 25,000 rows.
     Column("proto", "Proto", lambda r: f"{r.proto.value}{r.family}", lambda r: r.proto + str(r.family), 6),
     # Blank for nettop's own namespace: the others stand out.
-    Column("netns", "Netns", lambda r: r.netns or "", lambda r: r.netns or "", 8, flex=True, max_width=20, needs=NETNS),
+    Column(
+        "netns",
+        "Netns",
+        lambda r: r.netns or "",
+        lambda r: r.netns or "",
+        5,
+        flex=True,
+        max_width=20,
+        needs=NETNS,
+        elide=MIDDLE,
+    ),
     Column(
         "local",
         "Local address",
         lambda r: address_text(r.local_ip, r.interface),
         lambda r: ip_sort_key(r.local_ip),
-        15,
+        13,
         flex=True,
         max_width=41,
+        elide=MIDDLE,
     ),
     Column(
         "lport",
@@ -186,9 +272,10 @@ COLUMNS: tuple[Column, ...] = (
         "Remote address",
         lambda r: address_text(r.remote_ip),
         lambda r: ip_sort_key(r.remote_ip),
-        15,
+        14,
         flex=True,
         max_width=41,
+        elide=MIDDLE,
     ),
     Column(
         "rport",
@@ -198,17 +285,28 @@ COLUMNS: tuple[Column, ...] = (
         5,
         align_right=True,
     ),
-    Column("state", "State", lambda r: r.state.value, lambda r: str.__str__(r.state), 11),
+    # Sorted by lifecycle, not by name: listeners, established, opening, closing (``state_order``).
+    Column("state", "State", lambda r: r.state.value, state_order, 11),
     Column("pid", "PID", owner_pids, lambda r: _numeric(r.pid), 7, align_right=True),
-    Column("program", "Program", owner_names, lambda r: (r.program or "~").lower(), 8, flex=True, max_width=24),
-    Column("user", "User", lambda r: r.user or "", lambda r: r.user or "~", 9, min_screen=96),
+    Column(
+        "program",
+        "Program",
+        owner_names,
+        lambda r: (r.program or "~").lower(),
+        8,
+        flex=True,
+        max_width=24,
+        elide=MIDDLE,
+    ),
+    Column("user", "User", owner_user, lambda r: r.user or "~", 4, flex=True, max_width=16, min_screen=96),
     Column("rx", "Rx/s", _rx, _rx_order, 8, min_screen=110, align_right=True, needs=TRAFFIC),
     Column("tx", "Tx/s", _tx, _tx_order, 8, min_screen=110, align_right=True, needs=TRAFFIC),
     Column("rtt", "RTT", _rtt, _rtt_order, 7, min_screen=130, align_right=True, needs=TRAFFIC),
     Column("service", "Service", _service, _service, 9, min_screen=120),
     Column("exposure", "Exposure", _exposure, _exposure, 8, min_screen=150),
-    Column("unit", "Unit", owner_place, owner_place, 10, flex=True, max_width=28, min_screen=140),
-    Column("command", "Command", command_line, command_line, 20, flex=True, min_screen=160),
+    Column("unit", "Unit", owner_place, owner_place, 4, flex=True, max_width=28, min_screen=140, elide=MIDDLE),
+    # The one column without a limit: it takes what the others leave.
+    Column("command", "Command", command_line, command_line, 7, flex=True, min_screen=160, elide=COMMAND),
 )
 COLUMN_KEYS = tuple(column.key for column in COLUMNS)
 COLUMNS_BY_KEY = {column.key: column for column in COLUMNS}
@@ -228,25 +326,33 @@ def visible_columns(screen_width: int, available: Collection[str] = ()) -> list[
 TRAFFIC_MIN_SCREEN = min(column.min_screen for column in COLUMNS if column.needs == TRAFFIC)
 
 
-def column_widths(columns: list[Column], width: int) -> list[int]:
-    """Fixed columns get their width; flexible ones share what is left (one space between columns).
+#: The flexible columns with a limit, whose width follows their widest cell (``RowsModel.widest``); Command has no
+#: limit and takes what is left, unmeasured.
+MEASURED = tuple(column for column in COLUMNS if column.flex and column.max_width)
+
+
+def column_widths(columns: list[Column], width: int, widest: Mapping[str, int] | None = None) -> list[int]:
+    """Fixed columns get their width; flexible ones that of their widest cell (``widest``, by column key), from
+    their ``width`` (at least their title) to their ``max_width``; a column without a limit (Command) takes
+    what is left. One space between columns.
 
     On a screen too narrow for all of it, the widest flexible columns give up cells first (to 4 each).
     """
-    widths = [column.width for column in columns]
+    widest = widest or {}
+    widths = []
+    for column in columns:
+        wanted = column.width
+        if column.flex:  # never narrower than its title and the sort's arrow
+            wanted = max(wanted, len(column.title) + 1, widest.get(column.key, 0))
+            if column.max_width:
+                wanted = min(wanted, column.max_width)
+        widths.append(wanted)
     spare = width - sum(widths) - (len(columns) - 1)
     flex = [i for i, column in enumerate(columns) if column.flex]
-    growing = list(flex)
-    while spare > 0 and growing:
-        share, extra = divmod(spare, len(growing))
-        for n, i in enumerate(growing):
-            grant = share + (1 if n < extra else 0)
-            limit = columns[i].max_width
-            if limit:
-                grant = min(grant, max(limit - widths[i], 0))
-            widths[i] += grant
-            spare -= grant
-        growing = [i for i in growing if not columns[i].max_width or widths[i] < columns[i].max_width]
+    unlimited = [i for i in flex if not columns[i].max_width]
+    if spare > 0 and unlimited:
+        widths[unlimited[-1]] += spare
+        spare = 0
     while spare < 0 and flex:
         widest = max(flex, key=lambda i: widths[i])
         if widths[widest] <= 4:
@@ -272,6 +378,8 @@ class Row:
     #: A listener a policy expects and that is not there (``nettop.policy.overlay``), not a socket: ``record`` is
     #: the socket it expects.
     missing: bool = False
+    #: The width of its cells in the ``MEASURED`` columns, measured when its record last changed them.
+    sizes: tuple[int, ...] | None = None
 
     def cells(self, columns: Iterable[Column]) -> list[str]:
         """The row's text in ``columns``, not yet made safe."""
@@ -282,6 +390,42 @@ class Row:
 
 #: Which records to show; None shows all.
 Keep = Callable[[Connection], bool] | None
+
+
+MEASURED_KEYS = tuple(column.key for column in MEASURED)
+assert MEASURED_KEYS == ("netns", "local", "remote", "program", "user", "unit"), "``_sizes`` measures these"
+
+
+def _sizes(row: Row) -> tuple[int, ...]:
+    """Measure the row's cells in the ``MEASURED`` columns, and keep the result on the row.
+
+    The address cells' lengths are worked out rather than made: 30,000 rows of the first snapshot are measured
+    (tests/test_table_view.py checks that this agrees with the cells)."""
+    r = row.record
+    interface, remote, netns = r.interface, r.remote_ip, r.netns
+    sizes = row.sizes = (
+        len(netns) if netns else 0,
+        len(r.local_ip) + (len(interface) + 1 if interface else 0),
+        len(remote) if remote is not None else 1,
+        len(owner_names(r)),
+        len(owner_user(r)),
+        len(owner_place(r)),
+    )
+    return sizes
+
+
+_TRAFFIC_ONLY = ("traffic",)
+
+
+def _resized(before: Connection, after: Connection) -> bool:
+    """Whether a change of record may change its measured cells: only owners and where they run do (a row's ends,
+    and so its addresses, never change). Most changes are counters and states, and cost no measuring."""
+    return (
+        after.owners != before.owners
+        or after.owner_status is not before.owner_status
+        or after.uid != before.uid
+        or after.placement != before.placement
+    )
 
 
 def _tail(record: Connection, serial: int) -> str:
@@ -308,7 +452,7 @@ class RowsModel:
     #: Places of the shown rows, ascending, and the row at each place.
     order: list[str] = field(default_factory=list)
     at_place: dict[str, RowKey] = field(default_factory=dict)
-    sort_column: str = "proto"
+    sort_column: str = "state"
     keep: Keep = None
     started: bool = False
     #: ``--policy``: the connection keys (``Connection.key``) of rows that break it.
@@ -317,6 +461,13 @@ class RowsModel:
     last_opened: float = float("-inf")
     #: When the first snapshot was taken: rows seen first then were already open, since when nobody knows.
     started_at: float = float("inf")
+    #: The widest cell of each ``MEASURED`` column (by key) among the rows shown: it grows as rows come and is
+    #: measured anew at each re-sort (from each row's ``sizes``, never by making 30,000 rows' cells again).
+    widest: dict[str, int] = field(default_factory=dict)
+    #: Bumped when ``widest`` changes: the table lays its columns out again only then.
+    widths_version: int = 0
+    #: A policy judges the rows (``apply`` was given its missing listeners): the table shows a mark column.
+    judged: bool = False
     _serials: Iterator[int] = field(default_factory=itertools.count)
 
     def apply(
@@ -335,6 +486,7 @@ class RowsModel:
                 opened = {**opened, **{key: r for key, r in missing.items() if key not in was}}
                 closed = {**closed, **{key: r for key, r in was.items() if key not in missing}}
             self.missing = missing
+            self.judged = True
         # Everything in the very first snapshot was already there: nothing is "new".
         seen = now if self.started else now - NEW_HIGHLIGHT_SECONDS
         if not self.started:
@@ -355,7 +507,7 @@ class RowsModel:
                 tail = _tail(record, next(self._serials))
                 row = self.rows[key] = Row(record, seen, tail, missing=key in self.missing)
             else:
-                row.record, row.closed_at = record, None
+                row.record, row.closed_at, row.sizes = record, None, None
             self._show(key, row, insert=not bulk)
         if bulk:
             self.order.sort()
@@ -367,10 +519,15 @@ class RowsModel:
             if (keep is None or keep(after)) == (row.place is not None) and (
                 row.place is None or sort_key(after) + row.tail == row.place
             ):
-                row.record = after
+                before, row.record = row.record, after
+                # Bytes flowing (every busy row, every tick) change no measured cell: not even compared.
+                if changed.fields != _TRAFFIC_ONLY and _resized(before, after):
+                    row.sizes = None  # measured again when next shown
+                    if row.place is not None:
+                        self._measure(row)
                 continue
             self._hide(row)
-            row.record = after
+            row.record, row.sizes = after, None
             self._show(key, row)
         for key in closed:
             row = self.rows[key]
@@ -412,6 +569,7 @@ class RowsModel:
         sort_key = COLUMNS_BY_KEY.get(sort_column, COLUMNS[0]).sort_key
         order: list[str] = []
         at_place: dict[str, RowKey] = {}
+        sizes: list[tuple[int, ...]] = []
         # One tight loop: at 30,000 rows every call per row costs milliseconds.
         for key, row in self.rows.items():
             record = row.record
@@ -421,8 +579,13 @@ class RowsModel:
             place = row.place = sort_key(record) + row.tail
             order.append(place)
             at_place[place] = key
+            sizes.append(row.sizes or _sizes(row))
         order.sort()
         self.order, self.at_place = order, at_place
+        widest = dict(zip(MEASURED_KEYS, map(max, zip(*sizes, strict=True)), strict=True)) if sizes else {}
+        if widest != self.widest:
+            self.widest = widest
+            self.widths_version += 1
 
     def latest(self, key: RowKey) -> Connection | None:
         """The freshest record of a row (unchanged rows keep the record from when they last changed)."""
@@ -455,6 +618,18 @@ class RowsModel:
             bisect.insort(self.order, place)
         else:
             self.order.append(place)
+        self._measure(row)
+
+    def _measure(self, row: Row) -> None:
+        """Take a shown row's cell widths into ``widest``."""
+        widest = self.widest
+        grew = False
+        for key, size in zip(MEASURED_KEYS, _sizes(row), strict=True):
+            if size > widest.get(key, 0):
+                widest[key] = size
+                grew = True
+        if grew:
+            self.widths_version += 1
 
     def _hide(self, row: Row) -> None:
         if row.place is not None:

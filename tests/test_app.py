@@ -68,9 +68,10 @@ async def test_sort_cycle_reverse_and_header_click() -> None:
     app, source, _ = make([BASE])
     async with app.run_test(size=(120, 30)) as pilot:
         await settle(pilot, app, source, 1)
-        assert app.sort_column == "proto"
-        await pilot.press("s")  # local address
-        assert app.sort_column == "local"
+        assert app.sort_column == "state", "listeners first, then established, then the rest"
+        await pilot.press("s")  # the column right of State
+        assert app.sort_column == "pid"
+        app.sort_column = "local"
         await pilot.press("s")  # local port
         assert [p for p, _ in ports(app)] == [22, 53, 443, 443, 8080]
         await pilot.press("r")
@@ -218,7 +219,7 @@ async def test_cursor_stays_on_its_connection_across_refresh_and_resort() -> Non
     app, source, _ = make([BASE, later])
     async with app.run_test(size=(120, 30)) as pilot:
         await settle(pilot, app, source, 1)
-        await pilot.press("s", "s")  # sort by local port
+        app.sort_column = "lport"
         await pilot.press("down", "down")  # the 443 listener
         table = app.query_one(ConnectionTable)
         key, row = table.cursor_key, table.cursor_record_row
@@ -628,4 +629,5 @@ async def test_sort_cycles_only_the_columns_on_screen() -> None:
         for _ in shown:
             await pilot.press("s")
             seen.append(app.sort_column)
-        assert seen == [*shown[1:], shown[0]]
+        start = shown.index("state")  # the default sort
+        assert seen == [*shown[start + 1 :], *shown[: start + 1]]

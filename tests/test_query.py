@@ -255,3 +255,41 @@ def test_unit_and_container_terms_read_the_owners_cgroup() -> None:
     assert filter_records(records, parse_query("unit:getty@tty1")) == [getty]
     assert filter_records(records, parse_query("container:abab")) == [boxed]
     assert filter_records(records, parse_query("-unit:service")) == [boxed, none]
+
+
+# --- is:closing and the w toggle --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("state", sorted(query.CLOSING_STATES))
+def test_is_closing_selects_every_closing_state(state: State) -> None:
+    closing = conn(41000, 80, state=state, pid=None)
+    assert parse_query("is:closing").matches(closing)
+    assert not parse_query("-is:closing").matches(closing)
+
+
+def test_is_closing_keeps_listeners_and_live_connections_out() -> None:
+    assert selected("is:closing") == [WAIT]
+    assert selected("-is:closing") == [SSH, WEB, DNS, DEV6, MAPPED]
+    assert [r.state for r in ALL if not query.CLOSING_STATES.isdisjoint({r.state})] == [State.TIME_WAIT]
+    with pytest.raises(QueryError, match=r"listening, closing"):
+        parse_query("is:open")
+
+
+def test_the_closing_toggle_survives_the_listening_toggle() -> None:
+    """``w`` adds ``-is:closing`` and takes it off again; ``l`` sets and clears ``is:listening`` without
+    dropping it (both are ``is:`` clauses)."""
+    toggles = Query().toggled("is", "closing", negated=True)
+    assert toggles.text == "-is:closing"
+    toggles = toggles.replaced("is", "listening")
+    assert toggles.text == "-is:closing is:listening" and toggles.value_of("is") == "listening"
+    assert [r for r in ALL if toggles.matches(r)] == [SSH, DNS, DEV6]
+    toggles = toggles.replaced("is", None).toggled("is", "closing", negated=True)
+    assert toggles.is_empty
+
+
+def test_free_text_finds_hidden_owners_as_the_table_names_them() -> None:
+    from nettop.model import OwnerStatus
+
+    hidden = conn(6000, 41000, pid=None)._replace(owner_status=OwnerStatus.NOT_PERMITTED)
+    assert parse_query("hidden").matches(hidden)
+    assert not parse_query("hidden").matches(WAIT), "a socket no process holds is not hidden"

@@ -352,7 +352,7 @@ async def test_the_viewer_shows_a_netns_column_with_all_netns() -> None:
     async with app.run_test(size=(100, 20)) as pilot:
         await first_snapshot(pilot, app)
         table = app.query_one(ConnectionTable)
-        assert table.render_line(0).text.split()[:2] == ["Proto▲", "Netns"]
+        assert table.render_line(0).text.split()[:2] == ["Proto", "Netns"]
         assert any("web-ns" in table.render_line(y).text for y in (1, 2))
 
 

@@ -23,14 +23,72 @@ from textual.strip import Strip
 
 from nettop.snapshots import RowKey
 from nettop.text import safe
-from nettop.view import NEW_HIGHLIGHT_SECONDS, Column, Row, RowsModel, column_widths, visible_columns
+from nettop.view import (
+    COMMAND,
+    END,
+    MIDDLE,
+    NEW_HIGHLIGHT_SECONDS,
+    Column,
+    Row,
+    RowsModel,
+    column_widths,
+    owner_hidden,
+    visible_columns,
+)
 
 
-def fit(text: str, width: int, right: bool = False) -> str:
-    """Pad or cut ``text`` to exactly ``width`` cells, marking a cut with an ellipsis."""
+def fit(text: str, width: int, right: bool = False, elide: str = END) -> str:
+    """Pad or cut ``text`` to exactly ``width`` cells, marking a cut with an ellipsis: at the end, in the middle
+    (``MIDDLE``), or in a command's directory (``COMMAND``)."""
     if len(text) > width:
-        return text[: max(width - 1, 0)] + "…" if width > 0 else ""
+        if width <= 0:
+            return ""
+        if elide == MIDDLE:
+            return elide_middle(text, width)
+        if elide == COMMAND:
+            return elide_command(text, width)
+        return text[: width - 1] + "…"
     return text.rjust(width) if right else text.ljust(width)
+
+
+def elide_middle(text: str, width: int) -> str:
+    """``text`` cut to ``width`` cells in its middle (``2001:db8:…:7334``): both ends of an address or a name
+    say which it is."""
+    if len(text) <= width:
+        return text
+    keep = max(width - 1, 0)
+    head = (keep + 1) // 2
+    return text[:head] + "…" + text[len(text) - (keep - head) :]
+
+
+def elide_command(text: str, width: int) -> str:
+    """A command line cut to ``width`` cells where it says least: whole directories from the middle of the
+    program's path first (``/root/.pyenv/…/bin/python app.py --port 80``), then the whole path (``…/python
+    app.py``), and only then the end of the arguments (``python app.py --p…``)."""
+    if len(text) <= width:
+        return text
+    program = text.partition(" ")[0]
+    directory = program[: program.rfind("/")] if "/" in program else ""
+    rest = text[len(directory) :]  # "/python app.py --port 80"
+    if directory:
+        parts = directory.split("/")
+        lead = 1 if parts[0] == "" else 0  # an absolute path's empty first part holds no name
+        # Most directories kept first; of as many, the most even split, then more of the head.
+        choices = sorted(
+            ((head, tail) for head in range(1, len(parts)) for tail in range(0, len(parts) - head)),
+            key=lambda ht: (-(ht[0] + ht[1]), abs(ht[0] - lead - ht[1]), -ht[0]),
+        )
+        for head, tail in choices:
+            kept = "/".join(parts[:head]) + "/…" + "".join("/" + part for part in parts[len(parts) - tail :]) + rest
+            if len(kept) <= width:
+                return kept
+    bare = rest.lstrip("/")
+    return bare if len(bare) <= width else bare[: max(width - 1, 0)] + "…"
+
+
+#: The mark cell, shown while a policy judges the rows: what colour alone would say (``NO_COLOR``, monochrome).
+VIOLATION_MARK, MISSING_MARK = "✗", "?"
+_MARK_CELLS = 2  # the mark and a space
 
 
 #: What the cursor keys do, as the help screen says it.
@@ -86,11 +144,7 @@ class ConnectionTable(ScrollView, can_focus=True):
         # What every line needs and only CSS or a resize changes: resolving styles walks the DOM
         # (~150 µs a call), so a repaint of 50 lines would spend most of its time there.
         self._styles: dict[str, Style] = {}
-        self._layout: tuple[tuple[int, frozenset[str], frozenset[str]], list[Column], list[int]] = (
-            (-1, frozenset(), frozenset()),
-            [],
-            [],
-        )
+        self._layout: tuple[tuple[object, ...], list[Column], list[int]] = ((), [], [])
         #: What the rows carry beyond the sockets (``view.TRAFFIC``, ``view.NETNS``): the columns that show it are
         #: shown where they fit.
         self.available: frozenset[str] = frozenset()
@@ -168,11 +222,27 @@ class ConnectionTable(ScrollView, can_focus=True):
         return style
 
     def _columns(self, width: int) -> tuple[list[Column], list[int]]:
-        shape = (width, self.available, self.hidden_columns)
-        if self._layout[0] != shape:
+        model = self.model
+        named = self.names is not None
+        layout = (width, self.available, self.hidden_columns, model.widths_version, named, model.judged)
+        if self._layout[0] != layout:
             columns = [c for c in visible_columns(width, self.available) if c.key not in self.hidden_columns]
-            self._layout = (shape, columns, column_widths(columns, width))
+            widest = model.widest
+            if named:  # host names are not measured (they arrive later): give them the column's limit
+                widest = {**widest, "remote": 255}
+            cells = width - (_MARK_CELLS if model.judged else 0)
+            self._layout = (layout, columns, column_widths(columns, cells, widest))
         return self._layout[1], self._layout[2]
+
+    def _mark(self, row: Row) -> str:
+        """The row's mark cell and its space, while a policy judges the rows; else nothing."""
+        if not self.model.judged:
+            return ""
+        if row.missing:
+            return MISSING_MARK + " "
+        if row.closed_at is None and row.record.key in self.model.offending:
+            return VIOLATION_MARK + " "
+        return "  "
 
     def shown_column_keys(self) -> list[str]:
         """The keys of the columns on screen now, left to right."""
@@ -212,9 +282,21 @@ class ConnectionTable(ScrollView, can_focus=True):
         texts = row.cells(columns)
         if self.names is not None:
             self._name_peer(columns, texts, row.record.remote_ip)
-        cells = zip(columns, widths, texts, strict=True)
-        text = " ".join(fit(safe(cell), w, c.align_right) for c, w, cell in cells)
-        return Strip([Segment(fit(text, width), style)], width)
+        cells = [fit(safe(cell), w, c.align_right, c.elide) for c, w, cell in zip(columns, widths, texts, strict=True)]
+        mark = self._mark(row)
+        if not owner_hidden(row.record):
+            return Strip([Segment(fit(mark + " ".join(cells), width), style)], width)
+        # Another user's socket: its PID and Program say they are hidden, dimmed, unlike a socket nobody holds.
+        dim = style + Style(dim=True, italic=True)
+        segments = [Segment(mark, style)] if mark else []
+        for at, (column, cell) in enumerate(zip(columns, cells, strict=True)):
+            segments.append(Segment(cell, dim if column.key in ("pid", "program") else style))
+            if at < len(cells) - 1:
+                segments.append(Segment(" ", style))
+        used = sum(len(segment.text) for segment in segments)
+        if used < width:
+            segments.append(Segment(" " * (width - used), style))
+        return Strip(segments, width).crop(0, width)
 
     def _name_peer(self, columns: list[Column], texts: list[str], ip: str | None) -> None:
         """The peer's host name in place of its number, once known (made safe with the other cells: a PTR
@@ -232,22 +314,30 @@ class ConnectionTable(ScrollView, can_focus=True):
         for column, cell_width in zip(columns, widths, strict=True):
             title = column.title + (arrow if column.key == self.model.sort_column else "")
             cells.append(fit(title, cell_width, column.align_right))
-        return Strip([Segment(fit(" ".join(cells), width), self._style("conn-table--header"))], width)
+        mark = " " * _MARK_CELLS if self.model.judged else ""
+        return Strip([Segment(fit(mark + " ".join(cells), width), self._style("conn-table--header"))], width)
 
     def on_resize(self) -> None:
         self._resize_virtual(self.row_count)
         self._keep_cursor_visible()
 
     def on_click(self, event: Click) -> None:
+        """A header sorts by its column (the app reverses on a second click); a row takes the cursor, and a
+        double click on it opens its details, as Enter does."""
         if event.y == 0:
-            x = 0
+            x = _MARK_CELLS if self.model.judged else 0
             for column, width in zip(*self._columns(self._width), strict=True):
                 if x <= event.x < x + width + 1:
                     self.post_message(self.HeaderClicked(column.key))
                     return
                 x += width + 1
         elif self.row_count:
-            self._set_cursor(int(self.scroll_offset.y) + event.y - 1)
+            index = int(self.scroll_offset.y) + event.y - 1
+            if index >= self.row_count:
+                return  # below the last row
+            self._set_cursor(index)
+            if event.chain >= 2:
+                self.action_select()
 
     # --- cursor -----------------------------------------------------------------------------
 
