@@ -50,6 +50,7 @@ from nettop.text import safe
 from nettop.view import COLUMN_KEYS, NETNS, NEW_HIGHLIGHT_SECONDS, TRAFFIC, TRAFFIC_MIN_SCREEN, RowsModel
 from nettop.widgets.conn_table import ConnectionTable
 from nettop.widgets.filter_bar import FilterBar
+from nettop.widgets.process_table import ProcessTable
 from nettop.writers.events import event_text
 
 if TYPE_CHECKING:
@@ -207,6 +208,8 @@ class NettopApp(App[None]):
                 id="export"),
         Binding("n", "toggle_names", "Names", tooltip="peers by host name (reverse DNS, looked up in the background; "
                 "n again for numbers)", id="names"),
+        Binding("p,f5", "processes", "Processes", show=False, key_display="p F5",
+                tooltip="process view: one row per process (h: by remote host; p, F5 or Esc: back)", id="processes"),
     ]  # fmt: skip
 
     #: Seconds between collections.
@@ -266,6 +269,7 @@ class NettopApp(App[None]):
     def compose(self) -> ComposeResult:
         yield TextLine(Content("nettop: collecting…"), id="summary", fixed_height=True)
         yield ConnectionTable(self.model, clock=self._clock, id="table")
+        yield ProcessTable(id="processes")
         yield Log(id="events", max_lines=EVENT_LOG_LINES)
         yield FilterBar(id="filter-bar")
         yield TextLine(Content(), id="status", fixed_height=False)
@@ -402,6 +406,7 @@ class NettopApp(App[None]):
         if message.since != self.shown_number:  # it stands for snapshots never shown: compare with what is
             change = diff(self.model.current, message.index)
         self.model.apply(message.index, change, self._clock(), missing)
+        self.query_one(ProcessTable).take(change)
         self.shown_number = message.number
 
     def _follow_traffic(self, snapshot: Snapshot) -> None:
@@ -458,6 +463,7 @@ class NettopApp(App[None]):
     def resort(self, show: bool = True) -> None:
         """The sort column or a filter changed: order the rows anew (once, not per tick)."""
         self.model.resort(self.sort_column, self.row_filter())
+        self.query_one(ProcessTable).regroup(self.model.current, self.model.keep)
         if show:
             self.show_rows()
 
@@ -465,6 +471,9 @@ class NettopApp(App[None]):
         table = self.query_one(ConnectionTable)
         table.sort_reverse = self.sort_reverse
         table.sync()
+        processes = self.query_one(ProcessTable)
+        processes.available = table.available
+        processes.sync()
         closing = self.model.shown_closing
         # Missing listeners are rows, not sockets: they are not counted as shown.
         self.update_summary(table.row_count - closing - self.model.shown_missing, closing)
@@ -545,12 +554,15 @@ class NettopApp(App[None]):
         arrived = self.resolver.take_arrived()
         if self.show_names and arrived:
             self.query_one(ConnectionTable).refresh_peers(arrived)
+            self.query_one(ProcessTable).refresh()
 
     def watch_show_names(self) -> None:
         if self.is_mounted:
             table = self.query_one(ConnectionTable)
             table.names = self.resolver.name if self.show_names else None
             table.refresh()
+            self.query_one(ProcessTable).names = table.names
+            self.query_one(ProcessTable).refresh()
 
     def on_unmount(self) -> None:
         if self._resolver is not None:
@@ -580,7 +592,8 @@ class NettopApp(App[None]):
     def on_filter_bar_closed(self) -> None:
         bar = self.query_one(FilterBar)
         bar.display = not self.query_filter.is_empty
-        self.query_one(ConnectionTable).focus()
+        processes = self.query_one(ProcessTable)
+        (processes if processes.is_open else self.query_one(ConnectionTable)).focus()
 
     # --- reactives ------------------------------------------------------------------------------
 
@@ -611,7 +624,7 @@ class NettopApp(App[None]):
 
     def action_help(self) -> None:
         palette = Binding(self.COMMAND_PALETTE_BINDING, "command_palette", "command palette (every action, and themes)")
-        self.push_screen(HelpScreen([*ConnectionTable.BINDINGS, *self.BINDINGS, palette]))
+        self.push_screen(HelpScreen([*ConnectionTable.BINDINGS, *self.BINDINGS, *ProcessTable.HELP_BINDINGS, palette]))
 
     def action_filter(self) -> None:
         bar = self.query_one(FilterBar)
@@ -626,6 +639,18 @@ class NettopApp(App[None]):
 
     def action_reverse_sort(self) -> None:
         self.sort_reverse = not self.sort_reverse
+
+    def action_processes(self) -> None:
+        """Show the process view in place of the table, or the table again."""
+        processes, table = self.query_one(ProcessTable), self.query_one(ConnectionTable)
+        if processes.is_open:
+            processes.close()
+            table.display = True
+            table.focus()
+        else:
+            table.display = False
+            processes.open(self.model.current, self.model.keep)
+            processes.focus()
 
     def action_toggle_listening(self) -> None:
         self.quick = self.quick.replaced("is", None if self.quick.value_of("is") else "listening")
