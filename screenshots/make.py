@@ -36,6 +36,7 @@ SHOTS = [
     ("events.svg", (120, 35), ["e", "refresh"]),
     ("policy.svg", (120, 35), ["policy"]),
     ("traffic.svg", (150, 35), ["traffic", "sort:rx"]),
+    ("processes.svg", (120, 35), ["traffic", "p", "enter"]),
 ]
 
 
