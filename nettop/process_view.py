@@ -11,6 +11,7 @@ and ``lsof`` list it under each; in the by-host view it is one connection.
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import NamedTuple
@@ -87,31 +88,57 @@ class Group:
     rate_in: int = 0
     rate_out: int = 0
     counted: int = 0
-    #: The sockets sorted for the expanded rows, made when first asked after a change.
-    _sorted: list[tuple[RowKey, Connection]] | None = None
+    #: The sockets' places in the expanded rows (``socket_order``), ascending, and the socket at each place: made
+    #: the first time the group is expanded, then kept by bisect as sockets come and go (a group of 20,000 sockets
+    #: is not sorted again each tick).
+    _order: list[str] | None = None
+    _at_place: dict[str, RowKey] = field(default_factory=dict)
+    _place_of: dict[RowKey, str] = field(default_factory=dict)
 
-    def _count(self, record: Connection, n: int) -> None:
+    def _count(self, key: RowKey, record: Connection, n: int) -> None:
         traffic = record.traffic
         if traffic is not None:
             self.counted += n
             self.rate_in += n * (traffic.rate_in or 0)
             self.rate_out += n * (traffic.rate_out or 0)
-        self._sorted = None
+        order = self._order
+        if order is None:
+            return
+        if n > 0:
+            place = self._place_of[key] = socket_order(key, record)
+            self._at_place[place] = key
+            bisect.insort(order, place)
+        else:
+            place = self._place_of.pop(key)
+            del self._at_place[place]
+            del order[bisect.bisect_left(order, place)]
 
-    def sorted_sockets(self) -> list[tuple[RowKey, Connection]]:
-        """Listeners first, then by peer and ports: the order of the expanded rows."""
-        if self._sorted is None:
-            self._sorted = sorted(self.sockets.items(), key=lambda item: _socket_order(item[1]))
-        return self._sorted
+    def _ordered(self) -> list[str]:
+        if self._order is None:
+            self._place_of = {key: socket_order(key, record) for key, record in self.sockets.items()}
+            self._at_place = {place: key for key, place in self._place_of.items()}
+            self._order = sorted(self._at_place)
+        return self._order
+
+    def socket_at(self, index: int) -> tuple[RowKey, Connection]:
+        """The ``index``-th socket of the expanded rows."""
+        place = self._ordered()[index]  # first: it may make ``_at_place``
+        key = self._at_place[place]
+        return key, self.sockets[key]
+
+    def socket_position(self, key: RowKey) -> int | None:
+        order = self._ordered()
+        place = self._place_of.get(key)
+        return None if place is None else bisect.bisect_left(order, place)
 
 
-def _socket_order(record: Connection) -> tuple[bool, str, int, str, int]:
+def socket_order(key: RowKey, record: Connection) -> str:
+    """Where a socket is among its group's expanded rows, as one string: listeners first, then by peer, by ports;
+    the rest of its row key makes it unique."""
+    listener = "0" if _listens(record) else "1"
     return (
-        not _listens(record),
-        ip_sort_key(record.remote_ip),
-        record.remote_port or 0,
-        ip_sort_key(record.local_ip),
-        record.local_port or 0,
+        f"{listener}{ip_sort_key(record.remote_ip)}\0{record.remote_port or 0:05d}{ip_sort_key(record.local_ip)}"
+        f"\0{record.local_port or 0:05d}\0{record.proto}{record.family}\0{record.interface or ''}\0{key[7]}"
     )
 
 
@@ -145,7 +172,7 @@ class ProcessGroup(Group):
             self.conns += n
             if record.remote_ip is not None:
                 _add(self.peers, record.remote_ip, n)
-        self._count(record, n)
+        self._count(key, record, n)
 
 
 @dataclass(eq=False, slots=True)
@@ -171,7 +198,7 @@ class HostGroup(Group):
         for name in dict.fromkeys(names):
             _add(self.programs, name, n)
         _add(self.ports, service_port(record), n)
-        self._count(record, n)
+        self._count(key, record, n)
 
 
 class Groups:
@@ -384,7 +411,53 @@ def group_key(group: ProcessGroup | HostGroup) -> Hashable:
     return group.key if isinstance(group, ProcessGroup) else group.ip
 
 
-def view_rows(groups: Groups, mode: str, sort_column: str, reverse: bool, expanded: set[Hashable]) -> list[ViewRow]:
+class ViewRows:
+    """The view's lines, addressed by number without one object per line: the groups ranked, each expanded one
+    followed by its sockets (an expanded peer of a loopback benchmark has 20,000)."""
+
+    def __init__(self, ranked: list[ProcessGroup | HostGroup], mode: str, expanded: set[Hashable]) -> None:
+        self.mode, self.ranked = mode, ranked
+        #: The line of each group, and each group's place in ``ranked`` by its key.
+        self.starts: list[int] = []
+        self.position_of: dict[Hashable, int] = {}
+        line = 0
+        for at, group in enumerate(ranked):
+            key = group_key(group)
+            self.starts.append(line)
+            self.position_of[key] = at
+            line += 1 + (len(group.sockets) if key in expanded else 0)
+        self.length = line
+
+    def __len__(self) -> int:
+        return self.length
+
+    def __getitem__(self, index: int) -> ViewRow:
+        if not 0 <= index < self.length:
+            raise IndexError(index)
+        at = bisect.bisect_right(self.starts, index) - 1
+        group, offset = self.ranked[at], index - self.starts[at]
+        key = group_key(group)
+        if offset == 0:
+            return ViewRow((self.mode, key), group)
+        row_key, record = group.socket_at(offset - 1)
+        return ViewRow((self.mode, key, row_key), group, record, row_key, offset == len(group.sockets))
+
+    def index(self, ident: tuple[Hashable, ...]) -> int | None:
+        """The line of a group or a socket (``ViewRow.ident``), None when it is not shown."""
+        at = self.position_of.get(ident[1]) if ident[0] == self.mode else None
+        if at is None:
+            return None
+        start = self.starts[at]
+        if len(ident) == 2:
+            return start
+        end = self.starts[at + 1] if at + 1 < len(self.starts) else self.length
+        if end - start == 1:  # not expanded
+            return None
+        position = self.ranked[at].socket_position(ident[2])
+        return None if position is None else start + 1 + position
+
+
+def view_rows(groups: Groups, mode: str, sort_column: str, reverse: bool, expanded: set[Hashable]) -> ViewRows:
     """The view's lines: the groups of ``mode`` sorted by ``sort_column`` (``reverse`` reads it backwards), each
     group whose key is in ``expanded`` followed by its sockets."""
     columns = {column.key: column for column in COLUMNS_OF[mode]}
@@ -393,16 +466,7 @@ def view_rows(groups: Groups, mode: str, sort_column: str, reverse: bool, expand
         groups.processes.values() if mode == PROCESSES else groups.hosts.values()
     )
     # The group's own key breaks ties, so that rows do not swap places between ticks.
-    ranked = sorted(listed, key=lambda g: (*order(g), _tie(g)), reverse=reverse)
-    rows: list[ViewRow] = []
-    for group in ranked:
-        key = group_key(group)
-        rows.append(ViewRow((mode, key), group))
-        if key in expanded:
-            sockets = group.sorted_sockets()
-            last = len(sockets) - 1
-            rows += [ViewRow((mode, key, k), group, r, k, i == last) for i, (k, r) in enumerate(sockets)]
-    return rows
+    return ViewRows(sorted(listed, key=lambda g: (*order(g), _tie(g)), reverse=reverse), mode, expanded)
 
 
 def _tie(group: ProcessGroup | HostGroup) -> tuple[object, ...]:

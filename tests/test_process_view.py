@@ -34,8 +34,18 @@ from tests.test_resolve import HOSTILE, HOSTILE_SHOWN, raw_controls, until, view
 # ---- the grouping, without Textual
 
 
+def expanded_lines(groups: Groups, mode: str) -> list[tuple[object, ...]]:
+    """Every line of ``mode`` with every group expanded, by identity and record."""
+    every = set(groups.processes) if mode == PROCESSES else set(groups.hosts)
+    rows = view_rows(groups, mode, "conns", False, every)
+    lines = [(row.ident, row.record) for row in rows]
+    assert [rows.index(ident) for ident, _ in lines] == list(range(len(lines))), "each line found where it is"
+    return lines
+
+
 def summary(groups: Groups) -> dict[str, object]:
-    """Everything a group row shows, per process and per host: what two ways of grouping must agree on."""
+    """Everything a group row shows, per process and per host, and the lines with every group expanded: what two
+    ways of grouping must agree on."""
     processes = {
         key: (g.conns, dict(g.listening), dict(g.peers), g.rate_in, g.rate_out, g.counted, set(g.sockets))
         for key, g in groups.processes.items()
@@ -44,7 +54,12 @@ def summary(groups: Groups) -> dict[str, object]:
         ip: (h.conns, dict(h.processes), dict(h.programs), dict(h.ports), h.rate_in, set(h.sockets))
         for ip, h in groups.hosts.items()
     }
-    return {"processes": processes, "hosts": hosts}
+    return {
+        "processes": processes,
+        "hosts": hosts,
+        "process lines": expanded_lines(groups, PROCESSES),
+        "host lines": expanded_lines(groups, HOSTS),
+    }
 
 
 def grouped(records: list[Connection], keep=None) -> Groups:  # type: ignore[no-untyped-def]
@@ -159,7 +174,7 @@ def test_view_rows_sort_reverse_and_expand() -> None:
     programs = [row.group.owner.name for row in by_name if row.group.owner]  # type: ignore[union-attr]
     assert programs == sorted(programs)
     nginx = (1190, None)
-    expanded = view_rows(groups, PROCESSES, "pid", False, {nginx})
+    expanded = list(view_rows(groups, PROCESSES, "pid", False, {nginx}))
     at = next(i for i, row in enumerate(expanded) if row.ident == (PROCESSES, nginx))
     sockets = [row.record for row in expanded[at + 1 : at + 4]]
     assert all(r is not None and r.pid == 1190 and r.local_port in (80, 443) for r in sockets)

@@ -29,6 +29,7 @@ from nettop.process_view import (
     Keep,
     ProcessGroup,
     ViewRow,
+    ViewRows,
     socket_text,
     view_rows,
     visible_group_columns,
@@ -81,7 +82,7 @@ class ProcessTable(ScrollView, can_focus=True):
         #: Each mode's sort column and direction, and its expanded groups: kept while switching modes.
         self.sorts: dict[str, tuple[str, bool]] = {PROCESSES: (DEFAULT_SORT, False), HOSTS: (DEFAULT_SORT, False)}
         self.expanded: dict[str, set[Hashable]] = {PROCESSES: set(), HOSTS: set()}
-        self.rows: list[ViewRow] = []
+        self.rows = ViewRows([], PROCESSES, set())
         self.cursor_row = 0
         self.cursor_ident: tuple[Hashable, ...] | None = None
         #: ``view.TRAFFIC`` when the rows carry traffic (``ConnectionTable.available``).
@@ -106,7 +107,7 @@ class ProcessTable(ScrollView, can_focus=True):
     def close(self) -> None:
         self.display = False
         self.groups.clear()
-        self.rows = []
+        self.rows = ViewRows([], PROCESSES, set())
 
     def take(self, change: SnapshotDiff) -> None:
         """A snapshot was applied to the rows model: follow its diff (only while open)."""
@@ -136,15 +137,14 @@ class ProcessTable(ScrollView, can_focus=True):
     def _follow_cursor(self) -> None:
         ident = self.cursor_ident
         if ident is not None:
-            for at, row in enumerate(self.rows):
-                if row.ident == ident:
-                    self.cursor_row = at
-                    return
-            # Its socket went: stay on its group.
-            for at, row in enumerate(self.rows):
-                if row.ident == ident[:2]:
-                    self.cursor_row, self.cursor_ident = at, row.ident
-                    return
+            at = self.rows.index(ident)
+            if at is not None:
+                self.cursor_row = at
+                return
+            at = self.rows.index(ident[:2])  # its socket went: stay on its group
+            if at is not None:
+                self.cursor_row, self.cursor_ident = at, ident[:2]
+                return
         self.cursor_row = min(self.cursor_row, max(len(self.rows) - 1, 0))
         self.cursor_ident = self.rows[self.cursor_row].ident if self.rows else None
 
