@@ -92,8 +92,8 @@ class Group:
     #: the first time the group is expanded, then kept by bisect as sockets come and go (a group of 20,000 sockets
     #: is not sorted again each tick).
     _order: list[str] | None = None
-    _at_place: dict[str, RowKey] = field(default_factory=dict)
-    _place_of: dict[RowKey, str] = field(default_factory=dict)
+    _at_place: dict[str, RowKey] | None = None
+    _place_of: dict[RowKey, str] | None = None
 
     def _count(self, key: RowKey, record: Connection, n: int) -> None:
         traffic = record.traffic
@@ -101,34 +101,34 @@ class Group:
             self.counted += n
             self.rate_in += n * (traffic.rate_in or 0)
             self.rate_out += n * (traffic.rate_out or 0)
-        order = self._order
-        if order is None:
+        order, at_place, place_of = self._order, self._at_place, self._place_of
+        if order is None or at_place is None or place_of is None:
             return
         if n > 0:
-            place = self._place_of[key] = socket_order(key, record)
-            self._at_place[place] = key
+            place = place_of[key] = socket_order(key, record)
+            at_place[place] = key
             bisect.insort(order, place)
         else:
-            place = self._place_of.pop(key)
-            del self._at_place[place]
+            place = place_of.pop(key)
+            del at_place[place]
             del order[bisect.bisect_left(order, place)]
 
-    def _ordered(self) -> list[str]:
-        if self._order is None:
+    def _ordered(self) -> tuple[list[str], dict[str, RowKey], dict[RowKey, str]]:
+        if self._order is None or self._at_place is None or self._place_of is None:
             self._place_of = {key: socket_order(key, record) for key, record in self.sockets.items()}
             self._at_place = {place: key for key, place in self._place_of.items()}
             self._order = sorted(self._at_place)
-        return self._order
+        return self._order, self._at_place, self._place_of
 
     def socket_at(self, index: int) -> tuple[RowKey, Connection]:
         """The ``index``-th socket of the expanded rows."""
-        place = self._ordered()[index]  # first: it may make ``_at_place``
-        key = self._at_place[place]
+        order, at_place, _ = self._ordered()
+        key = at_place[order[index]]
         return key, self.sockets[key]
 
     def socket_position(self, key: RowKey) -> int | None:
-        order = self._ordered()
-        place = self._place_of.get(key)
+        order, _, place_of = self._ordered()
+        place = place_of.get(key)
         return None if place is None else bisect.bisect_left(order, place)
 
 
@@ -155,23 +155,32 @@ class ProcessGroup(Group):
     #: Remote addresses of its connections, counted.
     peers: dict[Hashable, int] = field(default_factory=dict)
 
-    def add(self, key: RowKey, record: Connection, n: int = 1) -> None:
-        """Count ``record`` in (``n`` 1) or out (``n`` -1)."""
+    def add(self, key: RowKey, record: Connection, listens: bool, n: int = 1) -> None:
+        """Count ``record`` in (``n`` 1) or out (``n`` -1); ``listens``: whether it is a listener."""
+        # Counters by hand, not through ``_add``: grouping 25,000 sockets when the view opens is a key's latency.
         if n > 0:
             self.sockets[key] = record
-            owner = _owner_of(record, self.key)
-            if owner is not None and (self.owner is None or owner.cmdline or not self.owner.cmdline):
-                self.owner = owner
+            have = self.owner
+            if have is None or have.cmdline is None or have.user is None:  # filled in on a later tick
+                self.owner = _owner_of(record, self.key) or have
             if self.placement is None:
                 self.placement = record.runs_in
+            if listens:
+                item = (record.proto.value, record.local_port)
+                self.listening[item] = self.listening.get(item, 0) + 1
+            else:
+                self.conns += 1
+                ip = record.remote_ip
+                if ip is not None:
+                    self.peers[ip] = self.peers.get(ip, 0) + 1
         else:
             del self.sockets[key]
-        if _listens(record):
-            _add(self.listening, (record.proto.value, record.local_port), n)
-        else:
-            self.conns += n
-            if record.remote_ip is not None:
-                _add(self.peers, record.remote_ip, n)
+            if listens:
+                _add(self.listening, (record.proto.value, record.local_port), n)
+            else:
+                self.conns += n
+                if record.remote_ip is not None:
+                    _add(self.peers, record.remote_ip, n)
         self._count(key, record, n)
 
 
@@ -186,25 +195,41 @@ class HostGroup(Group):
     #: Service ports (``service_port``), counted.
     ports: dict[Hashable, int] = field(default_factory=dict)
 
-    def add(self, key: RowKey, record: Connection, n: int = 1) -> None:
+    def add(self, key: RowKey, record: Connection, processes: tuple[ProcessKey, ...], n: int = 1) -> None:
+        """Count ``record``, held by ``processes``, in (``n`` 1) or out (``n`` -1)."""
+        owners = record.owners
+        if len(owners) == 1:
+            names: Iterable[str] = (owners[0].name or "?",)
+        else:
+            names = dict.fromkeys(owner.name or "?" for owner in owners) or (NO_OWNER_NAME,)
+        port = service_port(record)
         if n > 0:
             self.sockets[key] = record
+            counted = self.processes
+            for process in processes:
+                counted[process] = counted.get(process, 0) + 1
+            counted = self.programs
+            for name in names:
+                counted[name] = counted.get(name, 0) + 1
+            self.ports[port] = self.ports.get(port, 0) + 1
         else:
             del self.sockets[key]
+            for process in processes:
+                _add(self.processes, process, n)
+            for name in names:
+                _add(self.programs, name, n)
+            _add(self.ports, port, n)
         self.conns += n
-        for process in process_keys(record):
-            _add(self.processes, process, n)
-        names = [owner.name or "?" for owner in record.owners] or [NO_OWNER_NAME]
-        for name in dict.fromkeys(names):
-            _add(self.programs, name, n)
-        _add(self.ports, service_port(record), n)
         self._count(key, record, n)
 
 
 class Groups:
-    """The kept sockets grouped by process and by remote host, kept up to date from diffs."""
+    """The kept sockets grouped by process or by remote host (``mode``: only what is shown is kept), kept up to
+    date from diffs."""
 
-    def __init__(self) -> None:
+    def __init__(self, mode: str = PROCESSES) -> None:
+        self.mode = mode
+        #: The groups of the mode, the other mode's empty.
         self.processes: dict[ProcessKey, ProcessGroup] = {}
         self.hosts: dict[str, HostGroup] = {}
         #: The records grouped, by row key: what a diff's closed or changed socket is taken out as.
@@ -219,6 +244,14 @@ class Groups:
         for key, record in current.items():
             if keep is None or keep(record):
                 self._add(key, record)
+        self.version += 1
+
+    def switch(self, mode: str) -> None:
+        """Group the same records the other way."""
+        records, self.mode = self.records, mode
+        self.processes, self.hosts, self.records = {}, {}, {}
+        for key, record in records.items():
+            self._add(key, record)
         self.version += 1
 
     def clear(self) -> None:
@@ -248,30 +281,34 @@ class Groups:
 
     def _add(self, key: RowKey, record: Connection) -> None:
         self.records[key] = record
-        processes = self.processes
-        for process in process_keys(record):
-            group = processes.get(process)
-            if group is None:
-                group = processes[process] = ProcessGroup(key=process)
-            group.add(key, record)
+        listens, holders = _listens(record), process_keys(record)
         ip = record.remote_ip
-        if ip is not None and not _listens(record):
+        if self.mode == PROCESSES:
+            groups = self.processes
+            for process in holders:
+                group = groups.get(process)
+                if group is None:
+                    group = groups[process] = ProcessGroup(key=process)
+                group.add(key, record, listens)
+        elif ip is not None and not listens:
             host = self.hosts.get(ip)
             if host is None:
                 host = self.hosts[ip] = HostGroup(ip=ip)
-            host.add(key, record)
+            host.add(key, record, holders)
 
     def _remove(self, key: RowKey) -> None:
         record = self.records.pop(key)
-        for process in process_keys(record):
-            group = self.processes[process]
-            group.add(key, record, -1)
-            if not group.sockets:
-                del self.processes[process]
+        listens, holders = _listens(record), process_keys(record)
         ip = record.remote_ip
-        if ip is not None and not _listens(record):
+        if self.mode == PROCESSES:
+            for process in holders:
+                group = self.processes[process]
+                group.add(key, record, listens, -1)
+                if not group.sockets:
+                    del self.processes[process]
+        elif ip is not None and not listens:
             host = self.hosts[ip]
-            host.add(key, record, -1)
+            host.add(key, record, holders, -1)
             if not host.sockets:
                 del self.hosts[ip]
 

@@ -54,16 +54,11 @@ def summary(groups: Groups) -> dict[str, object]:
         ip: (h.conns, dict(h.processes), dict(h.programs), dict(h.ports), h.rate_in, set(h.sockets))
         for ip, h in groups.hosts.items()
     }
-    return {
-        "processes": processes,
-        "hosts": hosts,
-        "process lines": expanded_lines(groups, PROCESSES),
-        "host lines": expanded_lines(groups, HOSTS),
-    }
+    return {"processes": processes, "hosts": hosts, "lines": expanded_lines(groups, groups.mode)}
 
 
-def grouped(records: list[Connection], keep=None) -> Groups:  # type: ignore[no-untyped-def]
-    groups = Groups()
+def grouped(records: list[Connection], keep=None, mode: str = PROCESSES) -> Groups:  # type: ignore[no-untyped-def]
+    groups = Groups(mode)
     groups.rebuild(index_records(records), keep)
     return groups
 
@@ -83,9 +78,11 @@ def test_sockets_are_grouped_by_process_with_listeners_connections_and_peers() -
     hidden = groups.processes[NO_OWNER]
     assert (hidden.conns, hidden.owner, list(hidden.peers)) == (1, None, ["10.0.0.7"])
     assert set(groups.processes) == {(10, None), (20, None), (30, None), (40, None), NO_OWNER}
-    host = groups.hosts["10.0.0.7"]
+    assert groups.hosts == {}, "only the mode shown is grouped"
+    hosts = grouped(records, mode=HOSTS).hosts
+    host = hosts["10.0.0.7"]
     assert (host.conns, set(host.processes), dict(host.ports)) == (2, {(20, None), NO_OWNER}, {443: 1, 80: 1})
-    assert set(groups.hosts) == {"10.0.0.9", "10.0.0.7"}, "listeners have no peer"
+    assert set(hosts) == {"10.0.0.9", "10.0.0.7"}, "listeners have no peer"
 
 
 def test_a_shared_socket_counts_under_each_owner_and_once_for_its_peer() -> None:
@@ -97,7 +94,8 @@ def test_a_shared_socket_counts_under_each_owner_and_once_for_its_peer() -> None
         (1, None): (1, "tcp:443"),
         (2, None): (1, "tcp:443"),
     }
-    assert groups.hosts["10.0.0.9"].conns == 1 and len(groups.hosts["10.0.0.9"].processes) == 2
+    peer = grouped([shared, listener], mode=HOSTS).hosts["10.0.0.9"]
+    assert peer.conns == 1 and len(peer.processes) == 2
 
 
 def test_listen_text_merges_families_and_orders_ports() -> None:
@@ -130,7 +128,8 @@ def test_rates_are_summed_per_process_and_per_host() -> None:
     nginx = groups.processes[(20, None)]
     assert (nginx.rate_in, nginx.rate_out, nginx.counted) == (1500, 50, 3)
     assert groups.processes[(30, None)].counted == 0, "no counts: shown as a dash, not 0"
-    assert (groups.hosts["10.0.0.9"].rate_in, groups.hosts["10.0.0.8"].rate_in) == (1500, 0)
+    hosts = grouped(records, mode=HOSTS).hosts
+    assert (hosts["10.0.0.9"].rate_in, hosts["10.0.0.8"].rate_in) == (1500, 0)
 
 
 def test_following_diffs_ends_where_grouping_anew_does() -> None:
@@ -151,16 +150,21 @@ def test_following_diffs_ends_where_grouping_anew_does() -> None:
         conn(443, 50003, local_ip="10.0.0.1", remote_ip="10.0.0.3", name="nginx", pid=21),  # a new worker
     ]
     third = [r for r in second if r.local_port != 5000] + [conn(22, 52000, remote_ip="10.0.0.9", name="sshd", pid=11)]
-    for keep in (None, lambda r: r.proto is Proto.TCP and r.local_port != 8080):
-        groups = Groups()
-        before: dict = {}  # type: ignore[type-arg]
-        groups.rebuild(before, keep)
-        for records in (first, second, third, first):
-            after = index_records(records)
-            groups.apply(diff(before, after))
-            assert summary(groups) == summary(grouped(records, keep))
-            before = after
-    assert (21, None) not in groups.processes, "a group goes with its last socket"
+    for mode, other in ((PROCESSES, HOSTS), (HOSTS, PROCESSES)):
+        for keep in (None, lambda r: r.proto is Proto.TCP and r.local_port != 8080):
+            groups = Groups(mode)
+            before: dict = {}  # type: ignore[type-arg]
+            groups.rebuild(before, keep)
+            for records in (first, second, third, first, third):
+                after = index_records(records)
+                groups.apply(diff(before, after))
+                assert summary(groups) == summary(grouped(records, keep, mode))
+                before = after
+            groups.switch(other)  # h: the same records, the other way
+            assert summary(groups) == summary(grouped(third, keep, other))
+            # A group goes with its last socket: the client's (pid 50) to 10.0.0.5 closed.
+            assert (50, None) not in groups.processes and "10.0.0.5" not in groups.hosts
+            assert groups.processes or groups.hosts
 
 
 def test_view_rows_sort_reverse_and_expand() -> None:
@@ -179,15 +183,16 @@ def test_view_rows_sort_reverse_and_expand() -> None:
     sockets = [row.record for row in expanded[at + 1 : at + 4]]
     assert all(r is not None and r.pid == 1190 and r.local_port in (80, 443) for r in sockets)
     assert expanded[at + 3].last and expanded[at + 4].record is None, "three listeners, the last with a corner"
-    hosts = view_rows(groups, HOSTS, "conns", False, set())
+    hosts = view_rows(grouped(records, mode=HOSTS), HOSTS, "conns", False, set())
     assert hosts[0].group.ip == "127.0.0.1" and hosts[0].group.conns == 4  # type: ignore[union-attr]
 
 
 def test_socket_text_says_the_ends_the_state_and_in_the_host_view_the_owner() -> None:
     record = with_rates(conn(443, 50000, local_ip="10.0.0.1", remote_ip="10.0.0.9", name="nginx", pid=20), 2000, 0)
-    groups = grouped([record])
+    groups = grouped([record], mode=HOSTS)
     row = view_rows(groups, HOSTS, "conns", False, {"10.0.0.9"})[1]
     assert socket_text(row, HOSTS) == "  └ tcp4 10.0.0.1:443 → 10.0.0.9:50000 ESTABLISHED 20/nginx rx 2.0 kB/s tx 0 B/s"
+    groups.switch(PROCESSES)
     row = view_rows(groups, PROCESSES, "conns", False, {(20, None)})[1]
     assert socket_text(row, PROCESSES, lambda ip: "peer.example") == (
         "  └ tcp4 10.0.0.1:443 → peer.example:50000 ESTABLISHED rx 2.0 kB/s tx 0 B/s"

@@ -77,8 +77,8 @@ class ProcessTable(ScrollView, can_focus=True):
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
+        #: The sockets grouped by process or by host (``mode``, which ``h`` switches).
         self.groups = Groups()
-        self.mode = PROCESSES
         #: Each mode's sort column and direction, and its expanded groups: kept while switching modes.
         self.sorts: dict[str, tuple[str, bool]] = {PROCESSES: (DEFAULT_SORT, False), HOSTS: (DEFAULT_SORT, False)}
         self.expanded: dict[str, set[Hashable]] = {PROCESSES: set(), HOSTS: set()}
@@ -93,6 +93,10 @@ class ProcessTable(ScrollView, can_focus=True):
         self._styles: dict[str, Style] = {}
 
     # --- opening, and following the rows model ------------------------------------------------
+
+    @property
+    def mode(self) -> str:
+        return self.groups.mode
 
     @property
     def is_open(self) -> bool:
@@ -287,7 +291,7 @@ class ProcessTable(ScrollView, can_focus=True):
         self.sync()
 
     def action_toggle_mode(self) -> None:
-        self.mode = HOSTS if self.mode == PROCESSES else PROCESSES
+        self.groups.switch(HOSTS if self.mode == PROCESSES else PROCESSES)
         self.cursor_row, self.cursor_ident = 0, None
         self.scroll_to(y=0, animate=False, immediate=True)
         self.sync()
