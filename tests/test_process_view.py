@@ -259,6 +259,22 @@ async def test_the_view_follows_each_snapshot() -> None:
         assert not any(" sshd " in line or " newcomer " in line for line in lines(app)), "gone with their sockets"
 
 
+async def test_nothing_is_grouped_while_the_view_is_closed() -> None:
+    app, source, clock = make([BASE, [*BASE, conn(9000, name="newcomer", pid=60)]])
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settle(pilot, app, source, 1)
+        view = app.query_one(ProcessTable)
+        await pilot.press("p")
+        assert len(view.groups.records) == len(BASE)
+        await pilot.press("p")
+        clock.now += 1
+        app.refresh_now()
+        await settle(pilot, app, source, 2)
+        assert view.groups.records == {} and view.groups.processes == {}
+        await pilot.press("p")  # opened again: grouped from what the table holds now
+        assert cells(app, "newcomer")[3] == "tcp:9000"
+
+
 async def test_the_filter_and_quick_toggles_apply_to_the_view() -> None:
     app, source, _ = make([BASE])
     async with app.run_test(size=(120, 30)) as pilot:
