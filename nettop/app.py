@@ -36,7 +36,7 @@ from nettop.errors import NettopError
 from nettop.events import ended_event, events_of
 from nettop.gcpause import paused_gc
 from nettop.keys import FUNCTION_KEYS, aliases, quit_on_ctrl_c
-from nettop.model import Connection, Snapshot
+from nettop.model import Connection, Owner, Snapshot
 from nettop.owners.kill import KillRefused, signal_owner
 from nettop.policy.overlay import PolicyState, judge
 from nettop.policy.rules import Policy
@@ -57,6 +57,7 @@ from nettop.view import COLUMN_KEYS, NETNS, NEW_HIGHLIGHT_SECONDS, TRAFFIC, TRAF
 from nettop.widgets.conn_table import ConnectionTable
 from nettop.widgets.event_log import EventLog
 from nettop.widgets.filter_bar import FilterBar
+from nettop.widgets.process_table import ProcessTable
 from nettop.writers.events import event_text
 
 if TYPE_CHECKING:
@@ -226,6 +227,8 @@ class NettopApp(App[None]):
         Binding("c", "columns", "Columns", show=False, tooltip="choose the columns shown", id="columns"),
         Binding("S", "settings", "Settings", key_display="S", show=False,
                 tooltip="settings: where each comes from; save them to the config file", id="settings"),
+        Binding("p,f5", "processes", "Processes", show=False, key_display="p F5",
+                tooltip="process view: one row per process (h: by remote host; p, F5 or Esc: back)", id="processes"),
     ]  # fmt: skip
     BINDINGS += [quit_on_ctrl_c(BINDINGS), *aliases(BINDINGS, FUNCTION_KEYS)]
 
@@ -300,6 +303,7 @@ class NettopApp(App[None]):
     def compose(self) -> ComposeResult:
         yield TextLine(Content("nettop: collecting…"), id="summary", fixed_height=True)
         yield ConnectionTable(self.model, clock=self._clock, id="table")
+        yield ProcessTable(id="processes")
         yield EventLog(id="events", max_lines=EVENT_LOG_LINES)
         yield FilterBar(id="filter-bar")
         yield TextLine(Content(), id="status", fixed_height=False)
@@ -445,6 +449,7 @@ class NettopApp(App[None]):
         if message.since != self.shown_number:  # it stands for snapshots never shown: compare with what is
             change = diff(self.model.current, message.index)
         self.model.apply(message.index, change, self._clock(), missing)
+        self.query_one(ProcessTable).take(change)
         self.shown_number = message.number
         self._refresh_details()
 
@@ -514,6 +519,7 @@ class NettopApp(App[None]):
     def resort(self, show: bool = True) -> None:
         """The sort column or a filter changed: order the rows anew (once, not per tick)."""
         self.model.resort(self.sort_column, self.row_filter())
+        self.query_one(ProcessTable).regroup(self.model.current, self.model.keep)
         if show:
             self.show_rows()
 
@@ -521,6 +527,9 @@ class NettopApp(App[None]):
         table = self.query_one(ConnectionTable)
         table.sort_reverse = self.sort_reverse
         table.sync()
+        processes = self.query_one(ProcessTable)
+        processes.available = table.available
+        processes.sync()
         closing = self.model.shown_closing
         # Missing listeners are rows, not sockets: they are not counted as shown.
         self.update_summary(table.row_count - closing - self.model.shown_missing, closing)
@@ -620,12 +629,15 @@ class NettopApp(App[None]):
         arrived = self.resolver.take_arrived()
         if self.show_names and arrived:
             self.query_one(ConnectionTable).refresh_peers(arrived)
+            self.query_one(ProcessTable).refresh()
 
     def watch_show_names(self) -> None:
         if self.is_mounted:
             table = self.query_one(ConnectionTable)
             table.names = self.resolver.name if self.show_names else None
             table.refresh()
+            self.query_one(ProcessTable).names = table.names
+            self.query_one(ProcessTable).refresh()
 
     def on_text_line_resized(self) -> None:
         """Fit the top and status lines to the new width (and say a sort by a column the table no longer shows)."""
@@ -660,7 +672,8 @@ class NettopApp(App[None]):
     def on_filter_bar_closed(self) -> None:
         bar = self.query_one(FilterBar)
         bar.display = not self.query_filter.is_empty or bar.invalid  # a typo stays in sight with what holds instead
-        self.query_one(ConnectionTable).focus()
+        processes = self.query_one(ProcessTable)
+        (processes if processes.is_open else self.query_one(ConnectionTable)).focus()
 
     # --- reactives ------------------------------------------------------------------------------
 
@@ -697,7 +710,7 @@ class NettopApp(App[None]):
 
     def action_help(self) -> None:
         palette = Binding(self.COMMAND_PALETTE_BINDING, "command_palette", "command palette (every action, and themes)")
-        self.push_screen(HelpScreen([*ConnectionTable.BINDINGS, *self.BINDINGS, palette]))
+        self.push_screen(HelpScreen([*ConnectionTable.BINDINGS, *self.BINDINGS, *ProcessTable.HELP_BINDINGS, palette]))
 
     def action_filter(self) -> None:
         bar = self.query_one(FilterBar)
@@ -712,6 +725,18 @@ class NettopApp(App[None]):
 
     def action_reverse_sort(self) -> None:
         self.sort_reverse = not self.sort_reverse
+
+    def action_processes(self) -> None:
+        """Show the process view in place of the table, or the table again."""
+        processes, table = self.query_one(ProcessTable), self.query_one(ConnectionTable)
+        if processes.is_open:
+            processes.close()
+            table.display = True
+            table.focus()
+        else:
+            table.display = False
+            processes.open(self.model.current, self.model.keep)
+            processes.focus()
 
     def action_toggle_listening(self) -> None:
         self.quick = self.quick.replaced("is", None if self.quick.value_of("is") else "listening")
@@ -784,14 +809,19 @@ class NettopApp(App[None]):
         self.notify(safe(f"exported {len(records)} connections to {written}"), markup=False)
 
     def action_kill(self) -> None:
-        if self.read_only:
-            self.notify("A saved capture: nothing to kill.", severity="warning", markup=False)
-            return
         row = self.query_one(ConnectionTable).cursor_record_row
         if row is None or row.missing or not row.record.owners or row.record.owners[0].pid is None:
             self.notify("No owner to terminate for this connection.", severity="warning", markup=False)
             return
-        owner = row.record.owners[0]
+        self.ask_to_signal(row.record.owners[0], self.query_one(ConnectionTable).cursor_key)
+
+    def ask_to_signal(self, owner: Owner, first: RowKey | None = None) -> None:
+        """The kill dialog for ``owner`` (the table's ``k``, the process view's), its connections listed from the
+        one at ``first``; the chosen signal sent by ``signal_owner``, which refuses a pid now another process's."""
+        if self.read_only:
+            self.notify("A saved capture: nothing to kill.", severity="warning", markup=False)
+            return
+        assert owner.pid is not None
 
         def answered(chosen: signal.Signals | None) -> None:
             if chosen is None:
@@ -801,8 +831,7 @@ class NettopApp(App[None]):
             except KillRefused as refusal:
                 self.notify(safe(str(refusal)), severity="error", markup=False)
 
-        held = connections_of(owner.pid, self.model.current, self.query_one(ConnectionTable).cursor_key)
-        self.push_screen(KillScreen(owner, held), answered)
+        self.push_screen(KillScreen(owner, connections_of(owner.pid, self.model.current, first)), answered)
 
     # --- settings -------------------------------------------------------------------------------
 

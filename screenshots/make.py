@@ -39,6 +39,7 @@ SHOTS = [
     ("traffic.svg", (150, 35), ["traffic", "sort:rx"]),
     ("kill.svg", (120, 35), [*["down"] * 8, "k"]),  # an nginx worker with five connections
     ("settings.svg", (100, 30), ["config", "s", "S"]),
+    ("processes.svg", (120, 35), ["traffic", "p", "enter"]),
 ]
 
 
