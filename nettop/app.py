@@ -557,7 +557,7 @@ class NettopApp(App[None]):
             snapshot = self.snapshot
             if self.read_only:  # a capture: when it was taken (it may be days old), never "stale"
                 taken = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(snapshot.taken_at))
-                parts.append([Content(f"{safe(snapshot.source)} {taken}"), Content(taken)])
+                parts.append([Content(f"{safe(snapshot.source)} {taken}")])  # which capture: never cut to the time
             else:
                 taken = time.strftime("%H:%M:%S", time.localtime(snapshot.taken_at))
                 # The source's name holds a --from-file path: text, not markup, and made safe.
@@ -764,8 +764,7 @@ class NettopApp(App[None]):
         self.show_names = not self.show_names
 
     def action_toggle_events(self) -> None:
-        log = self.query_one("#events", EventLog)
-        log.display = not log.display
+        self.query_one("#events", EventLog).toggle()
 
     def action_baseline(self) -> None:
         if self.baseline is None:

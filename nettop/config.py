@@ -46,7 +46,7 @@ class Settings:
 
     theme: str = DEFAULT_THEME
     interval: float = 2.0
-    sort: str = "proto"
+    sort: str = "state"
     sort_reverse: bool = False
     #: The columns the user wants (a narrow screen, or a source without traffic, still hides some of them).
     columns: frozenset[str] = frozenset(COLUMN_KEYS)

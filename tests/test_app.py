@@ -12,7 +12,6 @@ import time
 
 import psutil
 import pytest
-from textual.widgets import Log
 
 from nettop.app import NettopApp, SnapshotReady, _followed
 from nettop.errors import CommandFailed
@@ -25,6 +24,7 @@ from nettop.snapshots import SnapshotTracker
 from nettop.sources import platform_source
 from nettop.view import CLOSED_LINGER_SECONDS
 from nettop.widgets.conn_table import ConnectionTable
+from nettop.widgets.event_log import EventLog
 from tests.scripted import FakeClock, ScriptedSource, conn
 from tests.sockets import exchange
 
@@ -198,7 +198,7 @@ async def test_a_newer_snapshot_stands_for_the_older_ones_it_replaces() -> None:
         assert app.shown_number == closed.number
         assert sorted(p for p, _ in ports(app) if p not in (22,)) == [53, 443, 443, 7000, 7001, 8080]
         assert app.model.rows[next(k for k, r in app.model.rows.items() if r.record.local_port == 22)].closed_at
-        logged = "\n".join(app.query_one("#events", Log).lines)
+        logged = "\n".join(app.query_one("#events", EventLog).logged())
         assert ":7000" in logged and ":7001" in logged and ":22" in logged
 
 
@@ -364,11 +364,11 @@ async def test_a_connection_between_two_refreshes_is_said_in_the_event_log() -> 
             port = listener.getsockname()[1]
             with socket.create_connection(("127.0.0.1", port)) as client, listener.accept()[0] as server:
                 exchange(client, server, 2_500)
-        log = app.query_one("#events", Log)
+        log = app.query_one("#events", EventLog)
 
         def ended() -> list[str]:
             # The accepted end's line; the listener's own end (``-> *``) follows when it closes.
-            return [line for line in log.lines if " end " in line and f"127.0.0.1:{port} -> 127.0.0.1:" in line]
+            return [line for line in log.logged() if " end " in line and f"127.0.0.1:{port} -> 127.0.0.1:" in line]
 
         while not ended() and time.monotonic() < deadline:
             await pilot.pause(0.05)

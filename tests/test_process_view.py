@@ -21,8 +21,8 @@ from nettop.process_view import (
     socket_text,
     view_rows,
 )
-from nettop.screens.confirm import ConfirmScreen
 from nettop.screens.details import DetailsScreen
+from nettop.screens.kill import KillScreen
 from nettop.snapshots import diff, index_records
 from nettop.widgets.conn_table import ConnectionTable
 from nettop.widgets.process_table import ProcessTable
@@ -347,7 +347,7 @@ async def test_s_cycles_the_sort_and_r_reverses_it() -> None:
         assert [line.split()[0] for line in lines(app)[1:]] == ["10", "20", "30", "40"]
         await pilot.press("r")
         assert [line.split()[0] for line in lines(app)[1:]] == ["40", "30", "20", "10"]
-        assert app.sort_column == "proto" and not app.sort_reverse, "the table's sort is its own"
+        assert app.sort_column == "state" and not app.sort_reverse, "the table's sort is its own"
 
 
 async def test_the_cursor_stays_on_its_process_across_refreshes() -> None:
@@ -373,10 +373,12 @@ async def test_k_asks_before_terminating_the_selected_process() -> None:
     async with app.run_test(size=(120, 30)) as pilot:
         await settle(pilot, app, source, 1)
         await pilot.press("p", "k")
-        assert isinstance(app.screen, ConfirmScreen)
-        assert str(app.screen.query_one("#confirm-question").render()) == "Terminate pid 20 (nginx)?"
-        await pilot.press("n")
-        assert not isinstance(app.screen, ConfirmScreen)
+        assert isinstance(app.screen, KillScreen), "the table's kill dialog: signals to choose, what closes"
+        assert app.screen.owner.pid == 20 and app.screen.owner.name == "nginx"
+        # The connections that close with it: nginx's one (the listener is a worker's own socket, not a connection).
+        assert "connection" in str(app.screen.query_one("#kill-owner").render())
+        await pilot.press("escape")
+        assert not isinstance(app.screen, KillScreen)
 
 
 async def test_the_host_view_names_peers_escaped() -> None:

@@ -9,8 +9,8 @@ from textual.widgets import Log
 from nettop.app import EVENT_LOG_LINES, NettopApp
 from nettop.cli import main
 from nettop.model import OwnerStatus
-from nettop.screens.confirm import ConfirmScreen
 from nettop.screens.help import HelpScreen
+from nettop.screens.kill import KillScreen
 from nettop.summary import fit
 from nettop.widgets.conn_table import ConnectionTable
 from tests.scripted import FakeClock, ScriptedSource, conn
@@ -105,14 +105,14 @@ async def test_htops_function_keys() -> None:
         await pilot.press("f1")
         assert isinstance(app.screen, HelpScreen)
         await pilot.press("escape", "f6")
-        assert app.sort_column == "local"
+        assert app.sort_column == "pid"
         await pilot.press("f3")
         assert app.focused is app.query_one("#filter-input")
         await pilot.press("escape", "f4")
         assert app.focused is app.query_one("#filter-input")
         await pilot.press("escape", "f9")
-        assert isinstance(app.screen, ConfirmScreen)
-        await pilot.press("n", "f10")
+        assert isinstance(app.screen, KillScreen)
+        await pilot.press("escape", "f10")
         await pilot.pause()
         assert not app.is_running
 

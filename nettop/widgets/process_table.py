@@ -80,6 +80,8 @@ class ProcessTable(ScrollView, can_focus=True):
         self.sorts: dict[str, tuple[str, bool]] = {PROCESSES: (DEFAULT_SORT, False), HOSTS: (DEFAULT_SORT, False)}
         self.expanded: dict[str, set[Hashable]] = {PROCESSES: set(), HOSTS: set()}
         self.rows = ViewRows([], PROCESSES, set())
+        #: The widest cell of each flexible column (``_measure``).
+        self._widest: dict[str, int] = {}
         self.cursor_row = 0
         self.cursor_ident: tuple[Hashable, ...] | None = None
         #: ``view.TRAFFIC`` when the rows carry traffic (``ConnectionTable.available``).
@@ -130,6 +132,7 @@ class ProcessTable(ScrollView, can_focus=True):
         if made != self._made:
             self._made = made
             self.rows = view_rows(self.groups, self.mode, sort_column, reverse, self.expanded[self.mode])
+            self._widest = self._measure()
             self._follow_cursor()
         self._resize_virtual(len(self.rows))
         self._keep_cursor_visible()
@@ -171,11 +174,20 @@ class ProcessTable(ScrollView, can_focus=True):
             style = self._styles[name] = base if name == "base" else base + self.get_component_rich_style(name)
         return style
 
+    def _measure(self) -> dict[str, int]:
+        """The widest cell of each flexible column among the groups (once per regroup, not per line): columns
+        are as wide as what they hold, as in the table."""
+        flexible = [c for c in visible_group_columns(self.mode, 10_000, self.available) if c.flex]
+        return {c.key: max((len(safe(c.cell(group))) for group in self.rows.ranked), default=0) for c in flexible}
+
     def columns(self) -> tuple[list[GroupColumn], list[int]]:
         width = self._width
         columns = visible_group_columns(self.mode, width, self.available)
-        # ``column_widths`` reads only a column's width, flex and max_width, which GroupColumn has.
-        return columns, column_widths(columns, width)  # type: ignore[arg-type]
+        widest = self._widest
+        if self.mode == HOSTS and self.names is not None:  # names arrive after the grouping: give them the limit
+            widest = {**widest, "remote": 255}
+        # ``column_widths`` reads only a column's key, width, flex and max_width, which GroupColumn has.
+        return columns, column_widths(columns, width, widest)  # type: ignore[arg-type]
 
     def render_line(self, y: int) -> Strip:
         width = self._width
