@@ -20,7 +20,7 @@ from nettop.cgroups import Placement
 from nettop.model import Connection, Owner, Proto, State
 from nettop.snapshots import RowKey, SnapshotDiff
 from nettop.text import address_text, bytes_text, local_text, owner_text, remote_text, safe_words
-from nettop.view import NO_COUNTS, TRAFFIC, ip_sort_key, place_text
+from nettop.view import COMMAND, END, MIDDLE, NO_COUNTS, TRAFFIC, ip_sort_key, place_text
 
 #: A process: its pid, or for an owner a capture named without a pid, ``(None, name)``.
 ProcessKey = tuple[int | None, str | None]
@@ -373,6 +373,8 @@ class GroupColumn:
     needs: str = ""
     #: The order puts the largest first (counts, rates): the header's arrow points down.
     most_first: bool = False
+    #: Where a cell too wide is cut (``nettop.view``'s END, MIDDLE, COMMAND), as in the table.
+    elide: str = END
 
 
 PROCESS_COLUMNS: tuple[GroupColumn, ...] = (
@@ -391,7 +393,8 @@ PROCESS_COLUMNS: tuple[GroupColumn, ...] = (
                 align_right=True, needs=TRAFFIC, most_first=True),
     GroupColumn("tx", "Tx/s", lambda g: _rate(g, g.rate_out), lambda g: _descending(g.rate_out), 8, min_screen=100,
                 align_right=True, needs=TRAFFIC, most_first=True),
-    GroupColumn("command", "Command", _command, lambda g: (_command(g),), 20, flex=True, min_screen=100),
+    GroupColumn("command", "Command", _command, lambda g: (_command(g),), 20, flex=True, min_screen=100,
+                elide=COMMAND),
 )  # fmt: skip
 
 
@@ -405,7 +408,7 @@ def _ports(group: HostGroup) -> str:
 
 HOST_COLUMNS: tuple[GroupColumn, ...] = (
     GroupColumn("remote", "Remote address", lambda g: address_text(g.ip), lambda g: (ip_sort_key(g.ip),), 15,
-                flex=True, max_width=41),
+                flex=True, max_width=41, elide=MIDDLE),
     GroupColumn("conns", "Conns", lambda g: str(g.conns), lambda g: _descending(g.conns), 6, align_right=True,
                 most_first=True),
     GroupColumn("procs", "Procs", lambda g: str(len(g.processes)), lambda g: _descending(len(g.processes)), 6,

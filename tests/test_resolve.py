@@ -313,7 +313,8 @@ def test_writers_show_a_hostile_name_escaped_and_json_keeps_it_exact() -> None:
     table = to_table([PEER], names)
     assert f"{HOSTILE_SHOWN}:50000" in table and raw_controls(table) == ["\n", "\n"]
     csv = to_csv([PEER], names)
-    assert csv.splitlines()[0].endswith(",remote_name") and csv.splitlines()[1].endswith(HOSTILE_SHOWN)
+    header, row = csv.splitlines()[:2]
+    assert header.endswith(",remote_name,host") and row.endswith(f"{HOSTILE_SHOWN},"), "host: empty for this machine"
     data = write_records([PEER, OTHER_PEER], names)
     assert not raw_controls(data.decode().rstrip("\n")), "printed JSON cannot drive a terminal either"
     rows = json.loads(data)

@@ -207,7 +207,7 @@ class ProcessTable(ScrollView, can_focus=True):
                 name = self.names(row.group.ip)  # type: ignore[union-attr]
                 texts[0] = name if name is not None else texts[0]
             cells = zip(columns, widths, texts, strict=True)
-            text = " ".join(fit(safe(cell), w, c.align_right) for c, w, cell in cells)
+            text = " ".join(fit(safe(cell), w, c.align_right, c.elide) for c, w, cell in cells)
             hidden = isinstance(row.group, ProcessGroup) and row.group.owner is None
             kind = "process-table--hidden" if hidden else "base"
         style = self._style(kind)
