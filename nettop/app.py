@@ -53,7 +53,7 @@ from nettop.screens.settings import SettingsScreen, save_settings
 from nettop.snapshots import Counts, RowKey, SnapshotDiff, SnapshotStep, SnapshotTracker, diff, socket_key
 from nettop.sources import Source, sockdiag
 from nettop.text import safe
-from nettop.view import COLUMN_KEYS, NETNS, NEW_HIGHLIGHT_SECONDS, TRAFFIC, TRAFFIC_MIN_SCREEN, RowsModel
+from nettop.view import COLUMN_KEYS, HOSTS, NETNS, NEW_HIGHLIGHT_SECONDS, TRAFFIC, TRAFFIC_MIN_SCREEN, RowsModel
 from nettop.widgets.conn_table import ConnectionTable
 from nettop.widgets.event_log import EventLog
 from nettop.widgets.filter_bar import FilterBar
@@ -471,8 +471,10 @@ class NettopApp(App[None]):
         table = self.query_one(ConnectionTable)
         available = frozenset(
             [*([TRAFFIC] if snapshot.source == sockdiag.FORMAT else []),
-             *([NETNS] if wants is not None and wants.all_netns else [])]
+             *([NETNS] if wants is not None and wants.all_netns else []),
+             *([HOSTS] if snapshot.source.startswith("ssh:") else [])]
         )  # fmt: skip
+        self.model.stale_hosts = frozenset(snapshot.stale)
         if table.available != available:
             table.available = available
             table.refresh()
@@ -600,6 +602,9 @@ class NettopApp(App[None]):
         elif self.slow:
             notes.append(Content(f"collection is slow: over the {self.interval:g}s interval"))
         if self.snapshot is not None:
+            for host in self.snapshot.stale:  # a remote host that did not answer; the others go on
+                said = next((n for n in self.snapshot.notes if n.startswith(f"{host}: ")), f"{host}: no answer")
+                notes.append(Content.assemble((f"{safe(host)}:", "bold"), safe(said.removeprefix(f"{host}:"))))
             if self.snapshot.issues:
                 notes.append(Content(f"{len(self.snapshot.issues)} unreadable lines skipped"))
             hidden = self.counts.not_permitted

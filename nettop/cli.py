@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from nettop.query import Flag, Query, Term
     from nettop.sources import CommandSource, TextSource
     from nettop.sources.destroyed import DestroyListener
+    from nettop.sources.hosts import HostsSource
     from nettop.sources.remote import RemoteSource
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -396,16 +397,17 @@ def query_from_args(args: argparse.Namespace) -> Query:
     return query_from({flag.dest: getattr(args, flag.dest) for _, flag in flagged_terms()})
 
 
-def source_from(args: argparse.Namespace) -> CommandSource | TextSource | RemoteSource:
+def source_from(args: argparse.Namespace) -> CommandSource | TextSource | RemoteSource | HostsSource:
     from nettop.sources import TextSource, platform_source
 
     if getattr(args, "host", None):
         from nettop.remote.ssh import SshOptions
+        from nettop.sources.hosts import HostsSource
         from nettop.sources.remote import RemoteSource
 
-        if len(args.host) > 1:
-            raise NettopError("several --host at once are not supported yet: give one")
-        return RemoteSource(args.host[0], SshOptions(args.ssh_config), args.timeout, args.remote_reader)
+        ssh = SshOptions(args.ssh_config)  # one directory of master connections for every host
+        remotes = [RemoteSource(host, ssh, args.timeout, args.remote_reader) for host in args.host]
+        return remotes[0] if len(remotes) == 1 else HostsSource(remotes)
     if args.from_file is None:
         source = platform_source(args.source, timeout=args.timeout)
         if getattr(args, "rates", False):
@@ -521,7 +523,8 @@ def run_list(call: Invocation) -> int:
     else:
         write_out(write(records))
     report(snapshot)
-    return EXIT_OK
+    # Several hosts: the others' sockets are listed, and the status says that one failed (its note says why).
+    return EXIT_FAILED if snapshot.stale else EXIT_OK
 
 
 def run_watch(call: Invocation) -> int:
@@ -545,6 +548,9 @@ def run_watch(call: Invocation) -> int:
         finally:
             if ended is not None:
                 ended.close()
+            close = getattr(source, "close", None)
+            if close is not None:  # remote hosts: their sessions and master connections
+                await close()
 
     with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is how a watch ends
         shutdown.run_async(stream())
@@ -659,6 +665,9 @@ def run_exporter(call: Invocation) -> int:
     finally:
         server.shutdown()
         collector.close()
+        shutdown_source = getattr(collector.source, "shutdown", None)
+        if shutdown_source is not None:
+            shutdown_source()
     return EXIT_OK
 
 
@@ -696,7 +705,12 @@ def run_viewer(call: Invocation) -> int:
         names=args.resolve,
         settings=loaded,
     )
-    app.run()
+    try:
+        app.run()
+    finally:
+        shutdown_source = getattr(source, "shutdown", None)
+        if shutdown_source is not None:  # remote hosts: their sessions and master connections
+            shutdown_source()
     # Textual shows a crash's traceback and sets the return code; a crash must not look like a clean quit.
     return EXIT_FAILED if app.return_code else EXIT_OK
 

@@ -36,7 +36,7 @@ class ScrapeCollector(Collector):
     """prometheus_client's collector: collects from ``source`` when scraped (see the module's text)."""
 
     def __init__(self, source: Source, policy: Policy | None = None, clock: Callable[[], float] = time.monotonic):
-        self._source = source
+        self.source = source
         self._policy = policy
         self._clock = clock
         self._lock = threading.Lock()
@@ -58,7 +58,7 @@ class ScrapeCollector(Collector):
 
     def _collect_now(self) -> Collection:
         try:
-            snapshot = asyncio.run_coroutine_threadsafe(self._source.collect(), self._loop).result()
+            snapshot = asyncio.run_coroutine_threadsafe(self.source.collect(), self._loop).result()
         except NettopError as error:
             self.errors += 1
             return Collection(None, errors=self.errors, error=str(error))

@@ -291,6 +291,8 @@ class Snapshot:
     notes: tuple[str, ...] = field(default=())
     #: What changed since the source's previous snapshot, when the source knows (a live ``ss`` does).
     delta: RecordDelta | None = None
+    #: Hosts (``--host``) whose refresh failed this time: their rows, if any, are from an earlier refresh.
+    stale: tuple[str, ...] = ()
 
     def __repr__(self) -> str:
         return (

@@ -474,6 +474,8 @@ TERMS: tuple[Term, ...] = (
          "exposure:all", aliases=("exposed",)),
     Term("iface", _as_is, lambda name: lambda r: r.interface == name, "the bound device, or the IPv6 scope",
          "iface:lo", aliases=("if",)),
+    Term("host", _lower, lambda name: lambda r: r.host is not None and name in r.host.lower(),
+         "the remote host (--host) its name contains", "host:web1"),
 )
 # fmt: on
 

@@ -186,6 +186,8 @@ def _numeric(number: int | None) -> str:
 #: What columns may need (``Column.needs``): traffic, from a source that reads it (netlink); network namespaces,
 #: from a listing of all of them (``--all-netns``).
 TRAFFIC, NETNS = "traffic", "netns"
+#: ... and hosts, from a listing of remote hosts (``--host``).
+HOSTS = "hosts"
 
 #: What a traffic cell shows for a socket without counts: UDP keeps none, nor does a listener (never "0").
 NO_COUNTS = "—"
@@ -235,6 +237,9 @@ def _service(record: Connection) -> str:
 
 
 COLUMNS: tuple[Column, ...] = (
+    # The host first: with several, which machine is the first question. Fixed width: names are short, and a
+    # long one is cut in the middle (``web-…-eu1``).
+    Column("host", "Host", lambda r: r.host or "", lambda r: r.host or "", 12, needs=HOSTS, elide=MIDDLE),
     # Sort keys use enum members as the strings they are: ``.value`` is a property, slow over 25,000 rows.
     Column("proto", "Proto", lambda r: f"{r.proto.value}{r.family}", lambda r: r.proto + str(r.family), 6),
     # Blank for nettop's own namespace: the others stand out.
@@ -310,6 +315,8 @@ COLUMNS: tuple[Column, ...] = (
 )
 COLUMN_KEYS = tuple(column.key for column in COLUMNS)
 COLUMNS_BY_KEY = {column.key: column for column in COLUMNS}
+#: The sort of a column key nettop does not know (a config file's typo): the default, lifecycle order.
+_FALLBACK = COLUMNS_BY_KEY["state"]
 
 
 #: What a missing listener's row shows instead of its expected socket's cells: it has no state, and its
@@ -457,6 +464,8 @@ class RowsModel:
     started: bool = False
     #: ``--policy``: the connection keys (``Connection.key``) of rows that break it.
     offending: frozenset[tuple[object, ...]] = frozenset()
+    #: Remote hosts whose last refresh failed (``Snapshot.stale``): their rows are drawn as old.
+    stale_hosts: frozenset[str] = frozenset()
     #: When a connection last opened: highlights fade until NEW_HIGHLIGHT_SECONDS after it.
     last_opened: float = float("-inf")
     #: When the first snapshot was taken: rows seen first then were already open, since when nobody knows.
@@ -511,7 +520,7 @@ class RowsModel:
             self._show(key, row, insert=not bulk)
         if bulk:
             self.order.sort()
-        sort_key, keep = COLUMNS_BY_KEY.get(self.sort_column, COLUMNS[0]).sort_key, self.keep
+        sort_key, keep = COLUMNS_BY_KEY.get(self.sort_column, _FALLBACK).sort_key, self.keep
         for key, changed in change.changed.items():
             row, after = self.rows[key], changed.after
             # Most changes move nothing (bytes flowing, ESTABLISHED to TIME-WAIT under another sort): the row keeps
@@ -566,7 +575,7 @@ class RowsModel:
     def resort(self, sort_column: str, keep: Keep) -> None:
         """Order every row anew, by another column or through another filter."""
         self.sort_column, self.keep = sort_column, keep
-        sort_key = COLUMNS_BY_KEY.get(sort_column, COLUMNS[0]).sort_key
+        sort_key = COLUMNS_BY_KEY.get(sort_column, _FALLBACK).sort_key
         order: list[str] = []
         at_place: dict[str, RowKey] = {}
         sizes: list[tuple[int, ...]] = []
@@ -611,7 +620,7 @@ class RowsModel:
     def _show(self, key: RowKey, row: Row, insert: bool = True) -> None:
         if self.keep is not None and not self.keep(row.record):
             return
-        sort_key = COLUMNS_BY_KEY.get(self.sort_column, COLUMNS[0]).sort_key
+        sort_key = COLUMNS_BY_KEY.get(self.sort_column, _FALLBACK).sort_key
         place = row.place = sort_key(row.record) + row.tail
         self.at_place[place] = key
         if insert:

@@ -61,7 +61,7 @@ def test_the_collector_reads_this_kernel_and_then_sends_only_changes() -> None:
         port = listener.getsockname()[1]
         first = collector.ask()
         tables.apply(json.loads(first))
-        records, issues = tables.records("ssh:here")
+        records, issues = tables.records("ssh:here", "here")
         assert issues == ()
         (ours,) = [r for r in records if r.local_port == port and r.state is State.LISTEN]
         assert ours.inode == os.fstat(listener.fileno()).st_ino
@@ -75,7 +75,7 @@ def test_the_collector_reads_this_kernel_and_then_sends_only_changes() -> None:
         accepted, _ = listener.accept()
         second = collector.ask()
         tables.apply(json.loads(second))
-        records, _ = tables.records("ssh:here")
+        records, _ = tables.records("ssh:here", "here")
         ends = {(r.local_port, r.remote_port, r.state) for r in records}
         assert (client.getsockname()[1], port, State.ESTABLISHED) in ends
         assert (port, client.getsockname()[1], State.ESTABLISHED) in ends
@@ -181,3 +181,59 @@ def test_a_host_that_could_be_read_as_an_option_is_refused(host: str, tmp_path: 
     done = listing(f"--host={host.format(marker=marker)}")
     assert done.returncode == 2 and "--host" in done.stderr
     assert not marker.exists()
+
+
+def two_aliases(server: sshd.SshServer, silent_port: int) -> None:
+    """Add to the server's ssh config a second name for it, and a host that hangs."""
+    config = server.config.read_text()
+    second = config.replace(f"Host {server.alias}\n", "Host second\n", 1)
+    server.config.write_text(config + second + f"Host hung\n  HostName 127.0.0.1\n  Port {silent_port}\n")
+
+
+@needs_sshd
+def test_several_hosts_list_together_and_a_hung_one_fails_alone(probe: int, tmp_path: Path) -> None:
+    silent = socket.socket()  # accepts connections and never says a word: a hung host
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)
+    try:
+        with sshd.ssh_server(tmp_path / "ssh") as server:
+            two_aliases(server, silent.getsockname()[1])
+            done = listing("--host", f"{server.alias},second", "--host", "hung", "--ssh-config", str(server.config),
+                           "--timeout", "3")  # fmt: skip
+    finally:
+        silent.close()
+    assert done.returncode == 1, "a host failed: the listing says so in its status"
+    assert "nettop: hung: no answer in 3 s" in done.stderr and "Traceback" not in done.stderr
+    rows = json.loads(done.stdout)
+    ours = sorted(r["host"] for r in rows if r["local_port"] == probe and r["state"] == "LISTEN")
+    assert ours == [server.alias, "second"], "the same machine by two names: each host's rows, each named"
+    assert {r["host"] for r in rows} == {server.alias, "second"}
+
+
+@needs_sshd
+def test_watch_a_host_over_ssh(tmp_path: Path) -> None:
+    with sshd.ssh_server(tmp_path / "ssh") as server:
+        watch = subprocess.Popen(
+            [*NETTOP, "watch", "--format", "ndjson", "--interval", "0.5", "--listening", "--host", server.alias,
+             "--ssh-config", str(server.config)],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        try:
+            assert watch.stderr is not None and watch.stdout is not None
+            said = watch.stderr.readline()
+            assert "watching from" in said, said
+            with socket.socket() as listener:
+                listener.bind(("127.0.0.1", 0))
+                listener.listen(1)
+                port = listener.getsockname()[1]
+                while True:  # the open event of this listener (others may come and go meanwhile)
+                    event = json.loads(watch.stdout.readline())
+                    if event["event"] == "open" and event["connection"]["local_port"] == port:
+                        break
+            assert event["connection"]["host"] == server.alias and event["listener"] is True
+            if os.geteuid() == 0:  # root there sees every owner: this test's process
+                assert event["connection"]["pid"] == os.getpid()
+        finally:
+            watch.terminate()
+            watch.wait(timeout=20)
+    assert watch.returncode == 128 + 15, "SIGTERM ends a watch as any signal does: 128 + its number"

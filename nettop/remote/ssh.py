@@ -13,8 +13,10 @@ as an option (``-oProxyCommand=…``). The remote commands are nettop's own, fix
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import shlex
 import shutil
+import subprocess
 import tempfile
 
 from nettop.errors import NettopError
@@ -85,6 +87,12 @@ class SshOptions:
         config = ["-F", self.config] if self.config is not None else []
         return [self.program, *config, "-o", f"ControlPath={self._control.name}/%C", "-O", "exit", "--",
                 checked_host(host)]  # fmt: skip
+
+    def stop_now(self, host: str) -> None:
+        """``stop`` without an event loop."""
+        with contextlib.suppress(OSError, subprocess.TimeoutExpired):
+            subprocess.run(self.stop_argv(host), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL, timeout=5, start_new_session=True)  # fmt: skip
 
     async def stop(self, host: str) -> None:
         """End ``host``'s master connection, if one runs (ControlPersist would keep it a minute more)."""

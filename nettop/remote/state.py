@@ -103,8 +103,9 @@ class RemoteTables:
         rows = [f"{slot:4d}: {line}" for slot, (_, line) in enumerate(sorted(self.lines[name].items()))]
         return "\n".join([header, *rows]) + "\n"
 
-    def records(self, source: str) -> tuple[tuple[Connection, ...], tuple[ParseIssue, ...]]:
-        """Every socket, parsed by nettop's ``/proc/net`` parser, with its owners from the remote scan."""
+    def records(self, source: str, host: str) -> tuple[tuple[Connection, ...], tuple[ParseIssue, ...]]:
+        """Every socket, parsed by nettop's ``/proc/net`` parser, with its owners from the remote scan, and
+        ``host`` as its host."""
         records: list[Connection] = []
         issues: list[ParseIssue] = []
         for name in TABLES:
@@ -113,10 +114,10 @@ class RemoteTables:
                 continue
             result = procnet.parse(text, source)
             issues += result.issues
-            records += (self._owned(record) for record in result.records)
+            records += (self._owned(record, host) for record in result.records)
         return tuple(records), tuple(issues)
 
-    def _owned(self, record: Connection) -> Connection:
+    def _owned(self, record: Connection, host: str) -> Connection:
         pids = self.holders.get(record.inode or 0, ())
         owners = tuple(self.processes[pid] for pid in pids if pid in self.processes)
         if owners:
@@ -126,5 +127,5 @@ class RemoteTables:
         else:
             status = OwnerStatus.NOT_PERMITTED
         fields = list(record)
-        fields[7], fields[8] = owners, status
+        fields[7], fields[8], fields[23] = owners, status, host
         return new_connection(tuple(fields))

@@ -15,11 +15,11 @@ from textual.screen import ModalScreen
 from textual.widgets import SelectionList, Static
 from textual.widgets.selection_list import Selection
 
-from nettop.view import COLUMNS, NETNS, TRAFFIC, Column
+from nettop.view import COLUMNS, HOSTS, NETNS, TRAFFIC, Column
 
 HINT = "Space toggles · Esc closes · to keep the choice: S, then s"
 #: What a column needs to be shown, beyond being chosen.
-NEEDS = {TRAFFIC: "traffic (netlink)", NETNS: "--all-netns"}
+NEEDS = {TRAFFIC: "traffic (netlink)", NETNS: "--all-netns", HOSTS: "--host"}
 
 
 def column_label(column: Column) -> Text:

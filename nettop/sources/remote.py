@@ -12,6 +12,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
+import signal
 import tempfile
 import time
 from importlib import resources
@@ -106,6 +108,14 @@ class CollectorSession:
         except ValueError as error:
             raise RemoteError(f"{self._host}: an answer that is not JSON: {error}") from None
 
+    def kill(self) -> None:
+        """Kill the session without an event loop (see ``RemoteSource.shutdown``)."""
+        process, self._process = self._process, None
+        if process is not None and process.returncode is None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(process.pid, signal.SIGKILL)
+        self._stderr.close()
+
     async def close(self) -> None:
         process = self._process
         self._process = None
@@ -165,7 +175,7 @@ class RemoteSource:
                 raise RemoteError(f"{self.host}: {error}") from None
             raise RemoteError(str(error) if isinstance(error, RemoteError) else f"{self.host}: {error}") from None
         self.last_sent, self.last_received = session.sent - sent, session.received - received
-        records, issues = self._tables.records(self.name)
+        records, issues = self._tables.records(self.name, self.host)
         notes = []
         if self._tables.hidden:
             notes.append(f"{self.host}: {self._tables.hidden} processes hide their sockets' owners (not root there)")
@@ -192,13 +202,14 @@ class RemoteSource:
                 raise RemoteError(f"{self.host}: {reason or f'ss failed (status {process.returncode})'}")
         self.last_sent, self.last_received = 0, len(out)
         result = ss.parse(out.decode("utf-8", "replace"), source=self.name)
+        records = tuple(record._replace(host=self.host) for record in result.records)
         notes = []
         if self._python_missing is not None:
             notes.append(f"{self.host}: no python3 to run nettop's collector ({self._python_missing}): ss is run "
                          "at each refresh")  # fmt: skip
         if result.skipped:
             notes.append(skipped_text(result.skipped))
-        return Snapshot(result.records, started, time.perf_counter() - clock, f"{self.name} (ss)", result.issues,
+        return Snapshot(records, started, time.perf_counter() - clock, f"{self.name} (ss)", result.issues,
                         tuple(notes))  # fmt: skip
 
     async def close(self) -> None:
@@ -207,6 +218,14 @@ class RemoteSource:
             session, self._session = self._session, None
             await session.close()
         await self._ssh.stop(self.host)
+
+    def shutdown(self) -> None:
+        """``close`` for a caller whose event loop is gone (the viewer, once it quit): the session killed, the
+        master connection ended, both without a loop."""
+        session, self._session = self._session, None
+        if session is not None:
+            session.kill()
+        self._ssh.stop_now(self.host)
 
     def collect_blocking(self) -> Snapshot:
         """One snapshot, then everything closed: ``nettop list --host``."""

@@ -117,6 +117,7 @@ class ConnectionTable(ScrollView, can_focus=True):
         "conn-table--listen",
         "conn-table--missing",
         "conn-table--violation",
+        "conn-table--stale",
     }
 
     class Selected(Message):
@@ -266,6 +267,8 @@ class ConnectionTable(ScrollView, can_focus=True):
             kind = "conn-table--closed"
         elif row.missing:
             kind = "conn-table--missing"
+        elif self.model.stale_hosts and row.record.host in self.model.stale_hosts:
+            kind = "conn-table--stale"  # a remote host that did not answer: its rows are from an earlier refresh
         elif self.model.offending and row.record.key in self.model.offending:
             kind = "conn-table--violation"
         elif self._clock() - row.first_seen < NEW_HIGHLIGHT_SECONDS:

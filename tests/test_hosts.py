@@ -1,0 +1,93 @@
+"""Several remote hosts as one source: a host that fails keeps its last rows, marked stale, and the others go on;
+the viewer shows a Host column, filters by ``host:``, and says which host is stale."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from nettop.app import NettopApp
+from nettop.errors import NettopError
+from nettop.model import Connection, Snapshot
+from nettop.sources.hosts import HostsSource
+from nettop.sources.remote import RemoteError
+from nettop.widgets.conn_table import ConnectionTable
+from tests.scripted import FakeClock, conn
+
+
+class ScriptedHost:
+    """A remote host's source, scripted: records (tagged with the host) or an error, one per refresh."""
+
+    def __init__(self, host: str, script: list[list[Connection] | NettopError]) -> None:
+        self.host, self.script, self.collected, self.closed = host, script, 0, False
+
+    async def collect(self) -> Snapshot:
+        item = self.script[min(self.collected, len(self.script) - 1)]
+        self.collected += 1
+        if isinstance(item, NettopError):
+            raise item
+        return Snapshot(tuple(r._replace(host=self.host) for r in item), 1.8e9, 0.01, f"ssh:{self.host} (proc-net)")
+
+    async def close(self) -> None:
+        self.closed = True
+
+    def shutdown(self) -> None:
+        self.closed = True
+
+
+WEB = [conn(22, name="sshd"), conn(443, name="nginx")]
+DB = [conn(22, name="sshd"), conn(5432, name="postgres")]
+HUNG = RemoteError("db: no answer in 10 s")
+
+
+def test_a_failing_host_keeps_its_last_rows_marked_and_the_others_go_on() -> None:
+    web, db = ScriptedHost("web", [WEB, [*WEB, conn(8080, name="dev")]]), ScriptedHost("db", [DB, HUNG, DB])
+    hosts = HostsSource([web, db])  # type: ignore[list-item]
+    first = asyncio.run(hosts.collect())
+    assert sorted((r.host, r.local_port) for r in first.records) == [("db", 22), ("db", 5432), ("web", 22),
+                                                                     ("web", 443)]  # fmt: skip
+    assert first.stale == () and hosts.name == "ssh:web,db"
+    second = asyncio.run(hosts.collect())
+    assert second.stale == ("db",)
+    assert sorted((r.host, r.local_port) for r in second.records if r.host == "db") == [("db", 22), ("db", 5432)]
+    assert ("web", 8080) in [(r.host, r.local_port) for r in second.records], "web went on"
+    (said,) = [note for note in second.notes if note.startswith("db: ")]
+    assert said.startswith("db: STALE since ") and said.endswith(": no answer in 10 s")
+    third = asyncio.run(hosts.collect())
+    assert third.stale == () and not [n for n in third.notes if n.startswith("db: ")], "answering again: fresh"
+
+
+def test_a_host_failing_from_the_start_is_said_and_every_host_failing_fails() -> None:
+    web, db = ScriptedHost("web", [WEB]), ScriptedHost("db", [HUNG])
+    snapshot = asyncio.run(HostsSource([web, db]).collect())  # type: ignore[list-item]
+    assert snapshot.stale == ("db",) and "db: no answer in 10 s" in snapshot.notes
+    assert {r.host for r in snapshot.records} == {"web"}
+    down = HostsSource([ScriptedHost("web", [RemoteError("web: refused")]), ScriptedHost("db", [HUNG])])  # type: ignore[list-item]
+    with pytest.raises(NettopError, match=r"no host answered: web: refused; db: no answer in 10 s"):
+        asyncio.run(down.collect())
+
+
+async def test_the_viewer_has_a_host_column_a_host_filter_and_says_which_host_is_stale() -> None:
+    clock = FakeClock()
+    web, db = ScriptedHost("web", [WEB]), ScriptedHost("db", [DB, HUNG])
+    app = NettopApp(HostsSource([web, db]), interval=60, clock=clock)  # type: ignore[list-item]
+    async with app.run_test(size=(120, 30)) as pilot:
+        while app.snapshot is None:
+            await pilot.pause(0.01)
+        await pilot.pause()
+        table = app.query_one(ConnectionTable)
+        assert table.render_line(0).text.startswith("Host ")
+        assert {table.render_line(y).text.split()[0] for y in range(1, 5)} == {"web", "db"}
+        await pilot.press("slash", *"host:db", "enter")
+        await pilot.pause()
+        assert {row.record.host for _, row in (table.entry(i) for i in range(table.row_count))} == {"db"}
+        app.refresh_now()
+        while db.collected < 2:
+            await pilot.pause(0.01)
+        await pilot.pause(0.05)
+        assert app.model.stale_hosts == {"db"}
+        status = str(app.query_one("#status").render())
+        assert "db: STALE since" in status and "no answer in 10 s" in status
+        strip = table.render_line(1)
+        assert any(segment.style is not None and segment.style.italic for segment in strip), "a stale row looks old"
