@@ -12,10 +12,10 @@ import gc
 import os
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeAlias
+from typing import TYPE_CHECKING, TypeAlias, TypeVar
 
 from nettop import __version__, shutdown, writers
 from nettop.errors import CommandError, NettopError
@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from nettop.sources.remote import RemoteSource
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+T = TypeVar("T")
 #: How many unparsed lines to print before summing up the rest.
 SHOWN_ISSUES = 5
 #: The viewer's refresh interval, as its +/- keys allow; ``watch`` may go slower.
@@ -612,9 +613,25 @@ def run_check(call: Invocation) -> int:
         return EXIT_ERROR
     # Waiting for a capture to change would be waiting for nothing.
     wait = args.wait if args.from_file is None else 0.0
+    from nettop.sources.hosts import HostsSource
+
+    if isinstance(source, HostsSource):  # each host on its own: one report a host, and the worst one's status
+        from nettop.policy.check import check_hosts, worst_exit_code
+
+        reports = shutdown.run_async(_closing(source, check_hosts(policy, source, wait)))
+        write_out(writers.writer("report", args.format)(reports))
+        return worst_exit_code(reports)
     result = shutdown.run_async(check_source(policy, source, wait))
     write_out(writers.writer("report", args.format)(result))
     return result.exit_code
+
+
+async def _closing(source: HostsSource, work: Awaitable[T]) -> T:
+    """``work``'s result, the hosts' sessions closed after it in the same event loop."""
+    try:
+        return await work
+    finally:
+        await source.close()
 
 
 def run_policy_init(call: Invocation) -> int:

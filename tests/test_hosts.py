@@ -4,6 +4,7 @@ the viewer shows a Host column, filters by ``host:``, and says which host is sta
 from __future__ import annotations
 
 import asyncio
+import json
 
 import pytest
 
@@ -39,6 +40,7 @@ class ScriptedHost:
 WEB = [conn(22, name="sshd"), conn(443, name="nginx")]
 DB = [conn(22, name="sshd"), conn(5432, name="postgres")]
 HUNG = RemoteError("db: no answer in 10 s")
+GONE = RemoteError("gone: no answer in 10 s")
 
 
 def test_a_failing_host_keeps_its_last_rows_marked_and_the_others_go_on() -> None:
@@ -91,3 +93,24 @@ async def test_the_viewer_has_a_host_column_a_host_filter_and_says_which_host_is
         assert "db: STALE since" in status and "no answer in 10 s" in status
         strip = table.render_line(1)
         assert any(segment.style is not None and segment.style.italic for segment in strip), "a stale row looks old"
+
+
+def test_check_judges_each_host_on_its_own_and_reports_each() -> None:
+    from nettop.policy.check import check_hosts, worst_exit_code
+    from nettop.policy.report import to_json, to_junit, to_tap, to_text
+    from nettop.policy.rules import parse_policy
+
+    policy = parse_policy('[[listen]]\nport = 443\nproto = "tcp"\n', "web.toml")
+    web, db, gone = ScriptedHost("web", [WEB]), ScriptedHost("db", [DB]), ScriptedHost("gone", [GONE])
+    reports = asyncio.run(check_hosts(policy, HostsSource([web, db, gone])))  # type: ignore[list-item]
+    assert [(r.host, r.exit_code) for r in reports] == [("web", 0), ("db", 1), ("gone", 2)]
+    assert worst_exit_code(reports) == 2 and worst_exit_code(reports[:2]) == 1 and worst_exit_code(reports[:1]) == 0
+    assert reports[2].assertions[0].reason == "no answer in 10 s"
+    junit = to_junit(reports)
+    assert junit.count("<testsuite ") == 3 and 'name="nettop check web.toml on db"' in junit
+    assert '<property name="host" value="gone" />' in junit
+    assert "not ok 2 - db: tcp port 443 is listening" in to_tap(reports).replace("\\", "")
+    assert to_text(reports).endswith("3 hosts: 1 passed, 1 failed, 1 could not be checked\n")
+    data = json.loads(to_json(reports))
+    assert [h["host"] for h in data["hosts"]] == ["web", "db", "gone"]
+    assert data["summary"] == {"hosts": 3, "passed": 1, "failed": 1, "errors": 1}

@@ -237,3 +237,26 @@ def test_watch_a_host_over_ssh(tmp_path: Path) -> None:
             watch.terminate()
             watch.wait(timeout=20)
     assert watch.returncode == 128 + 15, "SIGTERM ends a watch as any signal does: 128 + its number"
+
+
+@needs_sshd
+def test_check_over_two_hosts_reports_one_suite_a_host(probe: int, tmp_path: Path) -> None:
+    policy = tmp_path / "ports.toml"
+    policy.write_text(f'[[listen]]\nport = {probe}\nproto = "tcp"\n\n[[forbid]]\nport = 1\n')
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)
+    try:
+        with sshd.ssh_server(tmp_path / "ssh") as server:
+            two_aliases(server, silent.getsockname()[1])
+            base = [*NETTOP, "check", str(policy), "--format", "junit", "--ssh-config", str(server.config)]
+            both = subprocess.run([*base, "--host", f"{server.alias},second"], capture_output=True, text=True,
+                                  timeout=120)  # fmt: skip
+            one_hung = subprocess.run([*base, "--host", f"{server.alias},hung", "--timeout", "3"],
+                                      capture_output=True, text=True, timeout=120)  # fmt: skip
+    finally:
+        silent.close()
+    assert both.returncode == 0, both.stdout + both.stderr
+    assert both.stdout.count("<testsuite ") == 2 and f"on {server.alias}" in both.stdout and "on second" in both.stdout
+    assert one_hung.returncode == 2, "a host that cannot be checked fails the check"
+    assert '<error message="no answer in 3 s" type="collection"' in one_hung.stdout

@@ -27,18 +27,19 @@ import enum
 import re
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from nettop.errors import NettopError
 from nettop.exposure import address as parsed_address
 from nettop.exposure import is_loopback, is_wildcard
-from nettop.model import Connection, Owner, Proto, unmapped
+from nettop.model import Connection, Owner, Proto, Snapshot, unmapped
 from nettop.policy.rules import ForbidRule, ListenerLimits, ListenRule, Policy
 from nettop.text import local_text, owners_text
 
 if TYPE_CHECKING:  # sources pulls in psutil and the runner: only its protocol is needed here
     from nettop.sources import Source
+    from nettop.sources.hosts import HostsSource
 
 EXIT_PASS, EXIT_FAIL, EXIT_ERROR = 0, 1, 2
 OWNER_UNKNOWN = "owner unknown (not root?)"
@@ -87,6 +88,8 @@ class CheckReport:
     #: Where the records came from ("ss", "file (netstat-linux)"), and what the user should know about it.
     source: str = ""
     notes: tuple[str, ...] = ()
+    #: The remote host checked (``--host``); None for this machine.
+    host: str | None = None
 
     @property
     def summary(self) -> Summary:
@@ -110,20 +113,58 @@ def exit_code(report: CheckReport | None) -> int:
     return EXIT_FAIL if summary.failed else EXIT_PASS
 
 
-def evaluate(policy: Policy, records: Iterable[Connection], source: str = "", notes: Sequence[str] = ()) -> CheckReport:
-    """Every rule of ``policy`` checked against ``records``, in the policy's order."""
+def evaluate(
+    policy: Policy, records: Iterable[Connection], source: str = "", notes: Sequence[str] = (), host: str | None = None
+) -> CheckReport:
+    """Every rule of ``policy`` checked against ``records`` (of ``host``, None for this machine), in the
+    policy's order."""
     listeners = [r for r in records if r.is_listener and r.local_port is not None]
     assertions = [
         *(check_listen(rule, listeners) for rule in policy.listen),
         *(check_forbid(rule, listeners) for rule in policy.forbid),
         *check_limits(policy, listeners),
     ]
-    return CheckReport(policy.name, tuple(assertions), source, tuple(notes))
+    return CheckReport(policy.name, tuple(assertions), source, tuple(notes), host)
 
 
 def collection_failed(policy: Policy, message: str) -> CheckReport:
     """A report for a listing that could not be taken: one ERROR, so CI formats still say what happened."""
     return CheckReport(policy.name, (Assertion("collect", "list the sockets", Status.ERROR, reason=message),))
+
+
+def worst_exit_code(reports: Sequence[CheckReport]) -> int:
+    """Several hosts' reports: broken if one is, else failed if one failed, else passed."""
+    codes = [report.exit_code for report in reports]
+    return EXIT_ERROR if EXIT_ERROR in codes else EXIT_FAIL if EXIT_FAIL in codes else EXIT_PASS
+
+
+async def check_hosts(
+    policy: Policy, source: HostsSource, wait: float = 0.0, every: float = 1.0
+) -> tuple[CheckReport, ...]:
+    """Every host of ``source`` checked on its own (a listener on one host does not pass the policy for
+    another): one report per host, in the order given. A host that does not answer is an ERROR report, never its
+    last rows (a check says what is true now). Collects again, as ``check_source``, while one does not pass."""
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            snapshot = await source.collect()
+        except NettopError as error:
+            reports = tuple(replace(collection_failed(policy, str(error)), host=host) for host in source.hosts)
+        else:
+            reports = tuple(_host_report(policy, snapshot, host) for host in source.hosts)
+        remaining = deadline - time.monotonic()
+        if worst_exit_code(reports) == EXIT_PASS or remaining <= 0:
+            return reports
+        await asyncio.sleep(min(every, remaining))
+
+
+def _host_report(policy: Policy, snapshot: Snapshot, host: str) -> CheckReport:
+    said = [note for note in snapshot.notes if note.startswith(f"{host}: ")]
+    if host in snapshot.stale:
+        failed = collection_failed(policy, said[0].removeprefix(f"{host}: ") if said else "no answer")
+        return replace(failed, source=f"ssh:{host}", host=host)
+    records = [r for r in snapshot.records if r.host == host]
+    return evaluate(policy, records, f"ssh:{host}", said, host=host)
 
 
 async def check_source(policy: Policy, source: Source, wait: float = 0.0, every: float = 1.0) -> CheckReport:

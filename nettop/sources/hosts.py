@@ -22,6 +22,7 @@ class HostsSource:
 
     def __init__(self, sources: Sequence[RemoteSource]) -> None:
         self.sources = list(sources)
+        self.hosts = [source.host for source in self.sources]
         self.name = "ssh:" + ",".join(source.host for source in self.sources)
         #: Each host's last good snapshot, and since when it has failed (None: it answers).
         self._last: dict[str, Snapshot] = {}
