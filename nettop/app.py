@@ -825,6 +825,11 @@ class NettopApp(App[None]):
         if self.read_only:
             self.notify("A saved capture: nothing to kill.", severity="warning", markup=False)
             return
+        if self.snapshot is not None and self.snapshot.source.startswith("ssh:"):
+            # The pid is another machine's: here it may be any process, or none.
+            self.notify("Remote hosts' processes are not signalled from here (use ssh).", severity="warning",
+                        markup=False)  # fmt: skip
+            return
         assert owner.pid is not None
 
         def answered(chosen: signal.Signals | None) -> None:

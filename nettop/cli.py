@@ -799,6 +799,8 @@ def _check_hosts(args: argparse.Namespace, parser: argparse.ArgumentParser) -> N
         parser.error(f"--host: {error}")
     if args.from_file is not None:
         parser.error("--host reads live hosts: it does not take --from-file")
+    if args.command == "policy" and len(args.host) > 1:
+        parser.error("policy init describes one machine: give one --host (and write one policy a host)")
     for flag in ("rates", "all_netns"):
         if getattr(args, flag, False):
             parser.error(f"--{flag.replace('_', '-')} reads this machine's kernel over netlink: not with --host")

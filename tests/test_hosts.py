@@ -114,3 +114,17 @@ def test_check_judges_each_host_on_its_own_and_reports_each() -> None:
     data = json.loads(to_json(reports))
     assert [h["host"] for h in data["hosts"]] == ["web", "db", "gone"]
     assert data["summary"] == {"hosts": 3, "passed": 1, "failed": 1, "errors": 1}
+
+
+async def test_a_remote_hosts_process_is_never_signalled_here() -> None:
+    web = ScriptedHost("web", [[conn(22, name="sshd", pid=1)]])  # pid 1 there; here, this machine's init
+    app = NettopApp(HostsSource([web]), interval=60, clock=FakeClock())  # type: ignore[list-item]
+    async with app.run_test(size=(120, 30)) as pilot:
+        while app.snapshot is None:
+            await pilot.pause(0.01)
+        await pilot.pause()
+        await pilot.press("k")
+        assert [n.message for n in app._notifications] == [
+            "Remote hosts' processes are not signalled from here (use ssh)."
+        ]
+        assert app.screen is app.screen_stack[0], "no kill dialog"

@@ -260,3 +260,8 @@ def test_check_over_two_hosts_reports_one_suite_a_host(probe: int, tmp_path: Pat
     assert both.stdout.count("<testsuite ") == 2 and f"on {server.alias}" in both.stdout and "on second" in both.stdout
     assert one_hung.returncode == 2, "a host that cannot be checked fails the check"
     assert '<error message="no answer in 3 s" type="collection"' in one_hung.stdout
+
+
+def test_policy_init_takes_one_host() -> None:
+    done = subprocess.run([*NETTOP, "policy", "init", "--host", "a,b"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and "give one --host" in done.stderr
