@@ -256,8 +256,12 @@ class NettopApp(App[None]):
         names: bool = False,
         resolver: Resolver | None = None,
         settings: config.Loaded | None = None,
+        actions: bool = True,
     ) -> None:
         super().__init__()
+        #: False in a browser (``nettop web`` without ``--allow-actions``): kill and export act on the server's
+        #: machine, for whoever reaches the page.
+        self.actions = actions
         #: The settings as the viewer started with them, and where each came from (the config file, a flag);
         #: ``settings.path`` None: nothing is saved (``--no-config``, tests). Interval and filter come as given.
         self.settings = settings if settings is not None else config.Loaded(None)
@@ -330,6 +334,11 @@ class NettopApp(App[None]):
         self.follow_ends()
         # Fading highlights and lingering closed rows change with time, not only with snapshots.
         self.set_interval(1.0, self._tick)
+        from nettop.web import in_browser
+
+        if in_browser():  # a page's viewer ends when its server does, even one that died without a word
+            parent = os.getppid()
+            self.set_interval(1.0, lambda: self.exit() if os.getppid() != parent else None)
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
@@ -781,7 +790,15 @@ class NettopApp(App[None]):
         self.resort()
         self.update_status()
 
+    def _refused_in_browser(self) -> bool:
+        if not self.actions:
+            self.notify("Kill and export are off in the browser (nettop web --allow-actions turns them on).",
+                        severity="warning", markup=False)  # fmt: skip
+        return not self.actions
+
     def action_export(self) -> None:
+        if self._refused_in_browser():
+            return
         table = self.query_one(ConnectionTable)
         rows = (table.entry(i)[1] for i in range(table.row_count))
         # Missing listeners are not connections: an export holds sockets only.
@@ -824,6 +841,8 @@ class NettopApp(App[None]):
         one at ``first``; the chosen signal sent by ``signal_owner``, which refuses a pid now another process's."""
         if self.read_only:
             self.notify("A saved capture: nothing to kill.", severity="warning", markup=False)
+            return
+        if self._refused_in_browser():
             return
         if self.snapshot is not None and self.snapshot.source.startswith("ssh:"):
             # The pid is another machine's: here it may be any process, or none.

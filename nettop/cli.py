@@ -271,7 +271,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_config_options(parser)
     _command(parser, run_viewer)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for add in (_add_list, _add_watch, _add_diff, _add_check, _add_policy, _add_exporter):
+    for add in (_add_list, _add_watch, _add_diff, _add_check, _add_policy, _add_exporter, _add_web):
         add(commands)
     return parser
 
@@ -389,6 +389,24 @@ def _add_exporter(commands: Subcommands) -> None:
     add_source_options(exporting)
     add_netns_option(exporting)
     _command(exporting, run_exporter)
+
+
+def _add_web(commands: Subcommands) -> None:
+    serving = commands.add_parser(
+        "web",
+        help="serve the viewer to a browser (textual-serve)",
+        description="Serve the live viewer over HTTP for a browser: each page gets a viewer of its own. There is "
+        "no authentication: it listens on loopback unless told otherwise; kill and export are off unless "
+        "--allow-actions. The viewer's own options follow --: nettop web -- --host web1 --filter port:443",
+    )
+    serving.add_argument("--listen", default="127.0.0.1:8711", metavar="HOST:PORT",
+                         help="the address to serve on (default 127.0.0.1:8711)")  # fmt: skip
+    serving.add_argument(
+        "--allow-actions", action="store_true", help="let the page kill processes and export files (on this machine)"
+    )
+    serving.add_argument("viewer", nargs=argparse.REMAINDER, metavar="-- VIEWER OPTIONS",
+                         help="options for each page's viewer, as nettop's own")  # fmt: skip
+    _command(serving, run_web)
 
 
 def query_from_args(args: argparse.Namespace) -> Query:
@@ -688,6 +706,34 @@ def run_exporter(call: Invocation) -> int:
     return EXIT_OK
 
 
+def run_web(call: Invocation) -> int:
+    args, parser = call.args, call.parser
+    from nettop.exporter import listen_address
+
+    try:
+        host, port = listen_address(args.listen)
+    except ValueError as error:
+        parser.error(f"--listen: {error}")
+    viewer = args.viewer[1:] if args.viewer[:1] == ["--"] else args.viewer
+    try:  # checked here, where a mistake can be said; each page's viewer parses them again
+        viewer_parser = build_parser()
+        options = viewer_parser.parse_args(viewer)
+        check_usage(options, viewer_parser)
+    except SystemExit:
+        parser.error("the viewer's options (after --) are not nettop's: see nettop --help")
+    if options.command is not None:
+        parser.error(f"after -- come the viewer's options, not a command ({options.command})")
+    from nettop.web import serve
+
+    shown = f"[{host}]" if ":" in host else host
+    actions = "" if args.allow_actions else "; kill and export are off"
+    say(f"nettop web: serving http://{shown}:{port}/ with no authentication: whoever reaches this address sees "
+        f"every socket and its owner{actions}. Keep it on loopback; from another machine: ssh -L {port}:"
+        f"127.0.0.1:{port} THIS-HOST, then open http://127.0.0.1:{port}/")  # fmt: skip
+    serve(host, port, viewer, args.allow_actions)
+    return EXIT_OK
+
+
 def run_viewer(call: Invocation) -> int:
     args, parser = call.args, call.parser
     from nettop.query import QueryError, parse_query
@@ -706,7 +752,9 @@ def run_viewer(call: Invocation) -> int:
         except PolicyError as error:
             say(f"nettop: --policy: {error}")
             return EXIT_USAGE
-    if sys.stdout is None or not sys.stdout.isatty():
+    from nettop.web import actions_allowed, in_browser
+
+    if (sys.stdout is None or not sys.stdout.isatty()) and not in_browser():
         say("nettop: the viewer needs a terminal; for scripts use `nettop list`")
         return EXIT_USAGE
     source = viewer_source(args)
@@ -721,6 +769,7 @@ def run_viewer(call: Invocation) -> int:
         policy=policy,
         names=args.resolve,
         settings=loaded,
+        actions=actions_allowed(),
     )
     try:
         app.run()

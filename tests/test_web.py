@@ -1,0 +1,163 @@
+"""``nettop web`` in a real browser: Debian's Chromium, headless, driven by Playwright (no browser download), against
+the server on 127.0.0.1. What the page shows is read from what the server sends it (the terminal's output, as
+the page's own websocket receives it): the table renders, keys reach the app, a typed filter applies, and no
+app process outlives its page or the server."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import psutil
+import pytest
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="Debian's chromium is not installed (.ci/run)")
+
+#: Chromium as this machine lets it run: no sandbox as root, no GPU, and none of its own calls to the network.
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]  # fmt: skip
+#: Records every message the page's websocket receives, as text, in ``window.received``.
+RECORD_WEBSOCKET = """
+window.received = [];
+const Native = window.WebSocket;
+window.WebSocket = function (...args) {
+  const socket = new Native(...args);
+  socket.binaryType = "arraybuffer";
+  socket.addEventListener("message", (event) => {
+    const data = event.data;
+    window.received.push(typeof data === "string" ? data : new TextDecoder().decode(data));
+  });
+  return socket;
+};
+window.WebSocket.prototype = Native.prototype;
+Object.assign(window.WebSocket, Native);
+"""
+_ESCAPES = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07]*\x07|\x1b.")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@contextlib.contextmanager
+def web_server(*viewer: str) -> Iterator[tuple[subprocess.Popen[str], int]]:
+    port = free_port()
+    server = subprocess.Popen([sys.executable, "-m", "nettop", "web", "--listen", f"127.0.0.1:{port}", "--", *viewer],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        assert server.stderr is not None
+        said = server.stderr.readline()
+        assert f"serving http://127.0.0.1:{port}/" in said and "no authentication" in said, said
+        deadline = time.monotonic() + 30
+        while True:
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
+                break
+            assert time.monotonic() < deadline, "the server did not listen"
+            time.sleep(0.05)
+        yield server, port
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+
+
+def viewers(server: subprocess.Popen[str]) -> list[psutil.Process]:
+    """The server's page viewers still running."""
+    try:
+        return [child for child in psutil.Process(server.pid).children(recursive=True) if child.is_running()]
+    except psutil.NoSuchProcess:
+        return []
+
+
+def until(what: str, check: Any, seconds: float = 30.0) -> Any:
+    deadline = time.monotonic() + seconds
+    while not (found := check()):
+        assert time.monotonic() < deadline, f"gave up waiting for {what}"
+        time.sleep(0.1)
+    return found
+
+
+@pytest.fixture
+def browser() -> Iterator[Any]:
+    playwright = pytest.importorskip("playwright.sync_api")
+    with playwright.sync_playwright() as driver:
+        launched = driver.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield launched
+        finally:
+            launched.close()
+
+
+def open_page(browser: Any, port: int) -> Any:
+    page = browser.new_page(viewport={"width": 1400, "height": 900})
+    # Loopback only: the page's template also asks Google for a font, which this test never lets leave.
+    page.route("**/*", lambda route: route.continue_() if "://127.0.0.1:" in route.request.url else route.abort())
+    page.add_init_script(RECORD_WEBSOCKET)
+    page.goto(f"http://127.0.0.1:{port}/")
+    return page
+
+
+def screen_text(page: Any) -> str:
+    """Everything the server has sent the page so far, as text (escape sequences removed)."""
+    return _ESCAPES.sub("", "".join(page.evaluate("window.received")))
+
+
+def test_the_viewer_renders_takes_keys_and_a_filter_and_ends_with_its_page(browser: Any) -> None:
+    with socket.socket() as first, socket.socket() as second:
+        for listener in (first, second):
+            listener.bind(("127.0.0.1", 0))
+            listener.listen(1)
+        ports = sorted(listener.getsockname()[1] for listener in (first, second))
+        with web_server("--interval", "1", "--no-config") as (server, port):
+            page = open_page(browser, port)
+            until("the table", lambda: "Local address" in screen_text(page))
+            assert len(viewers(server)) == 1, "one viewer for the page"
+            page.focus("textarea.xterm-helper-textarea")  # the terminal takes the keys
+            seen = len(screen_text(page))
+            page.keyboard.press("/")
+            until("the filter bar", lambda: "Filter:" in screen_text(page)[seen:])
+            page.keyboard.type(f"lport:{ports[0]},{ports[1]}", delay=20)
+            page.keyboard.press("Enter")
+            until("the filter applied", lambda: "2/" in screen_text(page).split(f"lport:{ports[0]},{ports[1]}")[-1])
+            seen = len(screen_text(page))
+            page.keyboard.press("ArrowDown")  # the cursor to the second listener, then its details
+            page.keyboard.press("Enter")
+            until("the second listener's details", lambda: f"127.0.0.1:{ports[1]}" in screen_text(page)[seen:])
+            seen = len(screen_text(page))
+            page.keyboard.press("Escape")
+            until("the table again", lambda: "Local address" in screen_text(page)[seen:])
+            page.keyboard.press("k")  # off in a browser without --allow-actions
+            until("kill refused", lambda: "Kill and export are off" in screen_text(page)[seen:])
+            page.close()
+            until("the page's viewer to end", lambda: not viewers(server))
+        assert server.returncode == 0
+
+
+def test_a_page_closed_during_start_up_and_the_server_stopping_leave_no_viewer(browser: Any) -> None:
+    with web_server("--interval", "1", "--no-config") as (server, port):
+        page = open_page(browser, port)
+        until("a viewer for the page", lambda: viewers(server))
+        page.close()  # before the app has drawn anything, most likely
+        until("the closed page's viewer to end", lambda: not viewers(server))
+        kept = open_page(browser, port)
+        until("the table", lambda: "Local address" in screen_text(kept))
+        running = viewers(server)
+        assert len(running) == 1
+    gone, alive = psutil.wait_procs(running, timeout=15)
+    assert alive == [], "the server stopped with a page open: its viewer ended with it"
+    assert server.returncode == 0
