@@ -14,7 +14,6 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import psutil
@@ -158,6 +157,6 @@ def test_a_page_closed_during_start_up_and_the_server_stopping_leave_no_viewer(b
         until("the table", lambda: "Local address" in screen_text(kept))
         running = viewers(server)
         assert len(running) == 1
-    gone, alive = psutil.wait_procs(running, timeout=15)
+    _, alive = psutil.wait_procs(running, timeout=15)
     assert alive == [], "the server stopped with a page open: its viewer ended with it"
     assert server.returncode == 0
