@@ -527,10 +527,12 @@ class NettopApp(App[None]):
         since = _changed_since(self.baseline) if self.baseline is not None else None
         return all_of((self.quick.predicate, self.query_filter.predicate, since))
 
-    def resort(self, show: bool = True) -> None:
-        """The sort column or a filter changed: order the rows anew (once, not per tick)."""
-        self.model.resort(self.sort_column, self.row_filter())
-        self.query_one(ProcessTable).regroup(self.model.current, self.model.keep)
+    def resort(self, show: bool = True, same_rows: bool = False) -> None:
+        """The sort column or a filter changed: order the rows anew (once, not per tick). ``same_rows``: only the
+        order changed (a sort), so the columns' widths and the process view's groups stand."""
+        self.model.resort(self.sort_column, self.row_filter(), measure=not same_rows)
+        if not same_rows:
+            self.query_one(ProcessTable).regroup(self.model.current, self.model.keep)
         if show:
             self.show_rows()
 
@@ -692,7 +694,7 @@ class NettopApp(App[None]):
     # --- reactives ------------------------------------------------------------------------------
 
     def watch_sort_column(self) -> None:
-        self.resort()
+        self.resort(same_rows=True)
 
     def watch_sort_reverse(self) -> None:
         self.show_rows()
