@@ -1,13 +1,15 @@
 """What ``watch`` and ``diff`` write: events and diffs as lines of text for people, NDJSON and JSON for scripts.
 
-NDJSON: one object a line, ``event``, ``time`` (ISO 8601, UTC), ``listener``, ``connection`` (``nettop list``'s
-schema), and for a change ``changes``, for an error ``error``, for an end (a TCP connection the kernel destroyed)
+NDJSON: one object a line, ``event``, ``time`` (ISO 8601, UTC), ``host``, ``listener``, ``connection`` (``nettop
+list``'s schema), and for a change ``changes``, for an error ``error``, for an end (a TCP connection the kernel destroyed)
 ``summary`` and ``lived_at_least`` (its final counts are the connection's ``traffic``). A diff's JSON is one
 object: ``equal``, and the ``opened``, ``closed`` and ``changed`` connections.
 """
 
 from __future__ import annotations
 
+import functools
+import socket
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -22,10 +24,18 @@ def iso_time(seconds: float) -> str:
     return datetime.fromtimestamp(seconds, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+@functools.cache
+def this_host() -> str:
+    """This machine's name, as the events of its own sockets give it."""
+    return socket.gethostname()
+
+
 def event_to_dict(event: Event) -> dict[str, Any]:
-    """One NDJSON event: ``event``, ``time`` (ISO 8601, UTC), ``connection`` (``nettop list``'s schema),
-    ``listener``, and for a change ``changes`` ({field: {before, after}}), for an error ``error``."""
-    out: dict[str, Any] = {"event": event.kind, "time": iso_time(event.time)}
+    """One NDJSON event: ``event``, ``time`` (ISO 8601, UTC), ``host`` (the machine it happened on: a remote
+    host as ``--host`` named it, else this one's name), ``connection`` (``nettop list``'s schema), ``listener``,
+    and for a change ``changes`` ({field: {before, after}}), for an error ``error``."""
+    remote = event.connection.host if event.connection is not None else None
+    out: dict[str, Any] = {"event": event.kind, "time": iso_time(event.time), "host": remote or this_host()}
     if event.connection is not None:
         out["listener"] = event.listener
         out["connection"] = record_to_dict(event.connection)
