@@ -96,7 +96,6 @@ def main() -> None:
                 f"{first:7.0f} ms, {first_bytes / 1024:8.0f} kB;  next (median of {NEXT_REFRESHES}, 1 % "
                 f"churn/s) {statistics.median(times):6.0f} ms, {statistics.median(sizes) / 1024:7.1f} kB"
             )
-        ssh.cleanup()
     with loopback_connections(options.scrape_n) as opened:
         times = scrape_ms()
         print(
