@@ -26,6 +26,7 @@ from nettop.sources.oneshot import EarlyListing
 if TYPE_CHECKING:
     from nettop.config import Loaded
     from nettop.model import Snapshot, Source
+    from nettop.policy.rules import Policy
     from nettop.query import Flag, Query, Term
     from nettop.sources import CommandSource, TextSource
     from nettop.sources.destroyed import DestroyListener
@@ -662,6 +663,19 @@ def run_policy_init(call: Invocation) -> int:
     return EXIT_OK
 
 
+def policy_option(path: str | None) -> Policy | None:
+    """``--policy``'s file, read (None without it); a broken one is said, and nettop exits 2 (bad usage)."""
+    if path is None:
+        return None
+    from nettop.policy.rules import PolicyError, load_policy
+
+    try:
+        return load_policy(path)
+    except PolicyError as error:
+        say(f"nettop: --policy: {error}")
+        raise SystemExit(EXIT_USAGE) from None
+
+
 def run_exporter(call: Invocation) -> int:
     args, parser = call.args, call.parser
     import threading
@@ -672,15 +686,7 @@ def run_exporter(call: Invocation) -> int:
         host, port = listen_address(args.listen)
     except ValueError as error:
         parser.error(f"--listen: {error}")
-    policy = None
-    if args.policy is not None:
-        from nettop.policy.rules import PolicyError, load_policy
-
-        try:
-            policy = load_policy(args.policy)
-        except PolicyError as error:
-            say(f"nettop: --policy: {error}")
-            return EXIT_USAGE
+    policy = policy_option(args.policy)
     collector = ScrapeCollector(source_from(args), policy)
     try:
         server = serve(collector, host, port)
@@ -743,15 +749,7 @@ def run_viewer(call: Invocation) -> int:
             parse_query(args.filter)  # a wrong --filter is bad usage, refused before the file is read
         except QueryError as error:
             parser.error(f"--filter: {error.message} (at character {error.position + 1})")
-    policy = None
-    if args.policy is not None:
-        from nettop.policy.rules import PolicyError, load_policy
-
-        try:
-            policy = load_policy(args.policy)
-        except PolicyError as error:
-            say(f"nettop: --policy: {error}")
-            return EXIT_USAGE
+    policy = policy_option(args.policy)
     from nettop.web import actions_allowed, in_browser
 
     if (sys.stdout is None or not sys.stdout.isatty()) and not in_browser():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -34,3 +35,15 @@ def corpus() -> Path:
     if not CORPUS.is_dir():
         pytest.skip(f"the shared corpus is not beside this checkout ({CORPUS}); CI provides it")
     return CORPUS
+
+
+@pytest.fixture
+def probe(tmp_path: Path) -> Iterator[int]:
+    """A listener on 127.0.0.1 owned by a child process named ``sockets.PROBE_NAME``: its port."""
+    from tests.sockets import start_probe, stop_probe
+
+    child, port = start_probe(tmp_path)
+    try:
+        yield port
+    finally:
+        stop_probe(child)

@@ -27,7 +27,7 @@ from nettop.model import Owner, Proto, Snapshot, State
 from nettop.policy.rules import parse_policy
 from nettop.text import safe
 from tests.scripted import conn
-from tests.sockets import PROBE_NAME, start_probe, stop_probe
+from tests.sockets import PROBE_NAME
 
 NETTOP = [sys.executable, "-m", "nettop"]
 
@@ -184,16 +184,6 @@ def test_an_address_in_use_is_said() -> None:
 
 
 # ---- live: real sockets, promtool, and a real Prometheus server
-
-
-@pytest.fixture
-def probe(tmp_path: Path) -> Iterator[int]:
-    """A listener on 127.0.0.1 owned by a child process named PROBE_NAME: its port."""
-    child, port = start_probe(tmp_path)
-    try:
-        yield port
-    finally:
-        stop_probe(child)
 
 
 def test_list_format_prometheus_is_a_valid_textfile_with_the_real_listener(probe: int) -> None:

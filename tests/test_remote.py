@@ -10,7 +10,6 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +20,7 @@ from nettop.model import OwnerStatus, State
 from nettop.remote.state import RemoteTables
 from nettop.sources.remote import BOOTSTRAP, _collector
 from tests import sshd
-from tests.sockets import PROBE_NAME, start_probe, stop_probe
+from tests.sockets import PROBE_NAME
 
 NETTOP = [sys.executable, "-m", "nettop"]
 needs_sshd = pytest.mark.skipif(sshd.available() is not None, reason=str(sshd.available()))
@@ -87,15 +86,6 @@ def test_the_collector_reads_this_kernel_and_then_sends_only_changes() -> None:
     finally:
         listener.close()
         collector.close()
-
-
-@pytest.fixture
-def probe(tmp_path: Path) -> Iterator[int]:
-    child, port = start_probe(tmp_path)
-    try:
-        yield port
-    finally:
-        stop_probe(child)
 
 
 def listing(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:

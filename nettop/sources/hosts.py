@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 from nettop.errors import NettopError
 from nettop.model import Snapshot
-from nettop.sources.remote import RemoteSource
+from nettop.sources.remote import RemoteSource, collect_and_close
 
 
 class HostsSource:
@@ -68,11 +68,4 @@ class HostsSource:
 
     def collect_blocking(self) -> Snapshot:
         """One snapshot of every host, then everything closed: ``nettop list --host a,b``."""
-
-        async def once() -> Snapshot:
-            try:
-                return await self.collect()
-            finally:
-                await self.close()
-
-        return asyncio.run(once())
+        return collect_and_close(self)

@@ -17,7 +17,7 @@ import signal
 import tempfile
 import time
 from importlib import resources
-from typing import IO, Any
+from typing import IO, Any, Protocol
 
 from nettop.errors import NettopError
 from nettop.formats import ss
@@ -229,11 +229,22 @@ class RemoteSource:
 
     def collect_blocking(self) -> Snapshot:
         """One snapshot, then everything closed: ``nettop list --host``."""
+        return collect_and_close(self)
 
-        async def once() -> Snapshot:
-            try:
-                return await self.collect()
-            finally:
-                await self.close()
 
-        return asyncio.run(once())
+class Closing(Protocol):
+    async def collect(self) -> Snapshot: ...
+
+    async def close(self) -> None: ...
+
+
+def collect_and_close(source: Closing) -> Snapshot:
+    """One snapshot of ``source``, then its sessions closed, in an event loop of its own (one-shot commands)."""
+
+    async def once() -> Snapshot:
+        try:
+            return await source.collect()
+        finally:
+            await source.close()
+
+    return asyncio.run(once())

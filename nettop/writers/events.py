@@ -1,8 +1,8 @@
 """What ``watch`` and ``diff`` write: events and diffs as lines of text for people, NDJSON and JSON for scripts.
 
 NDJSON: one object a line, ``event``, ``time`` (ISO 8601, UTC), ``host``, ``listener``, ``connection`` (``nettop
-list``'s schema), and for a change ``changes``, for an error ``error``, for an end (a TCP connection the kernel destroyed)
-``summary`` and ``lived_at_least`` (its final counts are the connection's ``traffic``). A diff's JSON is one
+list``'s schema), and for a change ``changes``, for an error ``error``, for an end (a TCP connection the kernel
+destroyed) ``summary`` and ``lived_at_least`` (its final counts are the connection's ``traffic``). A diff's JSON is one
 object: ``equal``, and the ``opened``, ``closed`` and ``changed`` connections.
 """
 
