@@ -236,15 +236,20 @@ def test_an_older_kernel_s_shorter_tcp_info_is_read_by_its_length(cut_to: int, h
         with socket.create_connection(listener.getsockname()) as client, listener.accept()[0] as server:
             client.sendall(b"o" * 900)
             server.recv(4096)
-            port = client.getsockname()[1]
+            port, server_port = client.getsockname()[1], listener.getsockname()[1]
             full = sockdiag.receive(with_info=True)
     short = without_attribute(full, sockdiag.INET_DIAG_INFO, cut_to)
     sockdiag._INFO_SPAN[:] = [1 << 30, None]  # as at a process's start: nothing learned from a longer one
-    (record,) = [r for r in sockdiag.records(short, with_traffic=True) if r.local_port == port]
+
+    def ours(record: Connection) -> bool:
+        # Both ends: on a busy machine another socket (a TIME-WAIT of an earlier test) may hold the same local port.
+        return record.local_port == port and record.remote_port == server_port
+
+    (record,) = [r for r in sockdiag.records(short, with_traffic=True) if ours(r)]
     assert record.traffic is not None and record.traffic.rtt_us > 0
     assert (record.traffic.bytes_out, record.traffic.bytes_in) == ((900, 0) if has_bytes else (None, None))
     decoder = sockdiag.LiveDecoder()
     for now in (1.0, 2.0):
         got = decoder.read([(short, None, None)], True, now)
-        (fresh,) = [r for _, r in got.fresh if r.local_port == port]
+        (fresh,) = [r for _, r in got.fresh if ours(r)]
         assert fresh.traffic == record.traffic, "decoded again each read, with counts and no rates"
