@@ -255,3 +255,13 @@ def test_check_over_two_hosts_reports_one_suite_a_host(probe: int, tmp_path: Pat
 def test_policy_init_takes_one_host() -> None:
     done = subprocess.run([*NETTOP, "policy", "init", "--host", "a,b"], capture_output=True, text=True, timeout=60)
     assert done.returncode == 2 and "give one --host" in done.stderr
+
+
+def test_the_collector_is_plain_ascii_and_old_python_syntax() -> None:
+    """It is read by the host's python3 from stdin, whatever that host's locale (C: ASCII) and version (3.6+):
+    no character outside ASCII, and nothing newer than 3.6's grammar (checked with the parser's feature_version)."""
+    import ast
+
+    code = _collector()
+    assert code.isascii()
+    ast.parse(code, feature_version=(3, 6))
