@@ -22,7 +22,8 @@ from nettop.snapshots import RowKey, SnapshotDiff
 from nettop.text import address_text, bytes_text, local_text, owner_text, remote_text, safe_words
 from nettop.view import COMMAND, END, MIDDLE, NO_COUNTS, TRAFFIC, ip_sort_key, place_text
 
-#: A process: its pid, or for an owner a capture named without a pid, ``(None, name)``.
+#: A process: its pid and the remote host it runs on (``(pid, None)`` on this machine: pids are per machine), or
+#: for an owner a capture named without a pid, ``(None, name)``.
 ProcessKey = tuple[int | None, str | None]
 #: The one row of every socket without a known owner (TIME-WAIT, another user's while not root, a capture's).
 NO_OWNER: ProcessKey = (None, None)
@@ -40,15 +41,16 @@ def process_keys(record: Connection) -> tuple[ProcessKey, ...]:
     owners = record.owners
     if not owners:
         return (NO_OWNER,)
+    host = record.host
     if len(owners) == 1:
         owner = owners[0]
-        return ((owner.pid, None) if owner.pid is not None else (None, owner.name or "?"),)
-    return tuple(dict.fromkeys((o.pid, None) if o.pid is not None else (None, o.name or "?") for o in owners))
+        return ((owner.pid, host) if owner.pid is not None else (None, owner.name or "?"),)
+    return tuple(dict.fromkeys((o.pid, host) if o.pid is not None else (None, o.name or "?") for o in owners))
 
 
 def _owner_of(record: Connection, key: ProcessKey) -> Owner | None:
     for owner in record.owners:
-        if (owner.pid, None) == key or (owner.pid is None and (None, owner.name or "?") == key):
+        if (owner.pid, record.host) == key or (owner.pid is None and (None, owner.name or "?") == key):
             return owner
     return None
 
@@ -341,7 +343,9 @@ def _pid_text(group: ProcessGroup) -> str:
 def _program(group: ProcessGroup) -> str:
     if group.key == NO_OWNER:
         return NO_OWNER_NAME
-    return (group.owner.name if group.owner is not None else None) or group.key[1] or "?"
+    pid, second = group.key
+    name = (group.owner.name if group.owner is not None else None) or (second if pid is None else None) or "?"
+    return f"{name} on {second}" if pid is not None and second is not None else name  # a remote host's process
 
 
 def _user(group: ProcessGroup) -> str:

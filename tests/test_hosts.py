@@ -128,3 +128,19 @@ async def test_a_remote_hosts_process_is_never_signalled_here() -> None:
             "Remote hosts' processes are not signalled from here (use ssh)."
         ]
         assert app.screen is app.screen_stack[0], "no kill dialog"
+
+
+async def test_the_process_view_keeps_two_hosts_processes_apart() -> None:
+    from nettop.widgets.process_table import ProcessTable
+
+    sshd = [conn(22, name="sshd", pid=700), conn(22, 50000, remote_ip="10.0.0.9", name="sshd", pid=700)]
+    app = NettopApp(HostsSource([ScriptedHost("web", [sshd]), ScriptedHost("db", [sshd])]), interval=60,  # type: ignore[list-item]
+                    clock=FakeClock())  # fmt: skip
+    async with app.run_test(size=(120, 30)) as pilot:
+        while app.snapshot is None:
+            await pilot.pause(0.01)
+        await pilot.pause()
+        await pilot.press("p")
+        view = app.query_one(ProcessTable)
+        lines = [view.render_line(y).text for y in range(1, len(view.rows) + 1)]
+        assert sorted(line.split()[1:4] for line in lines) == [["sshd", "on", "db"], ["sshd", "on", "web"]], lines
