@@ -63,7 +63,6 @@ from nettop.writers.events import event_text
 if TYPE_CHECKING:
     from nettop.sources.destroyed import ClosedSocket
 
-MIN_INTERVAL, MAX_INTERVAL = 0.5, 60.0
 #: A collection running this long is said to be under way in the status line (a hung command, a huge table).
 SLOW_COLLECTION_NOTICE = 2.0
 
