@@ -265,3 +265,28 @@ def test_the_collector_is_plain_ascii_and_old_python_syntax() -> None:
     code = _collector()
     assert code.isascii()
     ast.parse(code, feature_version=(3, 6))
+
+
+TCP_HEADER = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode"
+LISTENER = "0100007F:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000 0 0 4242"
+
+
+def test_a_line_that_does_not_parse_is_an_issue_and_a_broken_answer_is_refused() -> None:
+    from nettop.remote.state import ProtocolError
+
+    tables = RemoteTables()
+    tables.apply({"v": 1, "t": 1.0, "euid": 0, "tables": {"tcp": {"header": TCP_HEADER,
+                  "add": [[0, "nonsense \x1b[2J"], [1, LISTENER]]}}})  # fmt: skip
+    records, issues = tables.records("ssh:x", "x")
+    assert [(r.local_ip, r.local_port, r.state, r.inode, r.host) for r in records] == [
+        ("127.0.0.1", 8080, State.LISTEN, 4242, "x")
+    ]
+    assert [(issue.line_no, issue.text) for issue in issues] == [(0, "nonsense \x1b[2J")]
+    tables.apply({"v": 1, "t": 2.0, "euid": 0, "tables": {"tcp": {"del": [0]}}})
+    assert tables.records("ssh:x", "x")[1] == (), "the line went: so did its issue"
+    base = {"v": 1, "t": 1, "euid": 0}
+    broken = [{"v": 2}, {**base, "t": "soon"}, {**base, "tables": {"tcp": {"add": [[3, 7]]}}},
+              {**base, "processes": {"add": {"12": "sshd"}}}, ["not", "an", "object"]]  # fmt: skip
+    for answer in broken:
+        with pytest.raises(ProtocolError):
+            RemoteTables().apply(answer)

@@ -61,7 +61,7 @@ def parse(text: str, source: str = "proc") -> ParseResult:
         raise NotASocketTable("this is /proc/net/unix (UNIX domain sockets), not an internet socket list")
     if not looks_like_header(header):
         raise UnknownFormat(f"not a /proc/net table: {quoted(header.strip())}")
-    proto = Proto.UDP if header.split()[-1] == "drops" else Proto.TCP
+    proto = table_proto(header)
     records: list[Connection] = []
     issues: list[ParseIssue] = []
     for index in range(header_at + 1, len(lines)):
@@ -73,6 +73,17 @@ def parse(text: str, source: str = "proc") -> ParseResult:
         except ValueError as error:
             issues.append(ParseIssue(index + 1, line, str(error)))
     return ParseResult(tuple(records), tuple(issues), FORMAT)
+
+
+def table_proto(header: str) -> Proto:
+    """The protocol a table's header says: UDP tables end it with ``ref pointer drops``, TCP ones do not."""
+    return Proto.UDP if header.split()[-1] == "drops" else Proto.TCP
+
+
+def parse_row(line: str, proto: Proto, source: str = "proc") -> Connection:
+    """One line of a table whose header said ``proto``; ValueError with what is wrong (a line read on its own,
+    as a remote host's collector sends them: ``nettop.remote.state``)."""
+    return _row(line, proto, source)
 
 
 def _row(line: str, proto: Proto, source: str) -> Connection:
