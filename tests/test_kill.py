@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import psutil
 import pytest
-from textual.widgets import Static
+from textual.widgets import RadioButton, Static
 
 from nettop.model import Owner
 from nettop.owners.kill import KillRefused, signal_owner
@@ -129,3 +129,22 @@ def test_elide_middle_keeps_both_ends() -> None:
     assert elide_middle("abcdef", 6) == "abcdef"
     assert elide_middle("abcdefghij", 5) == "ab…ij"
     assert elide_middle("abcdefghij", 6) == "ab…hij"
+
+
+async def test_the_chosen_signal_is_pointed_at_not_only_coloured() -> None:
+    app, source, _ = make([[conn(8000, name="worker", pid=5996)]])
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot, app, source, 1)
+        await pilot.press("k")
+        assert isinstance(app.screen, KillScreen)
+
+        def marked() -> list[str]:
+            return [str(button.label).split()[2] for button in app.screen.query(RadioButton)
+                    if str(button.label).startswith("▶")]  # fmt: skip
+
+        assert marked() == ["SIGTERM"]
+        await pilot.press("k")
+        assert marked() == ["SIGKILL"]
+        await pilot.press("down")
+        assert marked() == ["SIGHUP"]
+        await pilot.press("escape")

@@ -98,6 +98,13 @@ def describe_owner(owner: Owner, connections: list[Connection]) -> Text:
     return Text("\n").join(lines)
 
 
+def _label(index: int, chosen: bool) -> Text:
+    """A signal's line; the chosen one pointed at, not only coloured (NO_COLOR, a monochrome terminal)."""
+    choice = SIGNALS[index]
+    mark = "▶" if chosen else " "
+    return Text(f"{mark} {choice.signal.value:>2} {choice.signal.name:<7}  {choice.meaning} ({choice.key})")
+
+
 class KillScreen(ModalScreen[signal.Signals | None]):
     """Dismisses with the signal to send, or None (Esc, Cancel)."""
 
@@ -126,9 +133,8 @@ class KillScreen(ModalScreen[signal.Signals | None]):
         with Vertical(id="kill"):
             yield Static(self._text, id="kill-owner")
             with RadioSet(id="kill-signals", compact=True):
-                for index, choice in enumerate(SIGNALS):
-                    label = Text(f"{choice.signal.value:>2} {choice.signal.name:<7}  {choice.meaning} ({choice.key})")
-                    yield RadioButton(label, value=index == 0, compact=True)
+                for index in range(len(SIGNALS)):
+                    yield RadioButton(_label(index, index == 0), value=index == 0, compact=True)
             with Horizontal(id="kill-buttons"):
                 yield Button("Send (Enter)", variant="error", id="send", compact=True)
                 yield Button("Cancel (Esc)", variant="primary", id="cancel", compact=True)
@@ -147,12 +153,18 @@ class KillScreen(ModalScreen[signal.Signals | None]):
     def action_choose(self, index: int) -> None:
         self._chosen = index
         list(self.query(RadioButton))[index].value = True
+        self._mark()
+
+    def _mark(self) -> None:
+        for index, button in enumerate(self.query(RadioButton)):
+            button.label = _label(index, index == self._chosen)
 
     def action_step(self, step: int) -> None:
         self.action_choose((self._chosen + step) % len(SIGNALS))
 
     def on_radio_set_changed(self, event: RadioSet.Changed) -> None:
         self._chosen = event.index  # a click (a key's own choice comes back here too, in order)
+        self._mark()
 
     def action_send(self) -> None:
         self.dismiss(self.chosen)
