@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 T = TypeVar("T")
+S = TypeVar("S")
 #: How many unparsed lines to print before summing up the rest.
 SHOWN_ISSUES = 5
 #: The viewer's refresh interval, as its +/- keys allow; ``watch`` may go slower.
@@ -559,7 +560,7 @@ def run_watch(call: Invocation) -> int:
         say(f"nettop: watching from {taken} ({len(snapshot.records)} sockets); changes follow")
 
     async def stream() -> None:
-        source = source_from(args)
+        source = live(source_from(args))
         ended = destroy_listener(args, source)
         try:
             async for event in watch(source, args.interval, query.predicate, said_baseline, ended):
@@ -755,7 +756,7 @@ def run_viewer(call: Invocation) -> int:
     if (sys.stdout is None or not sys.stdout.isatty()) and not in_browser():
         say("nettop: the viewer needs a terminal; for scripts use `nettop list`")
         return EXIT_USAGE
-    source = viewer_source(args)
+    source = live(viewer_source(args))
     loaded = viewer_settings(args)
     start = loaded.settings
     from nettop.app import NettopApp  # Textual loads only here
@@ -777,6 +778,15 @@ def run_viewer(call: Invocation) -> int:
             shutdown_source()
     # Textual shows a crash's traceback and sets the return code; a crash must not look like a clean quit.
     return EXIT_FAILED if app.return_code else EXIT_OK
+
+
+def live(source: S) -> S:
+    """``source`` for a view that goes on (viewer, watch): several hosts are not held to the slowest one's pace."""
+    from nettop.sources.hosts import LIVE_PATIENCE, HostsSource
+
+    if isinstance(source, HostsSource):
+        source.patience = LIVE_PATIENCE
+    return source
 
 
 def viewer_source(args: argparse.Namespace) -> Source:

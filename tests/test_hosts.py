@@ -144,3 +144,37 @@ async def test_the_process_view_keeps_two_hosts_processes_apart() -> None:
         view = app.query_one(ProcessTable)
         lines = [view.render_line(y).text for y in range(1, len(view.rows) + 1)]
         assert sorted(line.split()[1:4] for line in lines) == [["sshd", "on", "db"], ["sshd", "on", "web"]], lines
+
+
+class HangingHost(ScriptedHost):
+    """A host whose refresh does not answer until released."""
+
+    def __init__(self, host: str, records: list[Connection]) -> None:
+        super().__init__(host, [records])
+        self.release = asyncio.Event()
+
+    async def collect(self) -> Snapshot:
+        await self.release.wait()
+        return await super().collect()
+
+
+def test_a_live_view_is_not_held_to_a_slow_hosts_pace() -> None:
+    async def run() -> None:
+        web, db = ScriptedHost("web", [WEB, [*WEB, conn(8080, name="dev")]]), HangingHost("db", DB)
+        late = HostsSource([ScriptedHost("web", [WEB]), HangingHost("db", DB)], patience=0.05)  # type: ignore[list-item]
+        shown = await late.collect()
+        assert shown.stale == () and shown.notes == (), "late by less than the grace: not said stale yet"
+        await late.close()
+        hosts = HostsSource([web, db], patience=0.05, grace=0.0)  # type: ignore[list-item]
+        first = await hosts.collect()
+        assert {r.host for r in first.records} == {"web"} and first.stale == ("db",)
+        assert [n for n in first.notes if n.startswith("db: ")] == ["db: no answer for 0 s yet"]
+        second = await hosts.collect()  # web refreshed again; db still under way, its one refresh not restarted
+        assert ("web", 8080) in [(r.host, r.local_port) for r in second.records] and db.collected == 0
+        db.release.set()
+        await asyncio.sleep(0)
+        third = await hosts.collect()
+        assert {r.host for r in third.records} == {"web", "db"} and third.stale == ()
+        await hosts.close()
+
+    asyncio.run(run())
