@@ -677,6 +677,18 @@ def policy_option(path: str | None) -> Policy | None:
         raise SystemExit(EXIT_USAGE) from None
 
 
+def url_host(host: str) -> str:
+    """``host`` as a URL writes it: an IPv6 address in brackets."""
+    return f"[{host}]" if ":" in host else host
+
+
+def shut_down(source: object) -> None:
+    """End what a source keeps open once its event loop is gone (remote hosts: sessions, master connections)."""
+    shutdown_source = getattr(source, "shutdown", None)
+    if shutdown_source is not None:
+        shutdown_source()
+
+
 def run_exporter(call: Invocation) -> int:
     args, parser = call.args, call.parser
     import threading
@@ -695,7 +707,7 @@ def run_exporter(call: Invocation) -> int:
         collector.close()
         say(f"nettop: cannot serve on {args.listen}: {error.strerror or error}")
         return EXIT_FAILED
-    shown = f"[{host}]" if ":" in host else host
+    shown = url_host(host)
     say(
         f"nettop exporter: serving http://{shown}:{port}/metrics (no authentication: whoever reaches this address "
         "sees every socket's owner; keep it on loopback, or behind a firewall or an SSH tunnel)"
@@ -707,9 +719,7 @@ def run_exporter(call: Invocation) -> int:
     finally:
         server.shutdown()
         collector.close()
-        shutdown_source = getattr(collector.source, "shutdown", None)
-        if shutdown_source is not None:
-            shutdown_source()
+        shut_down(collector.source)
     return EXIT_OK
 
 
@@ -732,7 +742,7 @@ def run_web(call: Invocation) -> int:
         parser.error(f"after -- come the viewer's options, not a command ({options.command})")
     from nettop.web import serve
 
-    shown = f"[{host}]" if ":" in host else host
+    shown = url_host(host)
     actions = "" if args.allow_actions else "; kill and export are off"
     say(f"nettop web: serving http://{shown}:{port}/ with no authentication: whoever reaches this address sees "
         f"every socket and its owner{actions}. Keep it on loopback; from another machine: ssh -L {port}:"
@@ -773,9 +783,7 @@ def run_viewer(call: Invocation) -> int:
     try:
         app.run()
     finally:
-        shutdown_source = getattr(source, "shutdown", None)
-        if shutdown_source is not None:  # remote hosts: their sessions and master connections
-            shutdown_source()
+        shut_down(source)
     # Textual shows a crash's traceback and sets the return code; a crash must not look like a clean quit.
     return EXIT_FAILED if app.return_code else EXIT_OK
 

@@ -11,10 +11,9 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Sequence
-from typing import Any
 
 from nettop.errors import NettopError
-from nettop.model import Snapshot
+from nettop.model import Connection, Snapshot
 from nettop.sources.remote import RemoteSource, collect_and_close
 
 #: How long a live view's collection waits for a host before showing its last rows (``HostsSource.patience``), and
@@ -79,7 +78,9 @@ class HostsSource:
         return Snapshot(tuple(records), started, time.perf_counter() - clock, self.name, tuple(issues),
                         tuple(notes), stale=tuple(stale))  # fmt: skip
 
-    def _stale(self, host: str, reason: str, since: float, stale: list[str], notes: list[str]) -> tuple[Any, ...]:
+    def _stale(
+        self, host: str, reason: str, since: float, stale: list[str], notes: list[str]
+    ) -> tuple[Connection, ...]:
         """A host that failed or has not answered: named stale, said why, and its last rows (if any) kept: a host
         that hangs must not look like one that emptied."""
         stale.append(host)

@@ -18,7 +18,6 @@ from textual.binding import Binding
 from textual.events import Click
 from textual.geometry import Size
 from textual.message import Message
-from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from nettop.snapshots import RowKey
@@ -35,6 +34,7 @@ from nettop.view import (
     owner_hidden,
     visible_columns,
 )
+from nettop.widgets.cursor_view import CursorView
 
 
 def fit(text: str, width: int, right: bool = False, elide: str = END) -> str:
@@ -95,7 +95,7 @@ _MARK_CELLS = 2  # the mark and a space
 MOVE = "move the cursor (it stays on its connection)"
 
 
-class ConnectionTable(ScrollView, can_focus=True):
+class ConnectionTable(CursorView, can_focus=True):
     """Rows of connections with a fixed header line, a cursor and sortable columns."""
 
     BINDINGS = [
@@ -344,42 +344,11 @@ class ConnectionTable(ScrollView, can_focus=True):
 
     # --- cursor -----------------------------------------------------------------------------
 
-    def _set_cursor(self, index: int) -> None:
-        if not self.row_count:
-            return
-        self.cursor_row = max(0, min(index, self.row_count - 1))
+    def line_count(self) -> int:
+        return self.row_count
+
+    def cursor_landed(self) -> None:
         self.cursor_key = self.entry(self.cursor_row)[0]
-        self._keep_cursor_visible()
-        self.refresh()
-
-    def _keep_cursor_visible(self) -> None:
-        page = max(self.size.height - 1, 1)
-        top = int(self.scroll_offset.y)
-        if self.cursor_row < top:
-            self.scroll_to(y=self.cursor_row, animate=False, immediate=True)
-        elif self.cursor_row >= top + page:
-            self.scroll_to(y=self.cursor_row - page + 1, animate=False, immediate=True)
-
-    def _page(self) -> int:
-        return max(self.size.height - 2, 1)
-
-    def action_cursor_up(self) -> None:
-        self._set_cursor(self.cursor_row - 1)
-
-    def action_cursor_down(self) -> None:
-        self._set_cursor(self.cursor_row + 1)
-
-    def action_page_up(self) -> None:
-        self._set_cursor(self.cursor_row - self._page())
-
-    def action_page_down(self) -> None:
-        self._set_cursor(self.cursor_row + self._page())
-
-    def action_first(self) -> None:
-        self._set_cursor(0)
-
-    def action_last(self) -> None:
-        self._set_cursor(self.row_count - 1)
 
     def action_select(self) -> None:
         if self.cursor_key is not None:

@@ -14,7 +14,6 @@ from rich.style import Style
 from textual.binding import Binding
 from textual.events import Click
 from textual.geometry import Size
-from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from nettop.model import Connection, Owner
@@ -36,11 +35,12 @@ from nettop.snapshots import RowKey, SnapshotDiff
 from nettop.text import safe
 from nettop.view import column_widths
 from nettop.widgets.conn_table import MOVE, ConnectionTable, fit
+from nettop.widgets.cursor_view import CursorView
 
 Names = Callable[[str | None], str | None]
 
 
-class ProcessTable(ScrollView, can_focus=True):
+class ProcessTable(CursorView, can_focus=True):
     """Groups of sockets, by process or by remote host, with a cursor that stays on its group."""
 
     BINDINGS = [
@@ -247,42 +247,11 @@ class ProcessTable(ScrollView, can_focus=True):
     def cursor(self) -> ViewRow | None:
         return self.rows[self.cursor_row] if self.rows else None
 
-    def _set_cursor(self, index: int) -> None:
-        if not self.rows:
-            return
-        self.cursor_row = max(0, min(index, len(self.rows) - 1))
+    def line_count(self) -> int:
+        return len(self.rows)
+
+    def cursor_landed(self) -> None:
         self.cursor_ident = self.rows[self.cursor_row].ident
-        self._keep_cursor_visible()
-        self.refresh()
-
-    def _keep_cursor_visible(self) -> None:
-        page = max(self.size.height - 1, 1)
-        top = int(self.scroll_offset.y)
-        if self.cursor_row < top:
-            self.scroll_to(y=self.cursor_row, animate=False, immediate=True)
-        elif self.cursor_row >= top + page:
-            self.scroll_to(y=self.cursor_row - page + 1, animate=False, immediate=True)
-
-    def _page(self) -> int:
-        return max(self.size.height - 2, 1)
-
-    def action_cursor_up(self) -> None:
-        self._set_cursor(self.cursor_row - 1)
-
-    def action_cursor_down(self) -> None:
-        self._set_cursor(self.cursor_row + 1)
-
-    def action_page_up(self) -> None:
-        self._set_cursor(self.cursor_row - self._page())
-
-    def action_page_down(self) -> None:
-        self._set_cursor(self.cursor_row + self._page())
-
-    def action_first(self) -> None:
-        self._set_cursor(0)
-
-    def action_last(self) -> None:
-        self._set_cursor(len(self.rows) - 1)
 
     # --- actions ------------------------------------------------------------------------------
 
