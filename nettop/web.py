@@ -22,11 +22,15 @@ import asyncio
 import contextlib
 import ctypes
 import json
+import logging
 import os
 import shlex
 import signal
 import sys
+from pathlib import Path
 from typing import Any
+
+from nettop.text import safe
 
 #: The viewer's options, as JSON, for the child; whether kill and export are on ("1").
 ARGV_VARIABLE, ACTIONS_VARIABLE = "NETTOP_WEB_ARGV", "NETTOP_WEB_ACTIONS"
@@ -35,6 +39,20 @@ QUIT_GRACE = 5.0
 DEFAULT_LISTEN = "127.0.0.1:8711"
 #: ``prctl``'s option that gives a signal to a process whose parent dies (linux/prctl.h).
 PR_SET_PDEATHSIG = 1
+
+
+class OneLineLog(logging.Formatter):
+    """The server's log (aiohttp's access log and errors) one line a record, made safe: it holds what any browser
+    or client sent (paths, referers, user agents), and an error is its type and message, not a traceback."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        message = record.getMessage()
+        error = record.exc_info[1] if record.exc_info else None
+        if error is not None:
+            message = f"{message}: {type(error).__name__}: {error}"
+        if record.name != "aiohttp.access":  # which has its own time
+            message = f"{self.formatTime(record, '%H:%M:%S')} {message}"
+        return safe(message)
 
 
 def in_browser() -> bool:
@@ -98,6 +116,12 @@ def serve(host: str, port: int, viewer_argv: list[str], allow_actions: bool) -> 
                 await session.stop()
             return websocket
 
+        def initialize_logging(self) -> None:
+            # One plain line a record: no Rich traceback with its locals for each malformed request a scanner sends.
+            handler = logging.StreamHandler(sys.stderr)
+            handler.setFormatter(OneLineLog())
+            logging.basicConfig(level=logging.INFO, handlers=[handler], force=True)
+
         async def on_startup(self, app: Any) -> None:
             pass  # textual-serve prints its logo here; nettop says what it serves itself
 
@@ -106,7 +130,9 @@ def serve(host: str, port: int, viewer_argv: list[str], allow_actions: bool) -> 
 
     os.environ[ARGV_VARIABLE] = json.dumps(viewer_argv)
     os.environ[ACTIONS_VARIABLE] = "1" if allow_actions else "0"
-    WebServer(command=child_command(), host=host, port=port, title="nettop").serve()
+    # nettop's own page: textual-serve's asks Google for a font, a request a private network should never see.
+    page = Path(__file__).with_name("web_page")
+    WebServer(command=child_command(), host=host, port=port, title="nettop", templates_path=page).serve()
 
 
 def child_main() -> int:

@@ -104,8 +104,19 @@ def browser() -> Iterator[Any]:
 
 def open_page(browser: Any, port: int) -> Any:
     page = browser.new_page(viewport={"width": 1400, "height": 900})
-    # Loopback only: the page's template also asks Google for a font, which this test never lets leave.
-    page.route("**/*", lambda route: route.continue_() if "://127.0.0.1:" in route.request.url else route.abort())
+    # Loopback only. Whatever the page asks elsewhere is refused and kept, for the test to say (textual-serve's
+    # own page asked Google for a font).
+    elsewhere: list[str] = []
+
+    def loopback_only(route: Any) -> None:
+        if "://127.0.0.1:" in route.request.url:
+            route.continue_()
+        else:
+            elsewhere.append(route.request.url)
+            route.abort()
+
+    page.route("**/*", loopback_only)
+    page.elsewhere = elsewhere
     page.add_init_script(RECORD_WEBSOCKET)
     page.goto(f"http://127.0.0.1:{port}/")
     return page
@@ -126,6 +137,7 @@ def test_the_viewer_renders_takes_keys_and_a_filter_and_ends_with_its_page(brows
             page = open_page(browser, port)
             until("the table", lambda: "Local address" in screen_text(page))
             assert len(viewers(server)) == 1, "one viewer for the page"
+            assert page.title() == "nettop" and page.elsewhere == [], "nettop's own page, which asks nothing elsewhere"
             page.focus("textarea.xterm-helper-textarea")  # the terminal takes the keys
             seen = len(screen_text(page))
             page.keyboard.press("/")
@@ -159,3 +171,24 @@ def test_a_page_closed_during_start_up_and_the_server_stopping_leave_no_viewer(b
     _, alive = psutil.wait_procs(running, timeout=15)
     assert alive == [], "the server stopped with a page open: its viewer ended with it"
     assert server.returncode == 0
+
+
+def test_the_server_log_shows_what_clients_sent_escaped_one_line_a_request() -> None:
+    """Its access log holds what any client sent: a header with an escape sequence is refused and said in one line,
+    and a user agent with a direction override is shown escaped."""
+    with web_server("--no-config") as (server, port):
+        for agent in (b"x\x1b]0;retitled\x07", "y\u202etxt.exe".encode()):
+            with socket.create_connection(("127.0.0.1", port), timeout=10) as client:
+                client.sendall(
+                    b"GET /nothing HTTP/1.1\r\nHost: h\r\nUser-Agent: " + agent + b"\r\nConnection: close\r\n\r\n"
+                )
+                status = client.recv(64).split(b"\r\n")[0]
+                assert status in (b"HTTP/1.0 400 Bad Request", b"HTTP/1.1 404 Not Found"), status
+        server.terminate()
+        _, log = server.communicate(timeout=20)
+    assert "\x1b" not in log and "\u202e" not in log and "\x07" not in log
+    assert "Traceback" not in log and "│" not in log, "no Rich traceback"
+    (refused,) = [line for line in log.splitlines() if "BadHttpMessage" in line]
+    assert "x\\x1b]0;retitled\\x07" in refused
+    (served,) = [line for line in log.splitlines() if '"GET /nothing HTTP/1.1" 404' in line]
+    assert served.endswith('"y\\u202etxt.exe"')
