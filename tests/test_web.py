@@ -173,6 +173,20 @@ def test_a_page_closed_during_start_up_and_the_server_stopping_leave_no_viewer(b
     assert server.returncode == 0
 
 
+def test_a_server_killed_outright_leaves_no_viewer(browser: Any) -> None:
+    """SIGKILL: no shutdown of the server's runs; the kernel's parent-death signal (and the app's orphan watch) end
+    the page's viewer."""
+    with web_server("--interval", "1", "--no-config") as (server, port):
+        page = open_page(browser, port)
+        until("the table", lambda: "Local address" in screen_text(page))
+        running = viewers(server)
+        assert len(running) == 1
+        server.kill()
+        server.wait(timeout=10)
+        _, alive = psutil.wait_procs(running, timeout=15)
+        assert alive == [], "the server was killed with a page open: its viewer ended with it"
+
+
 def test_the_server_log_shows_what_clients_sent_escaped_one_line_a_request() -> None:
     """Its access log holds what any client sent: a header with an escape sequence is refused and said in one line,
     and a user agent with a direction override is shown escaped."""
