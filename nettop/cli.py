@@ -137,9 +137,10 @@ def add_source_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ssh-config", metavar="FILE", help="with --host: the ssh config file to use (ssh -F)")
     parser.add_argument(
         "--remote-reader",
-        choices=["auto", "python", "ss"],
+        choices=["auto", "python", "command", "ss"],
         default="auto",
-        help="with --host: how a host is read: nettop's collector sent to its python3, else ss (auto), or only one",
+        help="with --host: how a host is read: nettop's collector sent to its python3 (Linux), else the host's own "
+        "listing command: ss, or macOS's netstat and FreeBSD's sockstat (auto); or only one (ss is command)",
     )
     parser.add_argument(
         "--timeout",

@@ -6,6 +6,7 @@ from __future__ import annotations
 import getpass
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -118,7 +119,7 @@ def test_list_a_host_over_ssh_with_the_collector(probe: int, tmp_path: Path) -> 
 def test_a_host_without_python_is_read_with_ss(probe: int, tmp_path: Path) -> None:
     bare = tmp_path / "bin"  # what the host's PATH holds: a shell's basics and ss, no python3
     bare.mkdir()
-    for tool in ("ss", "sh", "bash"):
+    for tool in ("ss", "sh", "bash", "env", "uname"):
         (bare / tool).symlink_to(subprocess.run(["sh", "-c", f"command -v {tool}"], capture_output=True,
                                                 text=True, check=True).stdout.strip())  # fmt: skip
     with sshd.ssh_server(tmp_path / "ssh", environment={"PATH": str(bare)}) as server:
@@ -128,6 +129,80 @@ def test_a_host_without_python_is_read_with_ss(probe: int, tmp_path: Path) -> No
     assert "no python3 to run nettop's collector" in done.stderr and "ss is run at each refresh" in done.stderr
     if os.geteuid() == 0:
         assert found["program"] == PROBE_NAME
+
+
+HANDMADE = Path(__file__).parent / "data" / "handmade"
+#: A stand-in for a host's own command: prints a recorded output of that system, chosen by the words it is given.
+RECORDED_COMMAND = """#!/bin/sh
+case "$*" in
+{cases}
+  *) echo "unexpected: $*" >&2; exit 64 ;;
+esac
+"""
+
+
+def other_system(bin_dir: Path, system: str, python: bool) -> dict[str, str]:
+    """The environment of a host that looks like a macOS or FreeBSD one: a PATH with its ``uname -s`` and its listing
+    command printing what a real one printed; with ``python``, this machine's python3 told (``sitecustomize``) that
+    its ``sys.platform`` is that system's, else no python3."""
+    bin_dir.mkdir()
+    for tool in ("sh", "bash", "env", "cat"):
+        (bin_dir / tool).symlink_to(shutil.which(tool))  # type: ignore[arg-type]
+    recorded = {"Darwin": {"netstat": {"-anv -p tcp": "macos-15_netstat-natvln.out",
+                                       "-anv -p udp": "macos-10.12_netstat-anv-p-udp.out"}},
+                "FreeBSD": {"sockstat": {"-46 -s": "freebsd-14_sockstat-46s.out"}}}[system]  # fmt: skip
+    tools = {"uname": {"-s": None}, **recorded}
+    for tool, outputs in tools.items():
+        cases = "\n".join(
+            f'  "{words}") echo {system} ;;' if name is None else f'  "{words}") cat {HANDMADE / name} ;;'
+            for words, name in outputs.items()
+        )
+        (bin_dir / tool).write_text(RECORDED_COMMAND.format(cases=cases))
+        (bin_dir / tool).chmod(0o755)
+    if not python:
+        return {"PATH": str(bin_dir)}
+    site = bin_dir.parent / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(f"import sys\nsys.platform = {system.lower()!r}\n")
+    # The system's directories after the stand-ins: python3 (and what a version manager's shim needs) is found.
+    return {"PATH": f"{bin_dir}:/usr/local/bin:/usr/bin:/bin", "PYTHONPATH": str(site)}
+
+
+@needs_sshd
+@pytest.mark.parametrize(("system", "python"), [("Darwin", False), ("Darwin", True), ("FreeBSD", False)])
+def test_a_host_that_is_not_linux_is_read_with_its_own_commands(tmp_path: Path, system: str, python: bool) -> None:
+    """ssh to a real sshd whose PATH is another system's: its uname, its listing command (a recorded output of
+    that system), and a python3 that says it is that system (the collector reads Linux's /proc: it says so)."""
+    environment = other_system(tmp_path / "bin", system, python)
+    with sshd.ssh_server(tmp_path / "ssh", environment=environment) as server:
+        done = listing("--host", server.alias, "--ssh-config", str(server.config))
+    assert done.returncode == 0, done.stderr
+    records = json.loads(done.stdout)
+    assert {r["host"] for r in records} == {server.alias} and {r["source"] for r in records} == {f"ssh:{server.alias}"}
+    if system == "Darwin":
+        (listener,) = [r for r in records if r["local_port"] == 8809 and r["state"] == "LISTEN"]
+        assert (listener["local_ip"], listener["pid"]) == ("::", 81327)
+        assert any(r["proto"] == "udp" and r["pid"] == 505 for r in records), "netstat -p udp's rows too"
+    else:
+        (ssh,) = [r for r in records if r["local_port"] == 22 and r["remote_port"] == 62176]
+        assert ssh["state"] == "ESTABLISHED" and [o["pid"] for o in ssh["owners"]] == [33340, 33338]
+    command = "netstat" if system == "Darwin" else "sockstat"
+    reason = f"not Linux ({system.lower()})" if python else "no python3 to run nettop's collector"
+    assert f"{server.alias}: {reason}" in done.stderr and f"{command} is run at each refresh" in done.stderr
+
+
+@needs_sshd
+def test_a_host_whose_system_nettop_cannot_read_is_said(tmp_path: Path) -> None:
+    bare = tmp_path / "bin"
+    bare.mkdir()
+    for tool in ("sh", "env"):
+        (bare / tool).symlink_to(shutil.which(tool))  # type: ignore[arg-type]
+    (bare / "uname").write_text("#!/bin/sh\necho 'SunOS\033[2J'\n")
+    (bare / "uname").chmod(0o755)
+    with sshd.ssh_server(tmp_path / "ssh", environment={"PATH": str(bare)}) as server:
+        done = listing("--host", server.alias, "--ssh-config", str(server.config))
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert "a system called 'SunOS\\x1b[2J': nettop reads Linux, macOS and FreeBSD hosts" in done.stderr
 
 
 @needs_sshd

@@ -222,6 +222,11 @@ class Lines:
 
 
 def main():
+    if not sys.platform.startswith("linux"):
+        # No /proc/net here: say which system this is, for nettop to run the host's own listing commands instead.
+        sys.stdout.write(json.dumps({"v": PROTOCOL, "unsupported": sys.platform}) + "\n")
+        sys.stdout.flush()
+        return
     processes = Processes()
     tables = {name: Lines() for name in TABLES}
     headers = {}

@@ -1,10 +1,12 @@
 """A remote host as a source (``--host``), reached with the system's ``ssh`` (``nettop.remote.ssh``).
 
-Where the host has Python 3, a session sends it nettop's collector (``nettop.remote.collector``, nothing installed)
-and keeps it running: each refresh is a line asked and a line of changes answered, over one connection. Where it
-has none, each refresh runs ``ss -tunaep`` there and parses the text here. A session that fails (the host went
-away, an answer cut) is dropped and the next refresh starts a new one, from a full answer. Each refresh has a
-deadline: a host that hangs fails its refresh, on its own (``sources.hosts`` keeps the other hosts going).
+Where the host is Linux with Python 3, a session sends it nettop's collector (``nettop.remote.collector``, nothing
+installed) and keeps it running: each refresh is a line asked and a line of changes answered, over one connection.
+Elsewhere each refresh runs the host's own listing command there and parses its text here: ``ss -tunaep`` on
+Linux, and on macOS and FreeBSD that platform's source's commands (``nettop.remote.commands``). A session that
+fails (the host went away, an answer cut) is dropped and the next refresh starts a new one, from a full answer.
+Each refresh has a deadline: a host that hangs fails its refresh, on its own (``sources.hosts`` keeps the other
+hosts going).
 """
 
 from __future__ import annotations
@@ -17,45 +19,43 @@ import signal
 import tempfile
 import time
 from importlib import resources
-from typing import IO, Any, Protocol
+from typing import Any, Protocol
 
-from nettop.errors import NettopError
+from nettop.errors import NettopError, SourceUnavailable
 from nettop.formats import ss
 from nettop.model import Snapshot
+from nettop.remote.commands import NOT_FOUND, SSH_FAILED, RemoteError, SshRunner, host_platform, said
 from nettop.remote.ssh import SshOptions, remote_command
 from nettop.remote.state import ProtocolError, RemoteTables
-from nettop.text import cut, skipped_text
+from nettop.sources import platform_source
+from nettop.sources.command import CommandSource
+from nettop.text import cut, safe, skipped_text
 
 #: What the remote Python runs: read the collector's length, then the collector, and run it (``-u``: unbuffered).
 BOOTSTRAP = "import sys;exec(sys.stdin.read(int(sys.stdin.readline())))"
 #: The fallback where the host has no Python 3.
 SS_ARGV = ("ss", "-tunaep")
-#: The shell's status for a command it did not find, and ssh's for a failure of its own.
-NOT_FOUND, SSH_FAILED = 127, 255
-#: How a host is read (``--remote-reader``): the collector where it runs (else ss), the collector only, ss only.
-READERS = ("auto", "python", "ss")
+#: How a host is read (``--remote-reader``): the collector where it runs (else the host's command), the collector
+#: only, the host's command only (``ss`` on Linux: the name it had first).
+READERS = ("auto", "python", "command", "ss")
 #: An answer is one line; the first of a busy host's is megabytes.
 MAX_ANSWER = 256 * 2**20
 
 
-class RemoteError(NettopError):
-    """A refresh of a remote host that failed: unreachable, refused, timed out, or an answer that made no sense."""
+__all__ = ["READERS", "RemoteError", "RemoteSource", "collect_and_close"]
 
 
 class NoPython(Exception):
     """The collector could not run on the host: no ``python3`` there, or one that fails (a shim of a version
-    manager with no version behind it, a Python older than 3.6)."""
+    manager with no version behind it, a Python older than 3.6), or a host that is not Linux (``platform``)."""
+
+    def __init__(self, reason: str, platform: str | None = None) -> None:
+        super().__init__(reason)
+        self.platform = platform
 
 
 def _collector() -> str:
     return resources.files("nettop.remote").joinpath("collector.py").read_text(encoding="utf-8")
-
-
-def _said(stderr: IO[bytes]) -> str:
-    """The last thing ssh (or the remote command) said on stderr: the reason, as ssh puts it."""
-    stderr.seek(0)
-    lines = [line.strip() for line in stderr.read().decode("utf-8", "replace").splitlines() if line.strip()]
-    return cut(lines[-1], 300) if lines else ""
 
 
 class CollectorSession:
@@ -97,16 +97,20 @@ class CollectorSession:
         self.received += len(line)
         if not line.endswith(b"\n"):  # the session ended: say why
             status = await process.wait()
-            reason = _said(self._stderr)
+            reason = said(self._stderr)
             # ssh says its own failures with 255; another status is the remote command's: python3 did not run.
             if status != SSH_FAILED and not self.answered:
                 raise NoPython(reason or f"python3 ended with status {status}")
             raise RemoteError(f"{self._host}: " + (reason or f"the session ended (status {status})"))
-        self.answered = True
         try:
-            return json.loads(line)
+            answer = json.loads(line)
         except ValueError as error:
             raise RemoteError(f"{self._host}: an answer that is not JSON: {error}") from None
+        if not self.answered and isinstance(answer, dict) and "unsupported" in answer:
+            system = safe(cut(str(answer["unsupported"]), 40))
+            raise NoPython(f"the collector reads Linux's /proc; this host is '{system}'", system)
+        self.answered = True
+        return answer
 
     def kill(self) -> None:
         """Kill the session without an event loop (see ``RemoteSource.shutdown``)."""
@@ -136,10 +140,16 @@ class RemoteSource:
         self._timeout = timeout
         self._session: CollectorSession | None = None
         self._tables = RemoteTables()
-        #: False once the host is found to have no python3 (or ``reader`` says ss): ``ss`` is run at each refresh.
-        self.with_python = reader != "ss"
+        #: False once the host is found to have no python3 or not to be Linux (or ``reader`` says so): its own
+        #: listing command is run at each refresh.
+        self.with_python = reader not in ("command", "ss")
         self._reader = reader
+        #: Why the collector does not run there, for the notes.
         self._python_missing: str | None = None
+        #: The host's system (a ``sys.platform`` prefix) once known, and its commands' source where not Linux.
+        self._platform: str | None = None
+        self._commands: CommandSource | None = None
+        self._runner = SshRunner(ssh, host)
         #: Bytes sent and received by the last refresh (the benchmark's figure).
         self.last_sent = self.last_received = 0
 
@@ -151,8 +161,16 @@ class RemoteSource:
             except NoPython as error:
                 if self._reader == "python":
                     raise RemoteError(f"{self.host}: nettop's collector did not run: {error}") from None
-                self.with_python, self._python_missing = False, str(error)
-        return await self._from_ss(started, clock)
+                self.with_python, self._platform = False, error.platform
+                if error.platform is None:
+                    self._python_missing = f"no python3 to run nettop's collector ({error})"
+                else:
+                    self._python_missing = f"not Linux ({error.platform}): nettop's collector does not run there"
+        if self._platform is None:
+            self._platform = await host_platform(self._runner, self.host, self._timeout)
+        if self._platform.startswith("linux"):
+            return await self._from_ss(started, clock)
+        return await self._from_platform(started, clock)
 
     async def _from_collector(self, started: float, clock: float) -> Snapshot:
         if self._session is None:
@@ -196,7 +214,7 @@ class RemoteSource:
                 await process.wait()
                 raise RemoteError(f"{self.host}: no answer in {self._timeout:g} s") from None
             if process.returncode != 0:
-                reason = _said(stderr)
+                reason = said(stderr)
                 if process.returncode == NOT_FOUND:
                     reason = f"neither python3 nor ss is there ({reason})"
                 raise RemoteError(f"{self.host}: {reason or f'ss failed (status {process.returncode})'}")
@@ -205,12 +223,32 @@ class RemoteSource:
         records = tuple(record._replace(host=self.host) for record in result.records)
         notes = []
         if self._python_missing is not None:
-            notes.append(f"{self.host}: no python3 to run nettop's collector ({self._python_missing}): ss is run "
-                         "at each refresh")  # fmt: skip
+            notes.append(f"{self.host}: {self._python_missing}: ss is run at each refresh")
         if result.skipped:
             notes.append(skipped_text(result.skipped))
         return Snapshot(records, started, time.perf_counter() - clock, f"{self.name} (ss)", result.issues,
                         tuple(notes))  # fmt: skip
+
+    async def _from_platform(self, started: float, clock: float) -> Snapshot:
+        """A macOS or FreeBSD host: that platform's source, its commands run there (``SshRunner``)."""
+        assert self._platform is not None
+        if self._commands is None:
+            try:
+                self._commands = platform_source(platform=self._platform, runner=self._runner, timeout=self._timeout)
+            except NettopError as error:
+                raise RemoteError(f"{self.host}: {error}") from None
+        before = self._runner.received
+        try:
+            snapshot = await self._commands.collect()
+        except SourceUnavailable as error:
+            raise RemoteError(f"{self.host}: {error}") from None
+        self.last_sent, self.last_received = 0, self._runner.received - before
+        records = tuple(record._replace(host=self.host, source=self.name) for record in snapshot.records)
+        notes = list(snapshot.notes)
+        if self._python_missing is not None:
+            notes.insert(0, f"{self.host}: {self._python_missing}: {snapshot.source} is run at each refresh")
+        return Snapshot(records, started, time.perf_counter() - clock, f"{self.name} ({snapshot.source})",
+                        snapshot.issues, tuple(notes))  # fmt: skip
 
     async def close(self) -> None:
         """End the collector's session and the host's master connection."""
