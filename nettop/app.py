@@ -378,8 +378,10 @@ class NettopApp(App[None]):
             if self.read_only and isinstance(message, SnapshotReady):
                 return  # a capture does not change: one reading is all there is
             self._wake.clear()
+            # asyncio.timeout, not wait_for: wait_for (3.11) loses a cancellation that comes as the wait ends.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), max(self.interval - elapsed, 0.05))
+                async with asyncio.timeout(max(self.interval - elapsed, 0.05)):
+                    await self._wake.wait()
             while self.paused:
                 self._wake.clear()
                 await self._wake.wait()

@@ -78,7 +78,8 @@ def serve(host: str, port: int, viewer_argv: list[str], allow_actions: bool) -> 
     class Session(AppService):
         async def stop(self) -> None:
             try:
-                await asyncio.wait_for(super().stop(), QUIT_GRACE)
+                async with asyncio.timeout(QUIT_GRACE):
+                    await super().stop()
             except Exception:  # a session that broke mid-way: its process is ended below all the same
                 log.debug("stopping a session", exc_info=True)
             finally:

@@ -56,7 +56,8 @@ class SshRunner:
                 stdout=asyncio.subprocess.PIPE, stderr=stderr, start_new_session=True,
             )  # fmt: skip
             try:
-                out, _ = await asyncio.wait_for(process.communicate(), timeout)
+                async with asyncio.timeout(timeout):  # not wait_for, which can lose a cancellation (3.11)
+                    out, _ = await process.communicate()
             except TimeoutError:
                 process.kill()
                 await process.wait()

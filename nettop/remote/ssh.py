@@ -101,7 +101,8 @@ class SshOptions:
             stderr=asyncio.subprocess.DEVNULL, start_new_session=True,
         )  # fmt: skip
         try:
-            await asyncio.wait_for(stopping.wait(), 5)
+            async with asyncio.timeout(5):
+                await stopping.wait()
         except TimeoutError:
             stopping.kill()
             await stopping.wait()

@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable, Collection, Iterable
 from typing import TYPE_CHECKING
 
+from nettop.aio import both
 from nettop.cgroups import place_name
 from nettop.formats import netstat_linux, ss
 from nettop.formats.common import text_lines
@@ -253,7 +254,7 @@ class TextCollector:
     async def collect(self, runner: Runner, timeout: float) -> Collected:
         import asyncio  # here, not at the top: see ``runner``
 
-        text, owners = await asyncio.gather(runner(self.argv, timeout), asyncio.to_thread(self._owners.scan))
+        text, owners = await both(runner(self.argv, timeout), asyncio.to_thread(self._owners.scan))
         return await asyncio.to_thread(self._finish, text, owners)
 
     def _finish(self, text: str, owners: SocketOwners | None) -> Collected:
@@ -288,7 +289,7 @@ class LiveCollector(TextCollector):
         if not self._scanner.primed:
             # The first scan reads everything anyway: beside the command, like netstat's. The records it gives
             # are the live reader's from the start, so that a view holds one copy of each, not two.
-            text, owners = await asyncio.gather(listing, asyncio.to_thread(self._scanner.scan))
+            text, owners = await both(listing, asyncio.to_thread(self._scanner.scan))
             return await asyncio.to_thread(self._read_live, text, owners)
         # From then on, the listing first: its inodes tell the scanner which cached fds it can trust.
         return await asyncio.to_thread(self._read_live, await listing, None)
@@ -328,7 +329,7 @@ class NetlinkCollector:
 
         traffic = self._wants.traffic  # asked for at each tick: the viewer's columns change
         if not self._scanner.primed:  # the first scan reads everything anyway: beside the dump
-            received, owners = await asyncio.gather(
+            received, owners = await both(
                 asyncio.to_thread(self._received, traffic), asyncio.to_thread(self._scanner.scan)
             )
             return await asyncio.to_thread(self._read_live, received, traffic, owners)

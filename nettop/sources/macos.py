@@ -7,8 +7,7 @@ commands come from ``formats.registry``.
 
 from __future__ import annotations
 
-import asyncio
-
+from nettop.aio import both
 from nettop.errors import NettopError
 from nettop.formats import lsof, netstat_bsd
 from nettop.formats.registry import command
@@ -24,7 +23,7 @@ LSOF = command("darwin", "lsof").argv
 
 
 async def macos_netstat(runner: Runner, timeout: float) -> Steps:
-    tcp, udp = await asyncio.gather(runner(MACOS_NETSTAT_TCP, timeout), runner(MACOS_NETSTAT_UDP, timeout))
+    tcp, udp = await both(runner(MACOS_NETSTAT_TCP, timeout), runner(MACOS_NETSTAT_UDP, timeout))
     result = joined([netstat_bsd.parse(tcp), netstat_bsd.parse(udp)])
     if netstat_bsd.has_pids(tcp):
         return result, ()

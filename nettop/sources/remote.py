@@ -180,7 +180,8 @@ class RemoteSource:
         sent, received = session.sent, session.received
         try:
             # The first answer's deadline counts the connection too: a host that hangs fails within the timeout.
-            answer = await asyncio.wait_for(session.ask(), self._timeout)
+            async with asyncio.timeout(self._timeout):  # not wait_for, which can lose a cancellation (3.11)
+                answer = await session.ask()
             self._tables.apply(answer)
         except (TimeoutError, RemoteError, ProtocolError, NoPython, OSError) as error:
             self._session = None
@@ -208,7 +209,8 @@ class RemoteSource:
                 start_new_session=True,
             )  # fmt: skip
             try:
-                out, _ = await asyncio.wait_for(process.communicate(), self._timeout)
+                async with asyncio.timeout(self._timeout):
+                    out, _ = await process.communicate()
             except TimeoutError:
                 process.kill()
                 await process.wait()

@@ -4,8 +4,7 @@ names). Tested on Linux with scripted outputs; the commands come from ``formats.
 
 from __future__ import annotations
 
-import asyncio
-
+from nettop.aio import both
 from nettop.errors import CommandError
 from nettop.formats import windows
 from nettop.formats.registry import command
@@ -18,7 +17,7 @@ WINDOWS_NETSTAT = _NETSTAT.argv
 
 
 async def windows_netstat(runner: Runner, timeout: float) -> Steps:
-    listing, names = await asyncio.gather(runner(WINDOWS_NETSTAT, timeout), _tasklist(runner, timeout))
+    listing, names = await both(runner(WINDOWS_NETSTAT, timeout), _tasklist(runner, timeout))
     mapping, notes = names
     return windows.parse(listing, names=mapping), notes
 
