@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+# Tests press Ctrl-C (SIGINT) on the nettop they start, as a user at a terminal would. A suite started in the
+# background (a shell's `&` ignores SIGINT for it) passes that ignoring on to every process it starts, and nettop
+# keeps an ignored signal ignored (as after nohup): its watch would never end. A handler of our own is reset to the
+# default in each child instead.
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 REPO = Path(__file__).resolve().parents[1]
 CORPUS = REPO.parent / "shared" / "corpus"
