@@ -37,13 +37,20 @@ def reaped(pid: int) -> bool:
     return False
 
 
-def test_the_child_scan_finds_what_a_scan_here_finds(listener: socket.socket) -> None:
+@pytest.mark.parametrize("parts", [1, 2, 3])
+def test_the_child_scan_finds_what_a_scan_here_finds(listener: socket.socket, parts: int) -> None:
     inode = os.fstat(listener.fileno()).st_ino
-    scan = ScanInChild("/proc")
-    pid = scan._pid
-    assert pid is not None and pid != os.getpid()
-    owners = scan.result()
-    assert reaped(pid), "the child is reaped once its result is read"
+    # The listener on fds of each remainder too: parts that each find it give one owner, not one a part.
+    copies = [os.dup(listener.fileno()) for _ in range(3)]
+    try:
+        scan = ScanInChild("/proc", parts)
+        pids = scan.pids
+        assert len(pids) == parts and os.getpid() not in pids
+        owners = scan.result()
+    finally:
+        for copy in copies:
+            os.close(copy)
+    assert all(reaped(pid) for pid in pids), "the children are reaped once their result is read"
     assert owners.pids_by_inode[inode] == [os.getpid()], "the child's copies of our fds are not its sockets"
     here = scan_socket_owners()
     assert owners.hidden_uids == here.hidden_uids, "who hid their fds comes back through the pipe too"
@@ -58,30 +65,30 @@ def test_a_failed_child_is_replaced_by_a_scan_here(monkeypatch: pytest.MonkeyPat
     parent = os.getpid()
     made_here = SocketOwners({7: [1]}, denied=3)
 
-    def scan_or_fail(proc_root: str, skip: str | None = None) -> SocketOwners:
+    def scan_or_fail(proc_root: str, skip: str | None = None, part: int = 0, parts: int = 1) -> SocketOwners:
         if os.getpid() != parent:
             raise RuntimeError("the child's scan fails")
         return made_here
 
     monkeypatch.setattr(early, "scan_owners", scan_or_fail)
-    scan = ScanInChild("/proc")
-    pid = scan._pid
+    scan = ScanInChild("/proc", 2)
+    pids = scan.pids
     assert scan.result() is made_here
-    assert pid is not None and reaped(pid)
+    assert len(pids) == 2 and all(reaped(pid) for pid in pids)
 
 
 def test_a_cancelled_scan_leaves_no_process(monkeypatch: pytest.MonkeyPatch) -> None:
-    def slow_scan(proc_root: str, skip: str | None = None) -> SocketOwners:
+    def slow_scan(proc_root: str, skip: str | None = None, part: int = 0, parts: int = 1) -> SocketOwners:
         time.sleep(60)  # only in the child, which is killed long before
         return SocketOwners()
 
     monkeypatch.setattr(early, "scan_owners", slow_scan)
-    scan = ScanInChild("/proc")
-    pid = scan._pid
-    assert pid is not None and not scan.done()
+    scan = ScanInChild("/proc", 2)
+    pids = scan.pids
+    assert len(pids) == 2 and not scan.done()
     scan.cancel()
     scan.cancel()  # twice is harmless: cancel runs in a finally, after a result may have been read
-    assert reaped(pid) and not psutil.pid_exists(pid)
+    assert all(reaped(pid) and not psutil.pid_exists(pid) for pid in pids)
 
 
 def test_no_process_to_spare_means_a_scan_in_a_thread(monkeypatch: pytest.MonkeyPatch, listener: socket.socket) -> None:
@@ -137,13 +144,13 @@ def test_a_start_interrupted_before_its_scan_leaves_no_command(monkeypatch: pyte
 
 
 def test_a_cancelled_listing_leaves_neither_command_nor_scan(monkeypatch: pytest.MonkeyPatch) -> None:
-    def slow_scan(proc_root: str, skip: str | None = None) -> SocketOwners:
+    def slow_scan(proc_root: str, skip: str | None = None, part: int = 0, parts: int = 1) -> SocketOwners:
         time.sleep(60)  # only in the child, which is killed long before
         return SocketOwners()
 
     monkeypatch.setattr(early, "scan_owners", slow_scan)
     started = EarlyListing.start(("sleep", "999.5"))
     assert isinstance(started.owners, ScanInChild)
-    pids = [started.run._process.pid, started.owners._pid]
+    pids = [started.run._process.pid, *started.owners.pids]
     started.cancel()
     assert all(pid is not None and reaped(pid) for pid in pids)

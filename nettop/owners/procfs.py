@@ -87,16 +87,20 @@ def _fd_names(dir_fd: int) -> list[str] | None:
         return None  # exited
 
 
-def scan_socket_owners(proc_root: str = "/proc", skip: str | None = None) -> SocketOwners:
+def scan_socket_owners(
+    proc_root: str = "/proc", skip: Collection[str] = (), part: int = 0, parts: int = 1
+) -> SocketOwners:
     """Read every process's fd links once; a process that exits mid-scan is simply skipped.
 
-    ``skip``: a pid (as /proc names it) not to read, such as a forked scanner's own: it holds copies of its
-    parent's sockets, which it does not own."""
+    ``skip``: pids (as /proc names them) not to read, such as forked scanners': they hold copies of their
+    parent's sockets, which they do not own. ``part`` of ``parts``: only the fds whose number is ``part`` modulo
+    ``parts``, for scans that share the work (``merge_owners`` joins them): by number, not by place in a listing,
+    so that an fd opened or closed meanwhile shifts nothing."""
     owners = SocketOwners()
     by_inode = owners.pids_by_inode
     readlink = os.readlink
     for entry in os.listdir(proc_root):
-        if not entry.isdigit() or entry == skip:
+        if not entry.isdigit() or entry in skip:
             continue
         dir_fd = _open_fd_dir(f"{proc_root}/{entry}", owners)
         if dir_fd is None:
@@ -104,7 +108,10 @@ def scan_socket_owners(proc_root: str = "/proc", skip: str | None = None) -> Soc
         pid = int(entry)
         alone = [pid]
         try:
-            for fd in _fd_names(dir_fd) or ():
+            names = _fd_names(dir_fd) or ()
+            if parts > 1:
+                names = [fd for fd in names if int(fd) % parts == part]
+            for fd in names:
                 try:
                     target = readlink(fd, dir_fd=dir_fd)
                 except PermissionError:  # a listable fd directory with unreadable links (ptrace rules)
@@ -122,6 +129,27 @@ def scan_socket_owners(proc_root: str = "/proc", skip: str | None = None) -> Soc
         finally:
             os.close(dir_fd)
     return owners
+
+
+def merge_owners(scans: list[SocketOwners]) -> SocketOwners:
+    """The scans of the parts of the fds (``scan_socket_owners``'s ``part``) as one scan of them all: each socket's
+    pids in /proc's order, and a process's lone pid list shared by all its sockets, as one scan makes them."""
+    merged = scans[0]
+    by_inode = merged.pids_by_inode
+    lone = {pids[0]: pids for pids in by_inode.values() if len(pids) == 1}
+    for scan in scans[1:]:
+        for inode, pids in scan.pids_by_inode.items():
+            if len(pids) == 1:
+                pids = lone.setdefault(pids[0], pids)
+            held = by_inode.get(inode)
+            if held is None:
+                by_inode[inode] = pids
+            elif held is not pids:  # held through fds in both parts: by one process, or by several
+                by_inode[inode] = sorted({*held, *pids})
+        # Each part opened every fd directory: a process hidden from one was hidden from all.
+        merged.denied = max(merged.denied, scan.denied)
+        merged.hidden_uids |= scan.hidden_uids
+    return merged
 
 
 def parse_start_time(stat: str) -> int:
