@@ -534,7 +534,7 @@ def run_list(call: Invocation) -> int:
     if args.format == "prometheus":  # the collection's own metrics come too, from the snapshot
         from nettop.metrics import Collection, exposition
 
-        write_out(exposition(Collection(replace(snapshot, records=tuple(records)))))
+        write_out(exposition(Collection(replace(snapshot, records=tuple(records)), hosts=tuple(args.host))))
         report(snapshot)
         return EXIT_OK
     if args.resolve:
@@ -701,7 +701,7 @@ def run_exporter(call: Invocation) -> int:
     except ValueError as error:
         parser.error(f"--listen: {error}")
     policy = policy_option(args.policy)
-    collector = ScrapeCollector(source_from(args), policy)
+    collector = ScrapeCollector(source_from(args), policy, hosts=tuple(args.host))
     try:
         server = serve(collector, host, port)
     except OSError as error:

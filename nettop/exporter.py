@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from wsgiref.simple_server import WSGIServer
 
     from nettop.model import Source
+    from nettop.policy.check import CheckReport
     from nettop.policy.rules import Policy
 
 #: A collection this recent answers the next scrape too.
@@ -35,9 +36,17 @@ DEFAULT_LISTEN = "127.0.0.1:9717"
 class ScrapeCollector(Collector):
     """prometheus_client's collector: collects from ``source`` when scraped (see the module's text)."""
 
-    def __init__(self, source: Source, policy: Policy | None = None, clock: Callable[[], float] = time.monotonic):
+    def __init__(
+        self,
+        source: Source,
+        policy: Policy | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        hosts: tuple[str, ...] = (),
+    ) -> None:
+        """``hosts``: the remote hosts ``source`` reads (``--host``), each checked on its own; empty: this machine."""
         self.source = source
         self._policy = policy
+        self._hosts = hosts
         self._clock = clock
         self._lock = threading.Lock()
         self._last: Collection | None = None
@@ -61,13 +70,17 @@ class ScrapeCollector(Collector):
             snapshot = asyncio.run_coroutine_threadsafe(self.source.collect(), self._loop).result()
         except NettopError as error:
             self.errors += 1
-            return Collection(None, errors=self.errors, error=str(error))
-        report = None
-        if self._policy is not None:
+            return Collection(None, errors=self.errors, error=str(error), hosts=self._hosts)
+        reports: tuple[CheckReport, ...] = ()
+        if self._policy is not None and self._hosts:
+            from nettop.policy.check import host_report
+
+            reports = tuple(host_report(self._policy, snapshot, host) for host in self._hosts)
+        elif self._policy is not None:
             from nettop.policy.check import evaluate
 
-            report = evaluate(self._policy, snapshot.records, snapshot.source)
-        return Collection(snapshot, report, self.errors)
+            reports = (evaluate(self._policy, snapshot.records, snapshot.source),)
+        return Collection(snapshot, reports, self.errors, hosts=self._hosts)
 
     def close(self) -> None:
         self._loop.call_soon_threadsafe(self._loop.stop)

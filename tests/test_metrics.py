@@ -119,10 +119,37 @@ def test_policy_assertions_are_exported_one_series_each() -> None:
 
     records = (conn(22, name="sshd"), conn(5432, name="postgres"))
     report = evaluate(policy, records)
-    text = exposition(Collection(Snapshot(records, 1.8e9, 0.1, "ss"), report))
+    text = exposition(Collection(Snapshot(records, 1.8e9, 0.1, "ss"), (report,)))
     results = {labels["kind"]: value for labels, value in samples(text, "nettop_policy_assertion_passed")}
     assert results == {"listen": 1.0, "forbid": 0.0}
     assert samples(text, "nettop_policy_passed") == [({"policy": report.policy}, 0.0)]
+
+
+def test_hosts_have_their_own_series_and_each_its_policy_result() -> None:
+    """Read from remote hosts: the same listener on two hosts is two series, a host that did not answer is down
+    (and its policy result an error, never the others' sockets), and a host's name is shown escaped."""
+    from nettop.policy.check import host_report
+
+    policy = parse_policy('[[listen]]\nport = 22\nproto = "tcp"\n', "ports.toml")
+    hosts = ("web1", "db\x1b[2J")
+    records = tuple(conn(22, name="sshd")._replace(host=host) for host in hosts) + (
+        conn(5432, name="postgres")._replace(host="web1"),
+    )
+    snapshot = Snapshot(records[:1] + records[2:], 1.8e9, 0.1, "ssh:web1,db", stale=(hosts[1],))
+    reports = tuple(host_report(policy, snapshot, host) for host in hosts)
+    text = exposition(Collection(snapshot, reports, hosts=hosts))
+    listening = {(labels["host"], labels["port"]): value for labels, value in samples(text, "nettop_listeners")}
+    assert listening == {("web1", "22"): 1.0, ("web1", "5432"): 1.0}
+    up = {labels["host"]: value for labels, value in samples(text, "nettop_host_up")}
+    assert up == {"web1": 1.0, "db\\x1b[2J": 0.0}
+    passed = {labels["host"]: value for labels, value in samples(text, "nettop_policy_passed")}
+    assert passed == {"web1": 1.0, "db\\x1b[2J": 0.0}
+    assert all("host" in labels for labels, _ in samples(text, "nettop_sockets"))
+    # Both answering: port 22 is a series on each, not one series counting two.
+    both = Snapshot(records, 1.8e9, 0.1, "ssh:web1,db")
+    text = exposition(Collection(both, hosts=hosts))
+    ssh = sorted(labels["host"] for labels, _ in samples(text, "nettop_listeners") if labels["port"] == "22")
+    assert ssh == ["db\\x1b[2J", "web1"]
 
 
 class FailingSource:

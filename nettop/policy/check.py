@@ -151,14 +151,15 @@ async def check_hosts(
         except NettopError as error:
             reports = tuple(replace(collection_failed(policy, str(error)), host=host) for host in source.hosts)
         else:
-            reports = tuple(_host_report(policy, snapshot, host) for host in source.hosts)
+            reports = tuple(host_report(policy, snapshot, host) for host in source.hosts)
         remaining = deadline - time.monotonic()
         if worst_exit_code(reports) == EXIT_PASS or remaining <= 0:
             return reports
         await asyncio.sleep(min(every, remaining))
 
 
-def _host_report(policy: Policy, snapshot: Snapshot, host: str) -> CheckReport:
+def host_report(policy: Policy, snapshot: Snapshot, host: str) -> CheckReport:
+    """``host``'s records of a several-host snapshot checked on their own; an ERROR report when it did not answer."""
     said = [note for note in snapshot.notes if note.startswith(f"{host}: ")]
     if host in snapshot.stale:
         failed = collection_failed(policy, said[0].removeprefix(f"{host}: ") if said else "no answer")
