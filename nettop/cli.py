@@ -536,7 +536,7 @@ def run_list(call: Invocation) -> int:
 
         write_out(exposition(Collection(replace(snapshot, records=tuple(records)), hosts=tuple(args.host))))
         report(snapshot)
-        return EXIT_OK
+        return EXIT_FAILED if snapshot.stale else EXIT_OK  # as below: the metrics say which (nettop_host_up)
     if args.resolve:
         from nettop.resolve import resolve_once
 

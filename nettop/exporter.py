@@ -9,6 +9,7 @@ between scrapes, so its /proc scan stays incremental. prometheus_client serves (
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -31,6 +32,8 @@ if TYPE_CHECKING:
 #: A collection this recent answers the next scrape too.
 FRESH_FOR = 1.0
 DEFAULT_LISTEN = "127.0.0.1:9717"
+#: Seconds the source has to close its sessions when the exporter stops.
+CLOSE_WITHIN = 5.0
 
 
 class ScrapeCollector(Collector):
@@ -83,6 +86,12 @@ class ScrapeCollector(Collector):
         return Collection(snapshot, reports, self.errors, hosts=self._hosts)
 
     def close(self) -> None:
+        """Close the source in its loop (remote hosts' sessions: their pipes must close while it runs), then stop
+        the loop. What does not close in time is left to the source's ``shutdown``, which needs no loop."""
+        close = getattr(self.source, "close", None)
+        if close is not None and self._thread.is_alive():
+            with contextlib.suppress(Exception):
+                asyncio.run_coroutine_threadsafe(close(), self._loop).result(CLOSE_WITHIN)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(5)
 

@@ -132,9 +132,8 @@ def test_hosts_have_their_own_series_and_each_its_policy_result() -> None:
 
     policy = parse_policy('[[listen]]\nport = 22\nproto = "tcp"\n', "ports.toml")
     hosts = ("web1", "db\x1b[2J")
-    records = tuple(conn(22, name="sshd")._replace(host=host) for host in hosts) + (
-        conn(5432, name="postgres")._replace(host="web1"),
-    )
+    sshds = [conn(22, name="sshd")._replace(host=host) for host in hosts]
+    records = (*sshds, conn(5432, name="postgres")._replace(host="web1"))
     snapshot = Snapshot(records[:1] + records[2:], 1.8e9, 0.1, "ssh:web1,db", stale=(hosts[1],))
     reports = tuple(host_report(policy, snapshot, host) for host in hosts)
     text = exposition(Collection(snapshot, reports, hosts=hosts))

@@ -327,6 +327,35 @@ def test_check_over_two_hosts_reports_one_suite_a_host(probe: int, tmp_path: Pat
     assert '<error message="no answer in 3 s" type="collection"' in one_hung.stdout
 
 
+@needs_sshd
+def test_the_exporter_over_two_hosts_labels_each_and_ends_clean(probe: int, tmp_path: Path) -> None:
+    """Scraped through the real sshd under two names: each name's own series and policy result, and SIGTERM
+    ends it with the sessions closed in their loop (no asyncio complaint, no ssh left)."""
+    from tests.test_metrics import free_port, get, samples, wait_for
+
+    policy = tmp_path / "ports.toml"
+    policy.write_text(f'[[listen]]\nport = {probe}\nproto = "tcp"\n')
+    port = free_port()
+    with sshd.ssh_server(tmp_path / "ssh") as server:
+        two_aliases(server, free_port())
+        argv = [*NETTOP, "exporter", "--listen", f"127.0.0.1:{port}", "--host", f"{server.alias},second",
+                "--ssh-config", str(server.config), "--policy", str(policy)]  # fmt: skip
+        exporter = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            text = wait_for("the exporter's metrics", lambda: get(f"http://127.0.0.1:{port}/metrics"))
+            sshes = [p for p in psutil.Process(exporter.pid).children(recursive=True) if p.name() == "ssh"]
+        finally:
+            exporter.terminate()
+            _, stderr = exporter.communicate(timeout=30)
+    hosts = {server.alias, "second"}
+    assert {labels["host"] for labels, _ in samples(text, "nettop_listeners") if labels["port"] == str(probe)} == hosts
+    assert {labels["host"]: value for labels, value in samples(text, "nettop_host_up")} == dict.fromkeys(hosts, 1.0)
+    assert {labels["host"]: v for labels, v in samples(text, "nettop_policy_passed")} == dict.fromkeys(hosts, 1.0)
+    assert exporter.returncode in (0, 143), stderr
+    assert "Traceback" not in stderr and "Exception ignored" not in stderr, stderr
+    assert sshes and not any(p.is_running() and p.status() != psutil.STATUS_ZOMBIE for p in sshes)
+
+
 def test_policy_init_takes_one_host() -> None:
     done = subprocess.run([*NETTOP, "policy", "init", "--host", "a,b"], capture_output=True, text=True, timeout=60)
     assert done.returncode == 2 and "give one --host" in done.stderr
