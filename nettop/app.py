@@ -65,6 +65,8 @@ if TYPE_CHECKING:
 
 #: A collection running this long is said to be under way in the status line (a hung command, a huge table).
 SLOW_COLLECTION_NOTICE = 2.0
+#: Seconds the source has to close (remote hosts' sessions) when the viewer quits.
+SOURCE_CLOSE_WITHIN = 3.0
 
 RecordIndex = dict[RowKey, Connection]
 #: Help for key pairs, one line each on the help screen.
@@ -662,9 +664,16 @@ class NettopApp(App[None]):
             self.update_summary()
             self.update_status()
 
-    def on_unmount(self) -> None:
+    async def on_unmount(self) -> None:
         if self._resolver is not None:
             self._resolver.close()  # without waiting for a hung lookup: its thread is a daemon
+        # Remote hosts' sessions are closed here, in the loop that made them: killed after it is gone (the caller's
+        # ``shutdown``, which stays for what does not close in time), each pipe complained at its collection.
+        close = getattr(self.source, "close", None)
+        if close is not None:
+            with contextlib.suppress(Exception, TimeoutError):
+                async with asyncio.timeout(SOURCE_CLOSE_WITHIN):
+                    await close()
 
     # --- messages from widgets ------------------------------------------------------------------
 

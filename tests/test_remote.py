@@ -22,6 +22,7 @@ from nettop.remote.state import RemoteTables
 from nettop.sources.remote import BOOTSTRAP, _collector
 from tests import sshd
 from tests.sockets import PROBE_NAME
+from tests.test_metrics import free_port
 
 NETTOP = [sys.executable, "-m", "nettop"]
 needs_sshd = pytest.mark.skipif(sshd.available() is not None, reason=str(sshd.available()))
@@ -331,7 +332,7 @@ def test_check_over_two_hosts_reports_one_suite_a_host(probe: int, tmp_path: Pat
 def test_the_exporter_over_two_hosts_labels_each_and_ends_clean(probe: int, tmp_path: Path) -> None:
     """Scraped through the real sshd under two names: each name's own series and policy result, and SIGTERM
     ends it with the sessions closed in their loop (no asyncio complaint, no ssh left)."""
-    from tests.test_metrics import free_port, get, samples, wait_for
+    from tests.test_metrics import get, samples, wait_for
 
     policy = tmp_path / "ports.toml"
     policy.write_text(f'[[listen]]\nport = {probe}\nproto = "tcp"\n')
@@ -353,6 +354,43 @@ def test_the_exporter_over_two_hosts_labels_each_and_ends_clean(probe: int, tmp_
     assert {labels["host"]: v for labels, v in samples(text, "nettop_policy_passed")} == dict.fromkeys(hosts, 1.0)
     assert exporter.returncode in (0, 143), stderr
     assert "Traceback" not in stderr and "Exception ignored" not in stderr, stderr
+    assert sshes and not any(p.is_running() and p.status() != psutil.STATUS_ZOMBIE for p in sshes)
+
+
+@needs_sshd
+def test_the_viewer_over_two_hosts_quits_clean(probe: int, tmp_path: Path) -> None:
+    """In a real terminal: the Host column, then q. The sessions close in the viewer's loop: nothing complains
+    about a closed event loop after it, and no ssh is left."""
+    import fcntl
+    import pty
+    import struct
+    import termios
+
+    from tests.test_viewer_faults import Terminal
+
+    with sshd.ssh_server(tmp_path / "ssh") as server:
+        two_aliases(server, free_port())
+        leader, follower = pty.openpty()
+        fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 120, 0, 0))
+        argv = [*NETTOP, "--no-config", "--interval", "1", "--host", f"{server.alias},second",
+                "--ssh-config", str(server.config), "--filter", f"lport:{probe}"]  # fmt: skip
+        process = subprocess.Popen(argv, env={**os.environ, "TERM": "xterm-256color"}, stdin=follower,
+                                   stdout=follower, stderr=follower, start_new_session=True)  # fmt: skip
+        os.close(follower)
+        terminal = Terminal(process, leader)
+        try:
+            terminal.read_until(b"Host")
+            terminal.read_until(b"second")
+            sshes = [p for p in psutil.Process(process.pid).children(recursive=True) if p.name() == "ssh"]
+            terminal.press(b"q")
+            status = terminal.wait()
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+            os.close(leader)
+    assert status == 0
+    assert b"Traceback" not in terminal.screen and b"Exception ignored" not in terminal.screen
     assert sshes and not any(p.is_running() and p.status() != psutil.STATUS_ZOMBIE for p in sshes)
 
 
