@@ -21,10 +21,10 @@ import time
 from importlib import resources
 from typing import Any, Protocol
 
-from nettop.errors import NettopError, SourceUnavailable
+from nettop.errors import CommandError, CommandNotFound, NettopError, SourceUnavailable
 from nettop.formats import ss
 from nettop.model import Snapshot
-from nettop.remote.commands import NOT_FOUND, SSH_FAILED, RemoteError, SshRunner, host_platform, said
+from nettop.remote.commands import SSH_FAILED, RemoteError, SshRunner, host_platform, said
 from nettop.remote.ssh import SshOptions, remote_command
 from nettop.remote.state import ProtocolError, RemoteTables
 from nettop.sources import platform_source
@@ -202,26 +202,15 @@ class RemoteSource:
                         f"{self.name} (proc-net)", issues, tuple(notes))  # fmt: skip
 
     async def _from_ss(self, started: float, clock: float) -> Snapshot:
-        argv = self._ssh.argv(self.host, remote_command(*SS_ARGV))
-        with tempfile.TemporaryFile() as stderr:
-            process = await asyncio.create_subprocess_exec(
-                *argv, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=stderr,
-                start_new_session=True,
-            )  # fmt: skip
-            try:
-                async with asyncio.timeout(self._timeout):
-                    out, _ = await process.communicate()
-            except TimeoutError:
-                process.kill()
-                await process.wait()
-                raise RemoteError(f"{self.host}: no answer in {self._timeout:g} s") from None
-            if process.returncode != 0:
-                reason = said(stderr)
-                if process.returncode == NOT_FOUND:
-                    reason = f"neither python3 nor ss is there ({reason})"
-                raise RemoteError(f"{self.host}: {reason or f'ss failed (status {process.returncode})'}")
-        self.last_sent, self.last_received = 0, len(out)
-        result = ss.parse(out.decode("utf-8", "replace"), source=self.name)
+        before = self._runner.received
+        try:
+            text = await self._runner(SS_ARGV, self._timeout)
+        except CommandNotFound:
+            raise RemoteError(f"{self.host}: neither python3 nor ss is there") from None
+        except CommandError as error:
+            raise RemoteError(f"{self.host}: {error}") from None
+        self.last_sent, self.last_received = 0, self._runner.received - before
+        result = ss.parse(text, source=self.name)
         records = tuple(record._replace(host=self.host) for record in result.records)
         notes = []
         if self._python_missing is not None:
