@@ -91,6 +91,27 @@ def test_a_cancelled_scan_leaves_no_process(monkeypatch: pytest.MonkeyPatch) -> 
     assert all(reaped(pid) and not psutil.pid_exists(pid) for pid in pids)
 
 
+def test_a_fork_that_fails_half_way_leaves_no_child(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The second child cannot be made (a process limit): the first, waiting for its siblings' pids, is killed and
+    reaped, and the caller hears OSError (``EarlyListing`` then scans in a thread)."""
+    real_fork, made = os.fork, []
+
+    def fork_once() -> int:
+        if made:
+            raise BlockingIOError(11, "Resource temporarily unavailable")
+        pid = real_fork()
+        if pid:
+            made.append(pid)
+        return pid
+
+    monkeypatch.setattr(os, "fork", fork_once)
+    fds_before = len(os.listdir("/proc/self/fd"))
+    with pytest.raises(OSError):
+        ScanInChild("/proc", 2)
+    assert len(made) == 1 and reaped(made[0]) and not psutil.pid_exists(made[0])
+    assert len(os.listdir("/proc/self/fd")) == fds_before, "every pipe is closed"
+
+
 def test_no_process_to_spare_means_a_scan_in_a_thread(monkeypatch: pytest.MonkeyPatch, listener: socket.socket) -> None:
     def no_fork() -> int:
         raise BlockingIOError(11, "Resource temporarily unavailable")
