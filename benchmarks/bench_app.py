@@ -139,9 +139,12 @@ async def run_viewer(
                 "p", *(["h"] if view == "hosts" else []), *(["enter"] if expand or view == "hosts" else [])
             )
             await pilot.pause(warmup)
+        # On stderr, for a profiler to attach to one phase (py-spy record --pid ... --duration ...).
+        print(f"bench_app: watching for {seconds:g} s (pid {os.getpid()})", file=sys.stderr, flush=True)
         before, wall = os.times(), time.monotonic()
         await asyncio.sleep(seconds)
         cpu, children = cpu_share(before, os.times(), time.monotonic() - wall)
+        print(f"bench_app: keys for {seconds:g} s", file=sys.stderr, flush=True)
         for _ in range(5):
             await key_to_repaint(app, frames, "down")
         before, wall = os.times(), time.monotonic()
