@@ -34,7 +34,7 @@ from textual.worker import get_current_worker
 from nettop import config, pace, summary
 from nettop.errors import NettopError
 from nettop.events import ended_event, events_of
-from nettop.gcpause import paused_gc
+from nettop.gcpause import paused_gc, tune_for_long_runs
 from nettop.keys import FUNCTION_KEYS, aliases, quit_on_ctrl_c
 from nettop.model import Connection, Owner, Snapshot
 from nettop.owners.kill import KillRefused, signal_owner
@@ -315,6 +315,7 @@ class NettopApp(App[None]):
         yield Footer()
 
     def on_mount(self) -> None:
+        tune_for_long_runs()  # a viewer holds its records for hours: see gcpause
         self.query_one("#events", EventLog).display = False
         bar = self.query_one(FilterBar)
         bar.display = not self.query_filter.is_empty

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, TypeAlias, TypeVar
 from nettop import __version__, shutdown, writers
 from nettop.errors import CommandError, NettopError
 from nettop.formats import registry
+from nettop.gcpause import tune_for_long_runs
 from nettop.runner import DEFAULT_TIMEOUT
 from nettop.sources.oneshot import EarlyListing
 
@@ -561,6 +562,7 @@ def run_watch(call: Invocation) -> int:
         say(f"nettop: watching from {taken} ({len(snapshot.records)} sockets); changes follow")
 
     async def stream() -> None:
+        tune_for_long_runs()  # a watch runs for hours: see gcpause
         source = live(source_from(args))
         ended = destroy_listener(args, source)
         try:
@@ -701,6 +703,7 @@ def run_exporter(call: Invocation) -> int:
     except ValueError as error:
         parser.error(f"--listen: {error}")
     policy = policy_option(args.policy)
+    tune_for_long_runs()  # an exporter runs for months: see gcpause
     collector = ScrapeCollector(source_from(args), policy, hosts=tuple(args.host))
     try:
         server = serve(collector, host, port)

@@ -1,45 +1,39 @@
 """Keep Python's cycle collector off the big containers a live tick makes.
 
 A live tick at 30,000 connections makes dicts, lists and sets of 60,000 items and thousands of new records. A
-collection that runs while they are young walks every item (a few ms each time), then again in the older
-generations, and a full collection walks everything the viewer holds: at 30,000 connections the collector took
-3.2 s of a 45 s run, 150-300 ms at a time, in whichever thread allocated next (a key's repaint waited for it).
-
-So work that makes them runs in ``paused_gc``: the collector is off inside (for the whole process: pauses in
-several threads count, and it comes back on when the last ends), and at the end what the pause left alive is
-frozen (``gc.freeze``, which costs nothing), so that no collection walks it again. Records hold no cycles: when
-they are dropped, reference counting frees them, frozen or not. What else was frozen (a cycle made elsewhere
-meanwhile) is given back every ``THAW_EVERY`` seconds, and one full collection then frees whatever of it is
-garbage: at 30,000 connections about 200 ms, once in five minutes.
+collection that runs while they are young walks every item, and the default thresholds (a young collection
+every 700 new objects) run one every few ms of such work. ``paused_gc`` turns the collector off for that work
+(for the whole process: pauses in several threads count, and it comes back on when the last ends; before,
+the first to end turned it back on under the others), and ``tune_for_long_runs`` makes young collections rarer
+for the processes that run for hours: at 30,000 connections the collector took 3.2 s of a 45 s viewer run, up
+to 300 ms at a time, in whichever thread allocated next. Records hold no cycles: nothing waits longer to be
+freed than a cycle made elsewhere.
 """
 
 from __future__ import annotations
 
 import gc
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 
-#: Seconds between thaws (``gc.unfreeze`` and a full collection).
-THAW_EVERY = 300.0
+#: New objects between young collections (Python's default is 700), and the young and middle collections
+#: between older ones (default 10 each): fewer, larger collections, each of which walks what a tick left alive.
+THRESHOLDS = (10_000, 10, 10)
 
 
 class _Pauses:
-    """The pauses under way, in every thread, and when the frozen objects were last given back."""
+    """The pauses under way, in every thread."""
 
     lock = threading.Lock()
     count = 0
     #: Whether the collector was on when the first pause began (a one-shot command turns it off for good).
     resume = False
-    clock: Callable[[], float] = time.monotonic
-    thawed = time.monotonic()
 
 
 @contextmanager
 def paused_gc() -> Iterator[None]:
-    """Automatic collection off inside; after the last pause, on again (unless it was off already), with what the
-    pauses left alive frozen, or every ``THAW_EVERY`` seconds everything thawed and collected once."""
+    """Automatic collection off inside; on again after the last pause ends (unless it was off already)."""
     with _Pauses.lock:
         if _Pauses.count == 0:
             _Pauses.resume = gc.isenabled()
@@ -51,11 +45,10 @@ def paused_gc() -> Iterator[None]:
         with _Pauses.lock:
             _Pauses.count -= 1
             if _Pauses.count == 0 and _Pauses.resume:
-                now = _Pauses.clock()
-                if now - _Pauses.thawed >= THAW_EVERY:
-                    _Pauses.thawed = now
-                    gc.unfreeze()
-                    gc.collect()
-                else:
-                    gc.freeze()
                 gc.enable()
+
+
+def tune_for_long_runs() -> None:
+    """Collector thresholds for a process that holds tens of thousands of records and runs for hours (the viewer,
+    watch, the exporter)."""
+    gc.set_threshold(*THRESHOLDS)
