@@ -667,6 +667,16 @@ def run_policy_init(call: Invocation) -> int:
     return EXIT_OK
 
 
+def listen_option(text: str, parser: argparse.ArgumentParser) -> tuple[str, int]:
+    """``--listen HOST:PORT`` (exporter, web) as a host and a port; a wrong one is a usage error (exit 2)."""
+    from nettop.exporter import listen_address
+
+    try:
+        return listen_address(text)
+    except ValueError as error:
+        parser.error(f"--listen: {error}")
+
+
 def policy_option(path: str | None) -> Policy | None:
     """``--policy``'s file, read (None without it); a broken one is said, and nettop exits 2 (bad usage)."""
     if path is None:
@@ -696,12 +706,9 @@ def run_exporter(call: Invocation) -> int:
     args, parser = call.args, call.parser
     import threading
 
-    from nettop.exporter import ScrapeCollector, listen_address, serve
+    from nettop.exporter import ScrapeCollector, serve
 
-    try:
-        host, port = listen_address(args.listen)
-    except ValueError as error:
-        parser.error(f"--listen: {error}")
+    host, port = listen_option(args.listen, parser)
     policy = policy_option(args.policy)
     tune_for_long_runs()  # an exporter runs for months: see gcpause
     collector = ScrapeCollector(source_from(args), policy, hosts=tuple(args.host))
@@ -729,12 +736,7 @@ def run_exporter(call: Invocation) -> int:
 
 def run_web(call: Invocation) -> int:
     args, parser = call.args, call.parser
-    from nettop.exporter import listen_address
-
-    try:
-        host, port = listen_address(args.listen)
-    except ValueError as error:
-        parser.error(f"--listen: {error}")
+    host, port = listen_option(args.listen, parser)
     viewer = args.viewer[1:] if args.viewer[:1] == ["--"] else args.viewer
     try:  # checked here, where a mistake can be said; each page's viewer parses them again
         viewer_parser = build_parser()

@@ -14,6 +14,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests.children import end
+
 SSHD = "/usr/sbin/sshd"
 
 
@@ -89,9 +91,4 @@ def ssh_server(tmp: Path, alias: str = "nettop-test", environment: dict[str, str
             time.sleep(0.05)
         yield SshServer(alias, config, port)
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+        end(server, grace=10)

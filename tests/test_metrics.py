@@ -26,6 +26,7 @@ from nettop.metrics import Collection, exposition
 from nettop.model import Owner, Proto, Snapshot, State
 from nettop.policy.rules import parse_policy
 from nettop.text import safe
+from tests.children import end
 from tests.scripted import conn
 from tests.sockets import PROBE_NAME
 
@@ -234,12 +235,7 @@ def running(argv: list[str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
     try:
         yield child
     finally:
-        child.terminate()
-        try:
-            child.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            child.kill()
-            child.wait()
+        end(child)
 
 
 def test_prometheus_scrapes_the_exporter_and_reads_the_listener_back(probe: int, tmp_path: Path) -> None:

@@ -19,6 +19,8 @@ from typing import Any
 import psutil
 import pytest
 
+from tests.children import end
+
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="Debian's chromium is not installed (.ci/run)")
 
@@ -67,12 +69,7 @@ def web_server(*viewer: str) -> Iterator[tuple[subprocess.Popen[str], int]]:
             time.sleep(0.05)
         yield server, port
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+        end(server)
 
 
 def viewers(server: subprocess.Popen[str]) -> list[psutil.Process]:

@@ -122,8 +122,8 @@ class Processes:
             base = self.proc + "/" + name
             # The start time before the fd list: a pid reused in between is cached under the old start time, which
             # the next refresh sees as changed.
-            stat = self.stat(base)
-            if stat is None:
+            started = self.start_time(base)
+            if started is None:
                 continue  # gone since the listing: normal
             fd_dir = base + "/fd"
             try:
@@ -133,7 +133,7 @@ class Processes:
                 continue
             except OSError:
                 continue
-            pid, started = int(name), stat[0]
+            pid = int(name)
             cached = None if full else self.fds.get(name)
             known = cached[1] if cached is not None and cached[0] == started else {}
             targets, held = {}, False
@@ -157,31 +157,31 @@ class Processes:
                 key = (name, started)
                 description = None if full else self.described.get(key)
                 if description is None:
-                    description = self.describe(base, stat)
+                    description = self.describe(base, started)
                 if description is not None:
                     processes[name] = described[key] = description
         self.fds, self.described = fds_now, described
         return holders, processes, hidden
 
-    def stat(self, base):
+    def start_time(self, base):
         """The process's start time in clock ticks since boot (field 22, counted after the command name, which may
-        hold spaces and parentheses) and its uid; None if it is gone or the line does not read."""
+        hold spaces and parentheses); None if it is gone or the line does not read."""
         try:
             text = read_text(base + "/stat")
-            uid = os.stat(base).st_uid
-            return int(text[text.rindex(")") + 2 :].split()[19]), uid
+            return int(text[text.rindex(")") + 2 :].split()[19])
         except (OSError, ValueError, IndexError):
             return None
 
-    def describe(self, base, stat):
+    def describe(self, base, started):
+        """Read only for a holder not described before (or at a full read): not every process, every refresh."""
         try:
             comm = read_text(base + "/comm").rstrip("\n")
             cmdline = read_text(base + "/cmdline").split("\0")
+            uid = os.stat(base).st_uid
         except OSError:
             return None
         if cmdline and cmdline[-1] == "":
             cmdline.pop()
-        started, uid = stat
         started = None if self.boot is None else self.boot + started / self.ticks
         return [comm, uid, self.user(uid), cmdline, started]
 
