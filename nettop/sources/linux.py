@@ -26,6 +26,7 @@ from nettop.formats import netstat_linux, ss
 from nettop.formats.common import text_lines
 from nettop.formats.registry import command
 from nettop.gcpause import paused_gc
+from nettop.memory import release_free_memory
 from nettop.model import Connection, OwnerResolver, ParseResult, new_connection
 from nettop.owners.cgroup_ids import CgroupPaths
 from nettop.owners.join import join_by_inode
@@ -302,6 +303,7 @@ class LiveCollector(TextCollector):
 
         with paused_gc():
             result, changes = self._reader.read(text, owners_of)
+        release_free_memory()  # the tick's big transient blocks: see nettop.memory
         return result, _owner_notes(scanned[0] if scanned else None, uid), changes
 
 
@@ -370,6 +372,7 @@ class NetlinkCollector:
 
         with paused_gc():
             found, changes = self._live.read(dumps, traffic, read_at, owners_of, cgroup_ids, placed)
+        release_free_memory()  # the tick's big transient blocks: see nettop.memory
         notes = (*dump_notes, *_owner_notes(scanned[0] if scanned else None, uid))
         return ParseResult(found, (), sockdiag.FORMAT), notes, changes
 

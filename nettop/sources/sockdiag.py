@@ -426,8 +426,8 @@ _NO_COUNTS = frozenset({6, 10, 12})
 class LiveRead(NamedTuple):
     """What a tick's dump says against the last one's, by socket identity."""
 
-    #: Sockets whose message says what it said last time: their last record stands.
-    kept: list[SocketId]
+    #: How many sockets' messages say what they said last time: their last records stand.
+    kept: int
     #: Sockets new, or whose state, queues or counts moved: their records, decoded now (no owners; rates from
     #: the last tick's counts).
     fresh: list[tuple[SocketId, Connection]]
@@ -460,7 +460,6 @@ class LiveDecoder:
         """Each dump with its namespace's interface names (None: this one's) and its label (None: this one).
         ``now`` is a monotonic clock's time of the read; ``cgroup_ids`` is given the fresh sockets' cgroup ids."""
         previous, known = self._known, {}
-        kept: list[SocketId] = []
         fresh: list[tuple[SocketId, Connection]] = []
         elapsed = now - self._read_at if self._read_at is not None and now > self._read_at else None
         hosts: tuple[dict[bytes, str], dict[bytes, str]] = ({}, {})
@@ -470,12 +469,13 @@ class LiveDecoder:
                 for proto, datagrams in received:
                     traffic = with_traffic and proto is Proto.TCP
                     for datagram in datagrams:
-                        self._walk(datagram, proto, traffic, previous, known, kept, fresh, elapsed, hosts,
+                        self._walk(datagram, proto, traffic, previous, known, fresh, elapsed, hosts,
                                    (cgroup_ids, names, label))  # fmt: skip
         except OSError as error:
             raise SockDiagUnavailable(_reason(error)) from None
         self._known, self._read_at = known, now
-        return LiveRead(kept, fresh, list(previous))  # what is left of the last read went
+        # What is left of the last read went.
+        return LiveRead(len(known) - len(fresh), fresh, list(previous))
 
     def _walk(
         self,
@@ -484,7 +484,6 @@ class LiveDecoder:
         traffic: bool,
         previous: dict[SocketId, _Fingerprint],
         known: dict[SocketId, _Fingerprint],
-        kept: list[SocketId],
         fresh: list[tuple[SocketId, Connection]],
         elapsed: float | None,
         hosts: tuple[dict[bytes, str], dict[bytes, str]],
@@ -515,7 +514,6 @@ class LiveDecoder:
                 before = take(identity, None)
                 if before is not None and before == fingerprint:
                     known[identity] = before
-                    kept.append(identity)
                 else:
                     decoded: list[Connection] = []
                     _decode(datagram[offset:end], proto, decoded, False, hosts, traffic, cgroup_ids, names, label)
