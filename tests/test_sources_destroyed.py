@@ -222,9 +222,9 @@ def test_an_overrun_is_counted_and_reading_goes_on() -> None:
         # The kernel sends the closes from a work queue, in its own time: read before they have all come and the
         # reads keep up. So nothing is read until the kernel counts a drop on this socket.
         deadline = time.monotonic() + DEADLINE
-        while not netlink_drops(listener.fileno()) and time.monotonic() < deadline:
+        while not (drops := netlink_drops(listener.fileno())) and time.monotonic() < deadline:
             time.sleep(0.01)
-        assert netlink_drops(listener.fileno()) >= 1
+        assert drops >= 1
         while not listener.lost and (remaining := deadline - time.monotonic()) > 0:
             listener.read(remaining)
         assert listener.lost >= 1
